@@ -1,0 +1,433 @@
+//! The current context: which trace and span are open on this thread, carried across
+//! `.await` by the futures this crate returns and into other tasks and threads by
+//! [`Context`] and [`FutureExt::in_current_span`].
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::client::any_client_installed;
+use crate::ids::SpanId;
+use crate::record::{ErrorInfo, Status};
+use crate::span::{Span, SpanInner};
+use crate::trace::{Trace, TraceInner};
+
+/// One entry of the context stack: a trace, and the span open inside it (if any).
+#[derive(Clone)]
+pub(crate) struct Frame {
+    pub(crate) trace: Arc<TraceInner>,
+    pub(crate) span: Option<Arc<SpanInner>>,
+}
+
+impl Frame {
+    pub(crate) fn span_id(&self) -> SpanId {
+        self.span.as_ref().map_or(self.trace.root_span_id, |span| span.span_id)
+    }
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pushes a frame; returns the depth to give back to [`exit`].
+pub(crate) fn enter(frame: Frame) -> usize {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            stack.push(frame);
+            stack.len() - 1
+        })
+        .unwrap_or(usize::MAX)
+}
+
+/// Pops back to `depth`. Frames above it (leaked guards) are dropped too, so a
+/// mistake in one scope cannot corrupt the parent links of the next.
+pub(crate) fn exit(depth: usize) {
+    let _ = STACK.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            stack.truncate(depth);
+        }
+    });
+}
+
+/// The innermost span of `trace` open here, or the trace's root span.
+pub(crate) fn parent_in(trace: &Arc<TraceInner>) -> SpanId {
+    STACK
+        .try_with(|stack| {
+            stack.try_borrow().ok().and_then(|stack| {
+                stack
+                    .iter()
+                    .rev()
+                    .find(|frame| Arc::ptr_eq(&frame.trace, trace))
+                    .map(Frame::span_id)
+            })
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(trace.root_span_id)
+}
+
+pub(crate) fn current_frame() -> Option<Frame> {
+    if !any_client_installed() {
+        return None;
+    }
+    STACK
+        .try_with(|stack| stack.try_borrow().ok().and_then(|stack| stack.last().cloned()))
+        .ok()
+        .flatten()
+}
+
+/// The trace and span open at the point of capture, to be entered elsewhere: in a
+/// spawned thread, a task, a callback.
+///
+/// ```
+/// use mv37_runtime::{Client, Context, MemoryExporter};
+///
+/// let memory = MemoryExporter::new();
+/// let client = Client::builder().exporter(memory.clone()).build().unwrap();
+/// client.trace("fan_out").run(|trace| {
+///     trace.task("parent").run(|_| {
+///         let context = Context::current();
+///         std::thread::spawn(move || {
+///             let _entered = context.enter();
+///             mv37_runtime::current_trace().tool("lookup").run(|_| ());
+///         })
+///         .join()
+///         .unwrap();
+///     });
+/// });
+/// client.flush().unwrap();
+/// let parent = memory.span("parent").unwrap();
+/// assert_eq!(memory.span("lookup").unwrap().parent_span_id, Some(parent.span_id));
+/// ```
+#[derive(Clone, Default)]
+pub struct Context {
+    frame: Option<Frame>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.frame {
+            Some(frame) => write!(f, "Context({}/{})", frame.trace.trace_id, frame.span_id()),
+            None => f.write_str("Context(empty)"),
+        }
+    }
+}
+
+impl Context {
+    /// The context open on this thread (empty when nothing is open).
+    pub fn current() -> Self {
+        Self { frame: current_frame() }
+    }
+
+    /// Whether no trace is open in this context.
+    pub fn is_empty(&self) -> bool {
+        self.frame.is_none()
+    }
+
+    /// Makes this context current on this thread until the guard is dropped.
+    pub fn enter(&self) -> ContextGuard {
+        ContextGuard {
+            depth: self.frame.clone().map(enter),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs `f` with this context current.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        f()
+    }
+
+    /// Wraps a closure so that it runs in this context wherever it is called.
+    pub fn wrap<R>(self, f: impl FnOnce() -> R) -> impl FnOnce() -> R {
+        move || self.run(f)
+    }
+
+    /// The trace of this context (a no-op handle when empty).
+    pub fn trace(&self) -> Trace {
+        Trace::from_inner(self.frame.as_ref().map(|frame| Arc::clone(&frame.trace)))
+    }
+
+    /// The innermost span of this context (a no-op handle when no span is open).
+    pub fn span(&self) -> Span {
+        Span::from_inner(self.frame.as_ref().and_then(|frame| frame.span.clone()))
+    }
+}
+
+/// Keeps a [`Context`] current on this thread; not `Send`, because the context stack
+/// is per thread.
+#[must_use = "the context is left as soon as the guard is dropped"]
+pub struct ContextGuard {
+    depth: Option<usize>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for ContextGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContextGuard")
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        if let Some(depth) = self.depth {
+            exit(depth);
+        }
+    }
+}
+
+pin_project! {
+    /// A future that runs every poll inside a captured [`Context`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F> {
+        #[pin]
+        inner: F,
+        context: Context,
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _entered = this.context.enter();
+        this.inner.poll(cx)
+    }
+}
+
+/// Carries the current trace and span into a future that runs elsewhere, such as a
+/// `tokio::spawn`ed task.
+///
+/// ```
+/// # async fn doc() {
+/// use mv37_runtime::FutureExt;
+/// let task = tokio::spawn(async { /* spans opened here join the caller's span */ }.in_current_span());
+/// task.await.unwrap();
+/// # }
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Runs this future inside the context that is current now.
+    fn in_current_span(self) -> WithContext<Self> {
+        self.with_context(Context::current())
+    }
+
+    /// Runs this future inside `context`.
+    fn with_context(self, context: Context) -> WithContext<Self> {
+        WithContext { inner: self, context }
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// How a scope (a trace or a span run by this crate) ended.
+pub(crate) enum Outcome {
+    Ok,
+    Failed(ErrorInfo),
+    Cancelled,
+}
+
+/// A trace or span whose end this crate drives.
+pub(crate) enum Scope {
+    Trace(Arc<TraceInner>),
+    Span(Arc<SpanInner>),
+}
+
+impl Scope {
+    fn frame(&self) -> Frame {
+        match self {
+            Scope::Trace(trace) => Frame {
+                trace: Arc::clone(trace),
+                span: None,
+            },
+            Scope::Span(span) => Frame {
+                trace: Arc::clone(&span.trace),
+                span: Some(Arc::clone(span)),
+            },
+        }
+    }
+
+    pub(crate) fn finish(self, outcome: Outcome) {
+        let (status, error) = match outcome {
+            Outcome::Ok => (Status::Ok, None),
+            Outcome::Failed(error) => (Status::Error, Some(error)),
+            Outcome::Cancelled => (Status::Cancelled, None),
+        };
+        match self {
+            Scope::Trace(trace) => trace.end(status, error),
+            Scope::Span(span) => span.end(status, error),
+        }
+    }
+}
+
+pub(crate) fn panic_info(payload: &(dyn std::any::Any + Send)) -> ErrorInfo {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned());
+    ErrorInfo {
+        message,
+        error_type: Some("panic".to_owned()),
+    }
+}
+
+pub(crate) fn error_info<E: std::fmt::Display + ?Sized>(error: &E) -> ErrorInfo {
+    ErrorInfo {
+        message: error.to_string(),
+        error_type: Some(std::any::type_name::<E>().to_owned()),
+    }
+}
+
+/// Inspects a result to decide whether the scope failed.
+pub(crate) type Inspect<T> = fn(&T) -> Option<ErrorInfo>;
+
+pub(crate) fn never_failed<T>(_: &T) -> Option<ErrorInfo> {
+    None
+}
+
+pub(crate) fn failed_on_err<T, E: std::fmt::Display>(result: &Result<T, E>) -> Option<ErrorInfo> {
+    result.as_ref().err().map(error_info)
+}
+
+/// Runs `f` with the scope current; ends the scope with `f`'s outcome, including a panic
+/// (which is then resumed).
+pub(crate) fn run_scope<H, R>(scope: Option<Scope>, handle: &H, f: impl FnOnce(&H) -> R, inspect: Inspect<R>) -> R {
+    let depth = scope.as_ref().map(|scope| enter(scope.frame()));
+    let result = catch_unwind(AssertUnwindSafe(|| f(handle)));
+    if let Some(depth) = depth {
+        exit(depth);
+    }
+    match result {
+        Ok(value) => {
+            if let Some(scope) = scope {
+                scope.finish(inspect(&value).map_or(Outcome::Ok, Outcome::Failed));
+            }
+            value
+        }
+        Err(panic) => {
+            if let Some(scope) = scope {
+                scope.finish(Outcome::Failed(panic_info(panic.as_ref())));
+            }
+            resume_unwind(panic)
+        }
+    }
+}
+
+pin_project! {
+    /// The future of an async trace or span: every poll runs inside it, and it ends
+    /// when the future completes (failed on `Err` for the `try_` forms, or on panic), or
+    /// is marked cancelled if the future is dropped first.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ScopeFuture<F: Future> {
+        #[pin]
+        inner: F,
+        scope: Option<Scope>,
+        inspect: Inspect<F::Output>,
+    }
+
+    impl<F: Future> PinnedDrop for ScopeFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(scope) = this.project().scope.take() {
+                scope.finish(Outcome::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F: Future> ScopeFuture<F> {
+    pub(crate) fn new(inner: F, scope: Option<Scope>, inspect: Inspect<F::Output>) -> Self {
+        Self { inner, scope, inspect }
+    }
+}
+
+impl<F: Future> Future for ScopeFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let depth = this.scope.as_ref().map(|scope| enter(scope.frame()));
+        let inner = this.inner;
+        let result = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        if let Some(depth) = depth {
+            exit(depth);
+        }
+        match result {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => {
+                if let Some(scope) = this.scope.take() {
+                    scope.finish((this.inspect)(&value).map_or(Outcome::Ok, Outcome::Failed));
+                }
+                Poll::Ready(value)
+            }
+            Err(panic) => {
+                if let Some(scope) = this.scope.take() {
+                    scope.finish(Outcome::Failed(panic_info(panic.as_ref())));
+                }
+                resume_unwind(panic)
+            }
+        }
+    }
+}
+
+/// Keeps a trace or span open and current on this thread until dropped; a panic
+/// unwinding through it marks it failed. Not `Send`: in async code use the `run_async`
+/// forms, which carry the context across `.await`.
+#[must_use = "the scope ends as soon as the guard is dropped"]
+pub struct ScopeGuard<H> {
+    handle: H,
+    scope: Option<Scope>,
+    depth: Option<usize>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<H> ScopeGuard<H> {
+    pub(crate) fn new(handle: H, scope: Option<Scope>) -> Self {
+        let depth = scope.as_ref().map(|scope| enter(scope.frame()));
+        Self {
+            handle,
+            scope,
+            depth,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<H> std::ops::Deref for ScopeGuard<H> {
+    type Target = H;
+    fn deref(&self) -> &H {
+        &self.handle
+    }
+}
+
+impl<H: std::fmt::Debug> std::fmt::Debug for ScopeGuard<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+impl<H> Drop for ScopeGuard<H> {
+    fn drop(&mut self) {
+        if let Some(depth) = self.depth {
+            exit(depth);
+        }
+        if let Some(scope) = self.scope.take() {
+            let outcome = if std::thread::panicking() {
+                Outcome::Failed(ErrorInfo {
+                    message: "panicked while the scope was open".to_owned(),
+                    error_type: Some("panic".to_owned()),
+                })
+            } else {
+                Outcome::Ok
+            };
+            scope.finish(outcome);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Exporters: where finished records go. They run on the exporter thread only.
+
+mod console;
+mod jsonl;
+mod memory;
+pub(crate) mod pipeline;
+
+pub use console::ConsoleExporter;
+pub use jsonl::JsonlExporter;
+pub use memory::MemoryExporter;
+
+use crate::record::Record;
+
+/// A destination for batches of finished records.
+///
+/// Exporters are called from the client's own exporter thread, one batch at a time,
+/// never from the program's threads; they may block (write a file, make a request).
+/// A returned error, or a panic, counts the whole batch as dropped (`export_failed`).
+///
+/// ```
+/// use mv37_runtime::{ExportError, Exporter, Record};
+///
+/// struct CountSpans(usize);
+///
+/// impl Exporter for CountSpans {
+///     fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
+///         self.0 += batch.iter().filter(|r| matches!(r, Record::Span(_))).count();
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Exporter: Send + 'static {
+    /// Delivers one batch.
+    fn export(&mut self, batch: &[Record]) -> Result<(), ExportError>;
+
+    /// Makes everything exported so far durable or visible (called by `flush`).
+    fn flush(&mut self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    /// Releases resources; called once, after the last batch, at shutdown.
+    fn shutdown(&mut self) -> Result<(), ExportError> {
+        self.flush()
+    }
+}
+
+/// Why an exporter could not deliver a batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{exporter} exporter: {message}")]
+pub struct ExportError {
+    /// Which exporter failed.
+    pub exporter: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ExportError {
+    /// An error of the named exporter.
+    pub fn new(exporter: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            exporter,
+            message: message.into(),
+        }
+    }
+}
+
+/// Discards every batch (they still count as exported): for benchmarks and for
+/// `MV37_EXPORTER=none`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoopExporter;
+
+impl Exporter for NoopExporter {
+    fn export(&mut self, _batch: &[Record]) -> Result<(), ExportError> {
+        Ok(())
+    }
+}
+
+/// Sends each batch to several exporters. A batch counts as exported only if every
+/// exporter accepted it; the first error is reported.
+pub(crate) struct FanOut(pub(crate) Vec<Box<dyn Exporter>>);
+
+impl FanOut {
+    fn each(&mut self, mut call: impl FnMut(&mut dyn Exporter) -> Result<(), ExportError>) -> Result<(), ExportError> {
+        let mut first_error = None;
+        for exporter in &mut self.0 {
+            if let Err(error) = call(exporter.as_mut()) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Exporter for FanOut {
+    fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
+        self.each(|exporter| exporter.export(batch))
+    }
+
+    fn flush(&mut self) -> Result<(), ExportError> {
+        self.each(|exporter| exporter.flush())
+    }
+
+    fn shutdown(&mut self) -> Result<(), ExportError> {
+        self.each(|exporter| exporter.shutdown())
+    }
+}

@@ -1,0 +1,403 @@
+//! The batching pipeline: a bounded lock-free queue filled by the program's threads and
+//! drained by one background thread that batches records and calls the exporter.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::SegQueue;
+
+use super::Exporter;
+use crate::config::{Config, ConfigError};
+use crate::record::Record;
+use crate::stats::{Counters, DropReason, Stats};
+
+/// Why `flush` did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlushError {
+    /// The exporter did not catch up within the timeout; records are still queued.
+    #[error("flush timed out after {timeout:?} with {queued} records still queued")]
+    Timeout {
+        /// How long the caller waited.
+        timeout: Duration,
+        /// Records still queued when the caller gave up.
+        queued: u64,
+    },
+    /// `flush` was called from inside an exporter, which would wait for itself.
+    #[error("flush called from the exporter thread, which would deadlock")]
+    FromExporterThread,
+}
+
+/// Why `shutdown` did not drain everything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShutdownError {
+    /// The deadline passed while the exporter was still busy; what it could not export
+    /// is counted as dropped (`shutdown_timeout`) or still queued.
+    #[error("shutdown deadline of {timeout:?} passed with {queued} records still queued")]
+    Timeout {
+        /// The deadline that passed.
+        timeout: Duration,
+        /// Records not yet exported.
+        queued: u64,
+    },
+    /// `shutdown` was called from inside an exporter, which would wait for itself.
+    #[error("shutdown called from the exporter thread, which would deadlock")]
+    FromExporterThread,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_queue_records: usize,
+    max_queue_bytes: usize,
+    max_batch_records: usize,
+    max_batch_bytes: usize,
+    batch_interval: Duration,
+}
+
+#[derive(Default)]
+struct Control {
+    flush_requested: u64,
+    flush_completed: u64,
+    shutdown_deadline: Option<Instant>,
+}
+
+pub(crate) struct Pipeline {
+    queue: SegQueue<(Record, usize)>,
+    queued_records: AtomicUsize,
+    queued_bytes: AtomicUsize,
+    counters: Counters,
+    closed: AtomicBool,
+    finished: AtomicBool,
+    urgent: AtomicBool,
+    wake_pending: AtomicBool,
+    limits: Limits,
+    control: Mutex<Control>,
+    changed: Condvar,
+    thread: OnceLock<Thread>,
+    failures_logged: AtomicU64,
+}
+
+impl Pipeline {
+    /// Starts the exporter thread.
+    pub(crate) fn start(config: &Config, exporter: Box<dyn Exporter>) -> Result<Arc<Self>, ConfigError> {
+        let pipeline = Arc::new(Self {
+            queue: SegQueue::new(),
+            queued_records: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            urgent: AtomicBool::new(false),
+            wake_pending: AtomicBool::new(false),
+            limits: Limits {
+                max_queue_records: config.max_queue_records.max(1),
+                max_queue_bytes: config.max_queue_bytes.max(1),
+                max_batch_records: config.max_batch_records.max(1),
+                max_batch_bytes: config.max_batch_bytes.max(1),
+                batch_interval: config.batch_interval,
+            },
+            control: Mutex::new(Control::default()),
+            changed: Condvar::new(),
+            thread: OnceLock::new(),
+            failures_logged: AtomicU64::new(0),
+        });
+        let worker = Arc::clone(&pipeline);
+        let handle = thread::Builder::new()
+            .name("mv37-exporter".into())
+            .spawn(move || worker.run(exporter))
+            .map_err(|e| ConfigError::Thread(e.to_string()))?;
+        let _ = pipeline.thread.set(handle.thread().clone());
+        Ok(pipeline)
+    }
+
+    /// Hands a finished record to the exporter thread. Never blocks: past the queue's
+    /// bound the record is dropped and counted.
+    pub(crate) fn submit(&self, record: Record) {
+        self.counters.produced.fetch_add(1, Ordering::Relaxed);
+        if self.closed.load(Ordering::Acquire) {
+            self.counters.drop_records(DropReason::AfterShutdown, 1);
+            return;
+        }
+        let bytes = record.approx_bytes();
+        let records = self.queued_records.fetch_add(1, Ordering::AcqRel) + 1;
+        let total_bytes = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if records > self.limits.max_queue_records || total_bytes > self.limits.max_queue_bytes {
+            self.queued_records.fetch_sub(1, Ordering::AcqRel);
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.counters.drop_records(DropReason::QueueFull, 1);
+            return;
+        }
+        self.queue.push((record, bytes));
+        // If the exporter finished between our `closed` check and the push, nobody
+        // else will ever pop this record: account for it here.
+        fence(Ordering::SeqCst);
+        if self.finished.load(Ordering::SeqCst) {
+            self.sweep(DropReason::AfterShutdown);
+            return;
+        }
+        if records >= self.limits.max_batch_records {
+            self.wake();
+        }
+    }
+
+    /// Asks the exporter thread to export what is queued now (a trace ended).
+    pub(crate) fn export_soon(&self) {
+        self.urgent.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if !self.wake_pending.load(Ordering::Relaxed) && !self.wake_pending.swap(true, Ordering::AcqRel) {
+            if let Some(thread) = self.thread.get() {
+                thread.unpark();
+            }
+        }
+    }
+
+    fn force_wake(&self) {
+        self.wake_pending.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.counters.snapshot(self.queued_records.load(Ordering::Acquire) as u64)
+    }
+
+    pub(crate) fn count_sampled_out(&self) {
+        self.counters.sampled_out_traces.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn control(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn on_exporter_thread(&self) -> bool {
+        self.thread.get().is_some_and(|t| t.id() == thread::current().id())
+    }
+
+    /// Waits until every record produced before the call has been exported (or dropped)
+    /// and the exporter has flushed.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        if self.on_exporter_thread() {
+            return Err(FlushError::FromExporterThread);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut control = self.control();
+        control.flush_requested += 1;
+        let target = control.flush_requested;
+        self.force_wake();
+        while control.flush_completed < target && !self.finished.load(Ordering::Acquire) {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(FlushError::Timeout {
+                    timeout,
+                    queued: self.stats().queued,
+                });
+            }
+            control = self
+                .changed
+                .wait_timeout(control, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
+
+    /// Stops accepting records, exports what is queued until `timeout`, shuts the
+    /// exporter down. Safe to call more than once and from any thread but the exporter's.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        if self.on_exporter_thread() {
+            return Err(ShutdownError::FromExporterThread);
+        }
+        self.closed.store(true, Ordering::Release);
+        let mut control = self.control();
+        let deadline = *control.shutdown_deadline.get_or_insert_with(|| Instant::now() + timeout);
+        self.force_wake();
+        // A little grace past the deadline lets the exporter thread count what it could
+        // not deliver before we report.
+        let give_up = deadline + Duration::from_millis(50);
+        while !self.finished.load(Ordering::Acquire) {
+            let now = Instant::now();
+            if now >= give_up {
+                return Err(ShutdownError::Timeout {
+                    timeout,
+                    queued: self.stats().queued,
+                });
+            }
+            control = self
+                .changed
+                .wait_timeout(control, give_up - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn pop(&self) -> Option<(Record, usize)> {
+        let item = self.queue.pop()?;
+        self.counters.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.queued_records.fetch_sub(1, Ordering::AcqRel);
+        self.queued_bytes.fetch_sub(item.1, Ordering::AcqRel);
+        Some(item)
+    }
+
+    /// Drops everything still queued, counted under `reason`.
+    fn sweep(&self, reason: DropReason) {
+        while let Some(_item) = self.pop() {
+            self.counters.drop_records(reason, 1);
+            self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn run(self: Arc<Self>, mut exporter: Box<dyn Exporter>) {
+        let mut batch = Batch::default();
+        loop {
+            self.wake_pending.store(false, Ordering::Release);
+            let (flush_target, shutdown_deadline) = {
+                let control = self.control();
+                (
+                    (control.flush_requested > control.flush_completed).then_some(control.flush_requested),
+                    control.shutdown_deadline,
+                )
+            };
+            let urgent = self.urgent.swap(false, Ordering::AcqRel) || flush_target.is_some() || shutdown_deadline.is_some();
+            if urgent {
+                self.drain(exporter.as_mut(), &mut batch, shutdown_deadline);
+            } else {
+                self.fill(&mut batch, usize::MAX);
+                if batch.is_full(&self.limits) || batch.is_due(&self.limits) {
+                    self.export(exporter.as_mut(), &mut batch);
+                }
+            }
+            if let Some(target) = flush_target {
+                let outcome = catch_unwind(AssertUnwindSafe(|| exporter.flush()));
+                self.log_failure(outcome.map_err(|_| "exporter panicked in flush".to_owned()).and_then(|r| r.map_err(|e| e.to_string())));
+                let mut control = self.control();
+                control.flush_completed = control.flush_completed.max(target);
+                self.changed.notify_all();
+            }
+            if shutdown_deadline.is_some() {
+                let outcome = catch_unwind(AssertUnwindSafe(|| exporter.shutdown()));
+                self.log_failure(outcome.map_err(|_| "exporter panicked in shutdown".to_owned()).and_then(|r| r.map_err(|e| e.to_string())));
+                self.finished.store(true, Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                self.sweep(DropReason::AfterShutdown);
+                let _control = self.control();
+                self.changed.notify_all();
+                return;
+            }
+            if self.wake_pending.load(Ordering::Acquire) || self.queued_records.load(Ordering::Acquire) >= self.limits.max_batch_records {
+                continue;
+            }
+            let wait = batch
+                .oldest
+                .map_or(self.limits.batch_interval, |oldest| self.limits.batch_interval.saturating_sub(oldest.elapsed()));
+            thread::park_timeout(wait.max(Duration::from_millis(1)));
+        }
+    }
+
+    /// Moves up to `budget` records from the queue into the batch, until it is full.
+    fn fill(&self, batch: &mut Batch, mut budget: usize) -> usize {
+        let mut moved = 0;
+        while budget > 0 && !batch.is_full(&self.limits) {
+            let Some((record, bytes)) = self.pop() else { break };
+            batch.push(record, bytes);
+            budget -= 1;
+            moved += 1;
+        }
+        moved
+    }
+
+    /// Exports everything queued when called (not what arrives during the drain, so a
+    /// busy program cannot keep a flush waiting forever).
+    fn drain(&self, exporter: &mut dyn Exporter, batch: &mut Batch, deadline: Option<Instant>) {
+        let mut budget = self.queued_records.load(Ordering::Acquire);
+        loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let late = batch.records.len() as u64;
+                batch.clear();
+                self.counters.drop_records(DropReason::ShutdownTimeout, late);
+                self.counters.in_flight.fetch_sub(late, Ordering::AcqRel);
+                self.sweep(DropReason::ShutdownTimeout);
+                return;
+            }
+            budget -= self.fill(batch, budget);
+            if batch.records.is_empty() {
+                return;
+            }
+            self.export(exporter, batch);
+        }
+    }
+
+    fn export(&self, exporter: &mut dyn Exporter, batch: &mut Batch) {
+        let count = batch.records.len() as u64;
+        if count == 0 {
+            return;
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(&batch.records)));
+        match outcome {
+            Ok(Ok(())) => {
+                self.counters.exported.fetch_add(count, Ordering::AcqRel);
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Err(error)) => {
+                self.counters.drop_records(DropReason::ExportFailed, count);
+                self.log_failure(Err(error.to_string()));
+            }
+            Err(_) => {
+                self.counters.drop_records(DropReason::ExportFailed, count);
+                self.log_failure(Err("exporter panicked".to_owned()));
+            }
+        }
+        self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
+        batch.clear();
+    }
+
+    /// Reports the first failure on standard error; later ones are only counted.
+    fn log_failure(&self, outcome: Result<(), String>) {
+        if let Err(message) = outcome {
+            if self.failures_logged.fetch_add(1, Ordering::Relaxed) == 0 {
+                eprintln!("mv37: {message} (further export failures are counted in stats, not logged)");
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Batch {
+    records: Vec<Record>,
+    bytes: usize,
+    oldest: Option<Instant>,
+}
+
+impl Batch {
+    fn push(&mut self, record: Record, bytes: usize) {
+        if self.records.is_empty() {
+            self.oldest = Some(Instant::now());
+        }
+        self.records.push(record);
+        self.bytes += bytes;
+    }
+
+    fn clear(&mut self) {
+        self.records.clear();
+        self.bytes = 0;
+        self.oldest = None;
+    }
+
+    fn is_full(&self, limits: &Limits) -> bool {
+        self.records.len() >= limits.max_batch_records || self.bytes >= limits.max_batch_bytes
+    }
+
+    fn is_due(&self, limits: &Limits) -> bool {
+        self.oldest.is_some_and(|t| t.elapsed() >= limits.batch_interval)
+    }
+}

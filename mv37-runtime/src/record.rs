@@ -1,0 +1,726 @@
+//! The data model: the records a trace produces, and their versioned JSON form.
+//!
+//! Every record is one JSON object with `"v": 1` (the schema version) and a `"type"` tag
+//! (`trace`, `span`, `message`, `feedback`, `signal`). The full form is documented in
+//! `docs/RECORDS.md`; readers must ignore fields they do not know.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::ids::{SpanId, TraceId};
+use crate::payload::Payload;
+
+/// The version of the JSON record schema this crate writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Free-form key/value metadata.
+pub type Attributes = Map<String, Value>;
+
+/// One finished unit of telemetry, as handed to exporters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// A whole trace, emitted when it ends.
+    Trace(TraceRecord),
+    /// A span, emitted when it ends.
+    Span(SpanRecord),
+    /// A conversation message.
+    Message(MessageRecord),
+    /// Feedback on a trace (or one of its spans).
+    Feedback(FeedbackRecord),
+    /// A named signal attached to a trace.
+    Signal(SignalRecord),
+}
+
+impl Record {
+    /// The trace this record belongs to.
+    pub fn trace_id(&self) -> TraceId {
+        match self {
+            Record::Trace(r) => r.trace_id,
+            Record::Span(r) => r.trace_id,
+            Record::Message(r) => r.trace_id,
+            Record::Feedback(r) => r.trace_id,
+            Record::Signal(r) => r.trace_id,
+        }
+    }
+
+    /// The record's JSON form on one line, with the schema version: what `jsonl` writes.
+    pub fn to_json_line(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&VersionedRecord {
+            v: SCHEMA_VERSION,
+            record: self,
+        })
+    }
+
+    /// Parses one JSON line; a record of a newer schema version than this crate knows is
+    /// an error naming both versions.
+    pub fn from_json_line(line: &str) -> Result<Self, RecordParseError> {
+        let value: Value = serde_json::from_str(line).map_err(RecordParseError::Json)?;
+        let version = value.get("v").and_then(Value::as_u64).unwrap_or(0);
+        if version > u64::from(SCHEMA_VERSION) {
+            return Err(RecordParseError::NewerSchema {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        serde_json::from_value(value).map_err(RecordParseError::Json)
+    }
+
+    /// A rough size in bytes, used to bound the queue's memory.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        const BASE: usize = std::mem::size_of::<Record>() + 64;
+        let payloads = |input: &Option<Payload>, output: &Option<Payload>| {
+            input.as_ref().map_or(0, Payload::len) + output.as_ref().map_or(0, Payload::len)
+        };
+        BASE + match self {
+            Record::Trace(r) => payloads(&r.input, &r.output) + r.name.len(),
+            Record::Span(r) => payloads(&r.input, &r.output) + r.name.len(),
+            Record::Message(r) => r.content.approx_bytes(),
+            Record::Feedback(r) => r.comment.as_ref().map_or(0, String::len) + 32,
+            Record::Signal(r) => r.name.len() + 32,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct VersionedRecord<'a> {
+    v: u32,
+    #[serde(flatten)]
+    record: &'a Record,
+}
+
+/// Why a JSON line is not a record this crate can read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordParseError {
+    /// The line is not valid JSON or not a known record shape.
+    #[error("not a valid mv37 record: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The record was written by a newer schema.
+    #[error("record has schema version {found}, but this build reads up to version {supported}")]
+    NewerSchema {
+        /// The version in the record.
+        found: u64,
+        /// The newest version this build understands.
+        supported: u32,
+    },
+}
+
+/// What a span represents. The five conventional kinds plus any custom string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SpanKind {
+    /// A model call.
+    Llm,
+    /// A tool invocation.
+    Tool,
+    /// A multi-step unit of work.
+    Task,
+    /// A retrieval / RAG step.
+    Retrieval,
+    /// A generic span.
+    Span,
+    /// Any other step type.
+    Custom(Cow<'static, str>),
+}
+
+impl SpanKind {
+    /// The kind's name as written in records.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SpanKind::Llm => "llm",
+            SpanKind::Tool => "tool",
+            SpanKind::Task => "task",
+            SpanKind::Retrieval => "retrieval",
+            SpanKind::Span => "span",
+            SpanKind::Custom(name) => name,
+        }
+    }
+
+    fn from_cow(name: Cow<'static, str>) -> Self {
+        match &*name {
+            "llm" => SpanKind::Llm,
+            "tool" => SpanKind::Tool,
+            "task" => SpanKind::Task,
+            "retrieval" => SpanKind::Retrieval,
+            "span" => SpanKind::Span,
+            _ => SpanKind::Custom(name),
+        }
+    }
+}
+
+impl From<&'static str> for SpanKind {
+    fn from(name: &'static str) -> Self {
+        Self::from_cow(Cow::Borrowed(name))
+    }
+}
+
+impl From<String> for SpanKind {
+    fn from(name: String) -> Self {
+        Self::from_cow(Cow::Owned(name))
+    }
+}
+
+impl fmt::Display for SpanKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SpanKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SpanKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SpanKind::from)
+    }
+}
+
+/// How a span or trace ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Completed normally.
+    #[default]
+    Ok,
+    /// Failed: returned `Err`, panicked, or was marked failed.
+    Error,
+    /// Dropped before it completed (an async span whose future was dropped).
+    Cancelled,
+}
+
+impl Status {
+    /// The status as written in records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Why a span failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// The error's `Display` text, or the panic message.
+    pub message: String,
+    /// The error's type name (for example `std::io::Error`, or `panic`).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+}
+
+/// Token usage and cost of a model call. Every field is optional: set what the
+/// provider reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Prompt tokens served from cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    /// Reasoning / thinking tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Total tokens; derived as input + output when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+    /// Cost of the call in US dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Size of the model's context window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window_tokens: Option<u64>,
+    /// How much of the context window was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_used_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// This usage with `total_tokens` derived from input + output when it is absent.
+    pub fn with_derived_total(mut self) -> Self {
+        if self.total_tokens.is_none() && (self.input_tokens.is_some() || self.output_tokens.is_some()) {
+            self.total_tokens = Some(
+                self.input_tokens
+                    .unwrap_or(0)
+                    .saturating_add(self.output_tokens.unwrap_or(0)),
+            );
+        }
+        self
+    }
+
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+/// A finished span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    /// The trace the span belongs to.
+    pub trace_id: TraceId,
+    /// This span's id.
+    pub span_id: SpanId,
+    /// The enclosing span, or the trace's root span id for a top-level span.
+    pub parent_span_id: Option<SpanId>,
+    /// What the span represents.
+    pub kind: SpanKind,
+    /// The span's name (defaults to the kind).
+    pub name: Cow<'static, str>,
+    /// Start, in Unix nanoseconds.
+    pub start_time_unix_nano: u64,
+    /// End, in Unix nanoseconds.
+    pub end_time_unix_nano: u64,
+    /// Duration measured on the monotonic clock, in nanoseconds.
+    pub latency_ns: u64,
+    /// How the span ended.
+    pub status: Status,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// Model name, for llm spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Model provider, for llm spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Token usage and cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The recorded input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Payload>,
+    /// The recorded output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Payload>,
+    /// Span attributes.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attributes: Attributes,
+    /// The trace's `context`, merged onto every record of the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Arc<Attributes>>,
+}
+
+/// A finished trace: its identity, who it was for, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// The trace id.
+    pub trace_id: TraceId,
+    /// The id of the trace's root span; top-level spans name it as their parent.
+    pub span_id: SpanId,
+    /// The remote parent span, when the trace continues one from another service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<SpanId>,
+    /// Trace name, usually the agent or workflow.
+    pub name: Cow<'static, str>,
+    /// The end user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Groups several traces into one session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Ties the turns of a multi-turn conversation together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// An id from the user's own system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_trace_id: Option<String>,
+    /// Start, in Unix nanoseconds.
+    pub start_time_unix_nano: u64,
+    /// End, in Unix nanoseconds.
+    pub end_time_unix_nano: u64,
+    /// Duration on the monotonic clock, in nanoseconds.
+    pub latency_ns: u64,
+    /// How the trace ended.
+    pub status: Status,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// The trace's input (for example the arguments of a `#[trace]` fn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Payload>,
+    /// The trace's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Payload>,
+    /// Arbitrary metadata about the trace.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attributes: Attributes,
+    /// Fields merged onto every record of the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Arc<Attributes>>,
+    /// The deployment environment (`MV37_ENVIRONMENT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Arc<str>>,
+    /// The release or version of the program (`MV37_RELEASE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<Arc<str>>,
+    /// The service that produced the trace (`OTEL_SERVICE_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<Arc<str>>,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// System prompt.
+    System,
+    /// Developer instructions.
+    Developer,
+    /// The end user.
+    User,
+    /// The model.
+    Assistant,
+    /// A tool result.
+    Tool,
+    /// Any other role.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl Role {
+    /// The role as written in records.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Role::System => "system",
+            Role::Developer => "developer",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+            Role::Other(role) => role,
+        }
+    }
+}
+
+/// Message content: plain text or a list of (multimodal) parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// Plain text.
+    Text(String),
+    /// Structured content parts.
+    Parts(Vec<ContentPart>),
+}
+
+impl Content {
+    fn approx_bytes(&self) -> usize {
+        match self {
+            Content::Text(text) => text.len(),
+            Content::Parts(parts) => parts.len() * 64 + parts.iter().map(ContentPart::approx_bytes).sum::<usize>(),
+        }
+    }
+}
+
+impl From<&str> for Content {
+    fn from(text: &str) -> Self {
+        Content::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Content {
+    fn from(text: String) -> Self {
+        Content::Text(text)
+    }
+}
+
+impl From<&String> for Content {
+    fn from(text: &String) -> Self {
+        Content::Text(text.clone())
+    }
+}
+
+impl From<Vec<ContentPart>> for Content {
+    fn from(parts: Vec<ContentPart>) -> Self {
+        Content::Parts(parts)
+    }
+}
+
+impl From<ContentPart> for Content {
+    fn from(part: ContentPart) -> Self {
+        Content::Parts(vec![part])
+    }
+}
+
+/// One part of a structured (multimodal) message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image given by URL.
+    ImageUrl {
+        /// Where the image is.
+        url: String,
+        /// Requested detail level, if any (`low`, `high`, `auto`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// An image given inline.
+    ImageBase64 {
+        /// MIME type, such as `image/png`.
+        media_type: String,
+        /// Base64 data.
+        data: String,
+    },
+    /// Audio given inline.
+    Audio {
+        /// MIME type or format, such as `audio/wav`.
+        media_type: String,
+        /// Base64 data.
+        data: String,
+    },
+    /// A file, by URL or inline.
+    File {
+        /// File name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// MIME type.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+        /// Where the file is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// Base64 data.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<String>,
+    },
+    /// A tool call made by the model.
+    ToolCall {
+        /// The call id, which the tool's result message names in `tool_call_id`.
+        id: String,
+        /// The tool's name.
+        name: String,
+        /// The arguments.
+        arguments: Value,
+    },
+    /// The result of a tool call.
+    ToolResult {
+        /// The id of the call this answers.
+        tool_call_id: String,
+        /// The result.
+        content: Value,
+    },
+}
+
+impl ContentPart {
+    /// A text part.
+    pub fn text(text: impl Into<String>) -> Self {
+        ContentPart::Text { text: text.into() }
+    }
+
+    /// An image by URL.
+    pub fn image_url(url: impl Into<String>) -> Self {
+        ContentPart::ImageUrl {
+            url: url.into(),
+            detail: None,
+        }
+    }
+
+    /// An inline base64 image.
+    pub fn image_base64(media_type: impl Into<String>, data: impl Into<String>) -> Self {
+        ContentPart::ImageBase64 {
+            media_type: media_type.into(),
+            data: data.into(),
+        }
+    }
+
+    /// Inline base64 audio.
+    pub fn audio(media_type: impl Into<String>, data: impl Into<String>) -> Self {
+        ContentPart::Audio {
+            media_type: media_type.into(),
+            data: data.into(),
+        }
+    }
+
+    /// A file by URL.
+    pub fn file_url(url: impl Into<String>) -> Self {
+        ContentPart::File {
+            name: None,
+            media_type: None,
+            url: Some(url.into()),
+            data: None,
+        }
+    }
+
+    /// A tool call with JSON arguments.
+    pub fn tool_call(id: impl Into<String>, name: impl Into<String>, arguments: Value) -> Self {
+        ContentPart::ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments,
+        }
+    }
+
+    /// A tool result.
+    pub fn tool_result(tool_call_id: impl Into<String>, content: Value) -> Self {
+        ContentPart::ToolResult {
+            tool_call_id: tool_call_id.into(),
+            content,
+        }
+    }
+
+    fn approx_bytes(&self) -> usize {
+        match self {
+            ContentPart::Text { text } => text.len(),
+            ContentPart::ImageUrl { url, .. } => url.len(),
+            ContentPart::ImageBase64 { data, .. } | ContentPart::Audio { data, .. } => data.len(),
+            ContentPart::File { url, data, .. } => {
+                url.as_ref().map_or(0, String::len) + data.as_ref().map_or(0, String::len)
+            }
+            ContentPart::ToolCall { arguments, .. } => arguments.to_string().len(),
+            ContentPart::ToolResult { content, .. } => content.to_string().len(),
+        }
+    }
+}
+
+/// A message of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The trace the message belongs to.
+    pub trace_id: TraceId,
+    /// The span that was open when the message was recorded (or the trace's root span).
+    pub span_id: SpanId,
+    /// When it was recorded, in Unix nanoseconds.
+    pub time_unix_nano: u64,
+    /// Who wrote it.
+    pub role: Role,
+    /// What it says.
+    pub content: Content,
+    /// The tool call this message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// A message the end user never sees (scratchpad, reflection).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_internal: bool,
+    /// The trace's `context`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Arc<Attributes>>,
+}
+
+/// Feedback on a trace, recorded during the trace or attached later by trace id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRecord {
+    /// The trace the feedback is about.
+    pub trace_id: TraceId,
+    /// The span it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<SpanId>,
+    /// When it was recorded, in Unix nanoseconds.
+    pub time_unix_nano: u64,
+    /// What is being rated (`helpfulness`, `thumbs`).
+    pub name: String,
+    /// The score or value: a number, a boolean, a label.
+    pub value: Value,
+    /// Free-text comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// The trace's `context` (when recorded inside the trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Arc<Attributes>>,
+}
+
+/// A named signal attached to a trace (an implicit metric such as `retry` or `escalated`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    /// The trace it belongs to.
+    pub trace_id: TraceId,
+    /// The span that was open, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<SpanId>,
+    /// When it was recorded, in Unix nanoseconds.
+    pub time_unix_nano: u64,
+    /// The signal's name.
+    pub name: String,
+    /// Its value.
+    pub value: Value,
+    /// The trace's `context` (when recorded inside the trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Arc<Attributes>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_record_round_trips_through_its_json_line() {
+        let record = Record::Span(SpanRecord {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            parent_span_id: Some(SpanId::random()),
+            kind: SpanKind::from("retrieval"),
+            name: Cow::Borrowed("search_docs"),
+            start_time_unix_nano: 1,
+            end_time_unix_nano: 2,
+            latency_ns: 1,
+            status: Status::Error,
+            error: Some(ErrorInfo {
+                message: "boom".into(),
+                error_type: Some("io".into()),
+            }),
+            model: None,
+            provider: None,
+            usage: Some(Usage {
+                input_tokens: Some(3),
+                ..Usage::default()
+            }),
+            input: Some(Payload::capture(&serde_json::json!({"q": 1}), 100)),
+            output: None,
+            attributes: Map::new(),
+            context: None,
+        });
+        let line = record.to_json_line().expect("serializes");
+        assert!(line.starts_with(r#"{"v":1,"type":"span""#), "{line}");
+        assert_eq!(Record::from_json_line(&line).expect("parses"), record);
+    }
+
+    #[test]
+    fn a_newer_schema_version_is_a_clear_error() {
+        let error = Record::from_json_line(r#"{"v":9,"type":"signal"}"#).expect_err("newer");
+        assert_eq!(
+            error.to_string(),
+            "record has schema version 9, but this build reads up to version 1"
+        );
+    }
+
+    #[test]
+    fn custom_roles_and_kinds_survive_a_round_trip() {
+        let role: Role = serde_json::from_str(r#""critic""#).expect("role");
+        assert_eq!(role, Role::Other("critic".into()));
+        let kind: SpanKind = serde_json::from_str(r#""guardrail""#).expect("kind");
+        assert_eq!(kind.as_str(), "guardrail");
+        assert_eq!(serde_json::to_string(&Role::Assistant).expect("ser"), r#""assistant""#);
+    }
+
+    #[test]
+    fn total_tokens_is_derived_only_when_absent() {
+        let derived = Usage {
+            input_tokens: Some(10),
+            output_tokens: Some(5),
+            ..Usage::default()
+        }
+        .with_derived_total();
+        assert_eq!(derived.total_tokens, Some(15));
+        let given = Usage {
+            input_tokens: Some(10),
+            total_tokens: Some(99),
+            ..Usage::default()
+        }
+        .with_derived_total();
+        assert_eq!(given.total_tokens, Some(99));
+        assert_eq!(Usage::default().with_derived_total().total_tokens, None);
+    }
+}

@@ -1,0 +1,363 @@
+//! Spans: typed units of work inside a trace, with input, output, usage and status.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::clock::Moment;
+use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
+use crate::events::MessageBuilder;
+use crate::ids::{SpanId, TraceId};
+use crate::payload::Payload;
+use crate::record::{Attributes, Content, ErrorInfo, Record, Role, SpanKind, SpanRecord, Status, Usage};
+use crate::trace::TraceInner;
+
+pub(crate) struct SpanInner {
+    pub(crate) trace: Arc<TraceInner>,
+    pub(crate) span_id: SpanId,
+    start: Moment,
+    record: Mutex<Option<SpanRecord>>,
+}
+
+impl SpanInner {
+    fn record(&self) -> MutexGuard<'_, Option<SpanRecord>> {
+        self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
+        let Some(mut record) = self.record().take() else {
+            return;
+        };
+        let end = Moment::now();
+        record.end_time_unix_nano = end.unix_nanos;
+        record.latency_ns = self.start.nanos_until(&end);
+        // An explicit `fail` wins over a normal end; a failure or cancellation wins over it.
+        if status != Status::Ok || record.status == Status::Ok {
+            record.status = status;
+        }
+        if error.is_some() {
+            record.error = error;
+        }
+        self.trace.client.submit(Record::Span(record));
+    }
+}
+
+/// A handle to an open span: record input, output, usage and failure on it.
+///
+/// Handles are cheap to clone and `Send`; writes after the span ended are ignored. A
+/// handle from a no-op builder (no client installed, trace sampled out) does nothing.
+#[derive(Clone, Default)]
+pub struct Span {
+    inner: Option<Arc<SpanInner>>,
+}
+
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Some(inner) => write!(f, "Span({}/{})", inner.trace.trace_id, inner.span_id),
+            None => f.write_str("Span(disabled)"),
+        }
+    }
+}
+
+impl Span {
+    pub(crate) fn from_inner(inner: Option<Arc<SpanInner>>) -> Self {
+        Self { inner }
+    }
+
+    /// A handle that records nothing.
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Whether this span records anything.
+    pub fn is_recording(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The span's id (`None` for a disabled span).
+    pub fn id(&self) -> Option<SpanId> {
+        self.inner.as_ref().map(|inner| inner.span_id)
+    }
+
+    /// The id of the span's trace (`None` for a disabled span).
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.inner.as_ref().map(|inner| inner.trace.trace_id)
+    }
+
+    fn update(&self, change: impl FnOnce(&mut SpanRecord)) {
+        if let Some(inner) = &self.inner {
+            if let Some(record) = inner.record().as_mut() {
+                change(record);
+            }
+        }
+    }
+
+    fn capture<T: Serialize + ?Sized>(&self, value: &T) -> Option<Payload> {
+        self.inner
+            .as_ref()
+            .map(|inner| Payload::capture(value, inner.trace.client.max_payload_bytes))
+    }
+
+    /// Records the span's input: any `Serialize` value, captured now.
+    pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {
+        if let Some(payload) = self.capture(input) {
+            self.update(|record| record.input = Some(payload));
+        }
+    }
+
+    /// Records the span's output: any `Serialize` value, captured now.
+    pub fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
+        if let Some(payload) = self.capture(output) {
+            self.update(|record| record.output = Some(payload));
+        }
+    }
+
+    /// Sets token usage and cost; `total_tokens` is derived when absent.
+    pub fn set_usage(&self, usage: Usage) {
+        self.update(|record| record.usage = Some(usage.with_derived_total()));
+    }
+
+    /// Sets the model name.
+    pub fn set_model(&self, model: impl Into<String>) {
+        if self.inner.is_some() {
+            let model = model.into();
+            self.update(|record| record.model = Some(model));
+        }
+    }
+
+    /// Sets the model provider.
+    pub fn set_provider(&self, provider: impl Into<String>) {
+        if self.inner.is_some() {
+            let provider = provider.into();
+            self.update(|record| record.provider = Some(provider));
+        }
+    }
+
+    /// Sets one attribute.
+    pub fn set_attribute(&self, key: impl Into<String>, value: impl Serialize) {
+        if self.inner.is_some() {
+            let (key, value) = (key.into(), json_value(&value));
+            self.update(|record| {
+                record.attributes.insert(key, value);
+            });
+        }
+    }
+
+    /// Marks the span failed with the error's `Display` text and type name.
+    pub fn fail<E: Display + ?Sized>(&self, error: &E) {
+        let info = context::error_info(error);
+        self.update(|record| {
+            record.status = Status::Error;
+            record.error = Some(info);
+        });
+    }
+
+    /// Records a conversation message attached to this span (sent when the builder is
+    /// dropped, at the end of the statement).
+    pub fn message(&self, role: impl Into<Role>, content: impl Into<Content>) -> MessageBuilder {
+        match &self.inner {
+            Some(inner) => MessageBuilder::new(&inner.trace, inner.span_id, role.into(), content.into()),
+            None => MessageBuilder::disabled(),
+        }
+    }
+
+    /// Ends the span now (it would otherwise end with its guard, `run` or future).
+    pub fn end(&self) {
+        if let Some(inner) = &self.inner {
+            inner.end(Status::Ok, None);
+        }
+    }
+}
+
+pub(crate) fn json_value(value: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_else(|error| {
+        serde_json::json!({ crate::payload::SERIALIZATION_ERROR_KEY: error.to_string() })
+    })
+}
+
+/// Guard of a span opened with [`SpanBuilder::start`]: the span is current on this thread
+/// and ends when the guard is dropped.
+pub type SpanGuard = ScopeGuard<Span>;
+
+/// Describes a span before it starts. Made by `trace.span(kind)`, `trace.llm(name)`,
+/// `trace.tool(name)`, `trace.task(name)`, `trace.retrieval(name)` or [`crate::span`].
+#[must_use = "a span builder does nothing until started with `start`, `run` or `run_async`"]
+pub struct SpanBuilder {
+    trace: Option<Arc<TraceInner>>,
+    kind: SpanKind,
+    name: Option<Cow<'static, str>>,
+    parent: Option<SpanId>,
+    model: Option<String>,
+    provider: Option<String>,
+    input: Option<Payload>,
+    attributes: Attributes,
+}
+
+impl std::fmt::Debug for SpanBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanBuilder")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("enabled", &self.trace.is_some())
+            .finish()
+    }
+}
+
+impl SpanBuilder {
+    pub(crate) fn new(trace: Option<Arc<TraceInner>>, kind: SpanKind) -> Self {
+        Self {
+            trace,
+            kind,
+            name: None,
+            parent: None,
+            model: None,
+            provider: None,
+            input: None,
+            attributes: Attributes::new(),
+        }
+    }
+
+    /// Whether the span will record anything.
+    pub fn is_recording(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    /// Names the span (the default name is its kind).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        if self.trace.is_some() {
+            self.name = Some(name.into());
+        }
+        self
+    }
+
+    /// The model the span calls.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        if self.trace.is_some() {
+            self.model = Some(model.into());
+        }
+        self
+    }
+
+    /// The model's provider.
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        if self.trace.is_some() {
+            self.provider = Some(provider.into());
+        }
+        self
+    }
+
+    /// The span's input, captured now.
+    pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
+        if let Some(trace) = &self.trace {
+            self.input = Some(Payload::capture(input, trace.client.max_payload_bytes));
+        }
+        self
+    }
+
+    /// A tool's arguments (recorded as the span's input).
+    pub fn arguments<T: Serialize + ?Sized>(self, arguments: &T) -> Self {
+        self.input(arguments)
+    }
+
+    /// One attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
+        if self.trace.is_some() {
+            self.attributes.insert(key.into(), json_value(&value));
+        }
+        self
+    }
+
+    /// Overrides the parent span (by default, the innermost span of the same trace open
+    /// in the current context, or the trace's root).
+    pub fn parent(mut self, parent: SpanId) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
+    fn open(self) -> (Span, Option<Scope>) {
+        let Some(trace) = self.trace else {
+            return (Span::disabled(), None);
+        };
+        let span_id = SpanId::random();
+        let parent = self.parent.unwrap_or_else(|| context::parent_in(&trace));
+        let start = Moment::now();
+        let record = SpanRecord {
+            trace_id: trace.trace_id,
+            span_id,
+            parent_span_id: Some(parent),
+            name: self.name.unwrap_or_else(|| match &self.kind {
+                SpanKind::Custom(name) => name.clone(),
+                kind => Cow::Borrowed(static_kind_name(kind)),
+            }),
+            kind: self.kind,
+            start_time_unix_nano: start.unix_nanos,
+            end_time_unix_nano: start.unix_nanos,
+            latency_ns: 0,
+            status: Status::Ok,
+            error: None,
+            model: self.model,
+            provider: self.provider,
+            usage: None,
+            input: self.input,
+            output: None,
+            attributes: self.attributes,
+            context: trace.context.clone(),
+        };
+        let inner = Arc::new(SpanInner {
+            trace,
+            span_id,
+            start,
+            record: Mutex::new(Some(record)),
+        });
+        (Span::from_inner(Some(Arc::clone(&inner))), Some(Scope::Span(inner)))
+    }
+
+    /// Starts the span and makes it current on this thread until the guard is dropped.
+    pub fn start(self) -> SpanGuard {
+        let (span, scope) = self.open();
+        ScopeGuard::new(span, scope)
+    }
+
+    /// Runs `f` inside the span; a panic marks it failed (and is resumed).
+    pub fn run<R>(self, f: impl FnOnce(&Span) -> R) -> R {
+        let (span, scope) = self.open();
+        run_scope(scope, &span, f, never_failed)
+    }
+
+    /// Runs `f` inside the span; `Err` (or a panic) marks it failed with the error's text.
+    pub fn try_run<T, E: Display>(self, f: impl FnOnce(&Span) -> Result<T, E>) -> Result<T, E> {
+        let (span, scope) = self.open();
+        run_scope(scope, &span, f, failed_on_err::<T, E>)
+    }
+
+    /// Runs the future made by `f` inside the span: the span is current at every poll,
+    /// whichever thread polls it, and ends when the future completes (or is cancelled
+    /// if dropped first).
+    pub fn run_async<F: Future>(self, f: impl FnOnce(Span) -> F) -> ScopeFuture<F> {
+        let (span, scope) = self.open();
+        ScopeFuture::new(f(span), scope, never_failed)
+    }
+
+    /// Like [`SpanBuilder::run_async`], and an `Err` output marks the span failed.
+    pub fn try_run_async<T, E: Display, F: Future<Output = Result<T, E>>>(
+        self,
+        f: impl FnOnce(Span) -> F,
+    ) -> ScopeFuture<F> {
+        let (span, scope) = self.open();
+        ScopeFuture::new(f(span), scope, failed_on_err::<T, E>)
+    }
+}
+
+fn static_kind_name(kind: &SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Llm => "llm",
+        SpanKind::Tool => "tool",
+        SpanKind::Task => "task",
+        SpanKind::Retrieval => "retrieval",
+        SpanKind::Span | SpanKind::Custom(_) => "span",
+    }
+}

@@ -1,0 +1,113 @@
+//! Delivery accounting: every record produced is exported, dropped for a named reason,
+//! or still queued.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Why records were dropped instead of exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The queue was at its record or byte bound when the record was produced.
+    QueueFull,
+    /// The exporter returned an error (or panicked) for the batch.
+    ExportFailed,
+    /// The record was produced after `shutdown` began.
+    AfterShutdown,
+    /// The shutdown deadline passed before the record could be exported.
+    ShutdownTimeout,
+}
+
+/// Counts of dropped records by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DroppedStats {
+    /// The queue was full.
+    pub queue_full: u64,
+    /// The exporter failed.
+    pub export_failed: u64,
+    /// Produced after shutdown began.
+    pub after_shutdown: u64,
+    /// Still queued when the shutdown deadline passed.
+    pub shutdown_timeout: u64,
+}
+
+impl DroppedStats {
+    /// All dropped records, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.queue_full + self.export_failed + self.after_shutdown + self.shutdown_timeout
+    }
+}
+
+/// A snapshot of the client's delivery accounting.
+///
+/// When nothing is being produced or exported (after `flush` or `shutdown` returns),
+/// `produced == exported + dropped.total() + queued` holds exactly; each term is counted
+/// on its own, so the equation is a check, not a definition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Records handed to the pipeline.
+    pub produced: u64,
+    /// Records the exporter accepted.
+    pub exported: u64,
+    /// Records dropped, by reason.
+    pub dropped: DroppedStats,
+    /// Records waiting in the queue or in the batch being exported.
+    pub queued: u64,
+    /// Batches the exporter accepted.
+    pub batches: u64,
+    /// Traces not recorded because of the sample rate (not records, so not in `produced`).
+    pub sampled_out_traces: u64,
+}
+
+impl Stats {
+    /// Whether `produced == exported + dropped + queued`.
+    pub fn is_balanced(&self) -> bool {
+        self.produced == self.exported + self.dropped.total() + self.queued
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) produced: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) batches: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) sampled_out_traces: AtomicU64,
+    queue_full: AtomicU64,
+    export_failed: AtomicU64,
+    after_shutdown: AtomicU64,
+    shutdown_timeout: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn drop_records(&self, reason: DropReason, count: u64) {
+        let counter = match reason {
+            DropReason::QueueFull => &self.queue_full,
+            DropReason::ExportFailed => &self.export_failed,
+            DropReason::AfterShutdown => &self.after_shutdown,
+            DropReason::ShutdownTimeout => &self.shutdown_timeout,
+        };
+        counter.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, queue_len: u64) -> Stats {
+        // Read the outcomes before `produced`, so a concurrent producer can only make
+        // `produced` look larger, never the other way round.
+        let exported = self.exported.load(Ordering::Acquire);
+        let dropped = DroppedStats {
+            queue_full: self.queue_full.load(Ordering::Acquire),
+            export_failed: self.export_failed.load(Ordering::Acquire),
+            after_shutdown: self.after_shutdown.load(Ordering::Acquire),
+            shutdown_timeout: self.shutdown_timeout.load(Ordering::Acquire),
+        };
+        let queued = queue_len + self.in_flight.load(Ordering::Acquire);
+        Stats {
+            produced: self.produced.load(Ordering::Acquire),
+            exported,
+            dropped,
+            queued,
+            batches: self.batches.load(Ordering::Acquire),
+            sampled_out_traces: self.sampled_out_traces.load(Ordering::Relaxed),
+        }
+    }
+}

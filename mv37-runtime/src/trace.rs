@@ -1,0 +1,460 @@
+//! Traces: one run of an agent or workflow, holding its spans, messages, feedback and
+//! signals.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::client::ClientInner;
+use crate::clock::Moment;
+use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
+use crate::events::{FeedbackBuilder, MessageBuilder};
+use crate::ids::{IdParseError, SpanId, TraceId, TraceParent};
+use crate::payload::Payload;
+use crate::record::{Attributes, Content, ErrorInfo, Record, Role, SignalRecord, SpanKind, Status, TraceRecord};
+use crate::span::{json_value, SpanBuilder};
+
+pub(crate) struct TraceInner {
+    pub(crate) client: Arc<ClientInner>,
+    pub(crate) trace_id: TraceId,
+    pub(crate) root_span_id: SpanId,
+    pub(crate) context: Option<Arc<Attributes>>,
+    start: Moment,
+    record: Mutex<Option<TraceRecord>>,
+}
+
+impl TraceInner {
+    fn record(&self) -> MutexGuard<'_, Option<TraceRecord>> {
+        self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
+        let Some(mut record) = self.record().take() else {
+            return;
+        };
+        let end = Moment::now();
+        record.end_time_unix_nano = end.unix_nanos;
+        record.latency_ns = self.start.nanos_until(&end);
+        if status != Status::Ok || record.status == Status::Ok {
+            record.status = status;
+        }
+        if error.is_some() {
+            record.error = error;
+        }
+        self.client.submit(Record::Trace(record));
+        self.client.trace_ended();
+    }
+
+    /// The span that a record made now through this trace belongs to.
+    fn current_span(self: &Arc<Self>) -> SpanId {
+        context::parent_in(self)
+    }
+}
+
+/// A handle to an open trace: open spans in it, record messages, feedback and signals.
+///
+/// Cheap to clone and `Send`. A handle made without a client (or for a trace that was
+/// sampled out) records nothing and costs nothing.
+#[derive(Clone, Default)]
+pub struct Trace {
+    inner: Option<Arc<TraceInner>>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Some(inner) => write!(f, "Trace({})", inner.trace_id),
+            None => f.write_str("Trace(disabled)"),
+        }
+    }
+}
+
+impl Trace {
+    pub(crate) fn from_inner(inner: Option<Arc<TraceInner>>) -> Self {
+        Self { inner }
+    }
+
+    /// A handle that records nothing.
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Whether this trace records anything.
+    pub fn is_recording(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The trace id (`None` for a disabled trace).
+    pub fn id(&self) -> Option<TraceId> {
+        self.inner.as_ref().map(|inner| inner.trace_id)
+    }
+
+    /// The id of the trace's root span (`None` for a disabled trace).
+    pub fn root_span_id(&self) -> Option<SpanId> {
+        self.inner.as_ref().map(|inner| inner.root_span_id)
+    }
+
+    /// The W3C `traceparent` header naming the span open now in this trace, to send to
+    /// another service so that it continues this trace.
+    pub fn traceparent(&self) -> Option<String> {
+        self.inner.as_ref().map(|inner| {
+            TraceParent {
+                trace_id: inner.trace_id,
+                parent_span_id: inner.current_span(),
+                sampled: true,
+            }
+            .to_string()
+        })
+    }
+
+    /// A span of any kind (`"retrieval"`, `SpanKind::Task`, or your own string).
+    pub fn span(&self, kind: impl Into<SpanKind>) -> SpanBuilder {
+        SpanBuilder::new(self.inner.clone(), kind.into())
+    }
+
+    /// A model call.
+    pub fn llm(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        self.span(SpanKind::Llm).name(name)
+    }
+
+    /// A tool invocation; record its arguments with `.arguments(&args)`.
+    pub fn tool(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        self.span(SpanKind::Tool).name(name)
+    }
+
+    /// A multi-step unit of work.
+    pub fn task(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        self.span(SpanKind::Task).name(name)
+    }
+
+    /// A retrieval / RAG step.
+    pub fn retrieval(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        self.span(SpanKind::Retrieval).name(name)
+    }
+
+    /// Records a conversation message, attached to the span open now (sent at the end of
+    /// the statement; chain `.tool_call_id(..)` or `.internal()` first).
+    ///
+    /// ```
+    /// # let trace = mv37_runtime::Trace::disabled();
+    /// use mv37_runtime::Role;
+    /// trace.message(Role::User, "Where is my order?");
+    /// trace.message(Role::Tool, r#"{"status":"shipped"}"#).tool_call_id("call_1");
+    /// trace.message("assistant", "Thinking about refunds…").internal();
+    /// ```
+    pub fn message(&self, role: impl Into<Role>, content: impl Into<Content>) -> MessageBuilder {
+        match &self.inner {
+            Some(inner) => MessageBuilder::new(inner, inner.current_span(), role.into(), content.into()),
+            None => MessageBuilder::disabled(),
+        }
+    }
+
+    /// Records feedback on this trace (sent at the end of the statement; chain
+    /// `.comment(..)` first). For feedback that arrives after the trace ended, use
+    /// [`crate::Client::feedback`] with the trace id.
+    pub fn feedback(&self, name: impl Into<String>, value: impl Into<serde_json::Value>) -> FeedbackBuilder {
+        match &self.inner {
+            Some(inner) => FeedbackBuilder::new(
+                Arc::clone(&inner.client),
+                inner.trace_id,
+                name.into(),
+                value.into(),
+                inner.context.clone(),
+            ),
+            None => FeedbackBuilder::disabled(),
+        }
+    }
+
+    /// Records a named signal (an implicit metric such as `retried` or `escalated`).
+    pub fn signal(&self, name: impl Into<String>, value: impl Into<serde_json::Value>) {
+        if let Some(inner) = &self.inner {
+            let span_id = inner.current_span();
+            inner.client.submit(Record::Signal(SignalRecord {
+                trace_id: inner.trace_id,
+                span_id: Some(span_id),
+                time_unix_nano: Moment::now().unix_nanos,
+                name: name.into(),
+                value: value.into(),
+                context: inner.context.clone(),
+            }));
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut TraceRecord)) {
+        if let Some(inner) = &self.inner {
+            if let Some(record) = inner.record().as_mut() {
+                change(record);
+            }
+        }
+    }
+
+    /// Records the trace's input.
+    pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {
+        if let Some(inner) = &self.inner {
+            let payload = Payload::capture(input, inner.client.max_payload_bytes);
+            self.update(|record| record.input = Some(payload));
+        }
+    }
+
+    /// Records the trace's output.
+    pub fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
+        if let Some(inner) = &self.inner {
+            let payload = Payload::capture(output, inner.client.max_payload_bytes);
+            self.update(|record| record.output = Some(payload));
+        }
+    }
+
+    /// Sets one attribute of the trace.
+    pub fn set_attribute(&self, key: impl Into<String>, value: impl Serialize) {
+        if self.inner.is_some() {
+            let (key, value) = (key.into(), json_value(&value));
+            self.update(|record| {
+                record.attributes.insert(key, value);
+            });
+        }
+    }
+
+    /// Marks the trace failed with the error's `Display` text and type name.
+    pub fn fail<E: Display + ?Sized>(&self, error: &E) {
+        let info = context::error_info(error);
+        self.update(|record| {
+            record.status = Status::Error;
+            record.error = Some(info);
+        });
+    }
+}
+
+/// Guard of a trace opened with [`TraceBuilder::start`]: the trace is current on this
+/// thread and ends (and is handed to the exporter) when the guard is dropped.
+pub type TraceGuard = ScopeGuard<Trace>;
+
+#[derive(Default)]
+struct TraceFields {
+    user_id: Option<String>,
+    session_id: Option<String>,
+    conversation_id: Option<String>,
+    external_trace_id: Option<String>,
+    attributes: Attributes,
+    context: Attributes,
+    parent: Option<TraceParent>,
+    input: Option<Payload>,
+}
+
+/// Describes a trace before it starts. Made by [`crate::Client::trace`] or [`crate::trace`].
+///
+/// ```
+/// use mv37_runtime::{Client, MemoryExporter, Role};
+///
+/// let client = Client::builder().exporter(MemoryExporter::new()).build().unwrap();
+/// client
+///     .trace("support_agent")
+///     .conversation_id("thread_123")
+///     .user_id("cus_123")
+///     .run(|trace| {
+///         trace.message(Role::User, "Where is my order?");
+///     });
+/// ```
+#[must_use = "a trace builder does nothing until started with `start`, `run` or `run_async`"]
+pub struct TraceBuilder {
+    client: Option<Arc<ClientInner>>,
+    name: Cow<'static, str>,
+    fields: TraceFields,
+}
+
+impl std::fmt::Debug for TraceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceBuilder")
+            .field("name", &self.name)
+            .field("enabled", &self.client.is_some())
+            .finish()
+    }
+}
+
+macro_rules! string_setter {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: impl Into<String>) -> Self {
+            if self.client.is_some() {
+                self.fields.$name = Some(value.into());
+            }
+            self
+        }
+    };
+}
+
+impl TraceBuilder {
+    pub(crate) fn new(client: Option<Arc<ClientInner>>, name: Cow<'static, str>) -> Self {
+        Self {
+            client,
+            name,
+            fields: TraceFields::default(),
+        }
+    }
+
+    /// A builder that records nothing.
+    pub fn disabled() -> Self {
+        Self::new(None, Cow::Borrowed(""))
+    }
+
+    /// Whether the trace will record anything (a client is installed and enabled).
+    pub fn is_recording(&self) -> bool {
+        self.client.is_some()
+    }
+
+    string_setter!(
+        /// The end user the run is for.
+        user_id
+    );
+    string_setter!(
+        /// Groups several traces into one session.
+        session_id
+    );
+    string_setter!(
+        /// Ties the turns of a multi-turn conversation together.
+        conversation_id
+    );
+    string_setter!(
+        /// An id from your own system, to correlate with.
+        external_trace_id
+    );
+
+    /// One metadata attribute of the trace.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
+        if self.client.is_some() {
+            self.fields.attributes.insert(key.into(), json_value(&value));
+        }
+        self
+    }
+
+    /// Several attributes, from any iterator of pairs (a `serde_json::Map`, a `HashMap`).
+    pub fn attributes<K: Into<String>, V: Serialize>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        if self.client.is_some() {
+            for (key, value) in pairs {
+                self.fields.attributes.insert(key.into(), json_value(&value));
+            }
+        }
+        self
+    }
+
+    /// One field merged onto every record of the trace.
+    pub fn context(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
+        if self.client.is_some() {
+            self.fields.context.insert(key.into(), json_value(&value));
+        }
+        self
+    }
+
+    /// Several fields merged onto every record of the trace.
+    pub fn context_fields<K: Into<String>, V: Serialize>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        if self.client.is_some() {
+            for (key, value) in pairs {
+                self.fields.context.insert(key.into(), json_value(&value));
+            }
+        }
+        self
+    }
+
+    /// The trace's input, captured now.
+    pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
+        if let Some(client) = &self.client {
+            self.fields.input = Some(Payload::capture(input, client.max_payload_bytes));
+        }
+        self
+    }
+
+    /// Continues a trace from another service: same trace id, and the remote span as
+    /// the parent of this trace's root span.
+    pub fn parent(mut self, parent: TraceParent) -> Self {
+        self.fields.parent = Some(parent);
+        self
+    }
+
+    /// Continues the trace named by a W3C `traceparent` header.
+    pub fn continue_from(self, traceparent: &str) -> Result<Self, IdParseError> {
+        Ok(self.parent(traceparent.parse()?))
+    }
+
+    fn open(self) -> (Trace, Option<Scope>) {
+        let Some(client) = self.client else {
+            return (Trace::disabled(), None);
+        };
+        let fields = self.fields;
+        let trace_id = fields.parent.map_or_else(TraceId::random, |p| p.trace_id);
+        let sampled = fields.parent.map_or(true, |p| p.sampled) && client.sample(trace_id);
+        if !sampled {
+            client.count_sampled_out();
+            return (Trace::disabled(), None);
+        }
+        let root_span_id = SpanId::random();
+        let context = (!fields.context.is_empty()).then(|| Arc::new(fields.context));
+        let start = Moment::now();
+        let record = TraceRecord {
+            trace_id,
+            span_id: root_span_id,
+            parent_span_id: fields.parent.map(|p| p.parent_span_id),
+            name: self.name,
+            user_id: fields.user_id,
+            session_id: fields.session_id,
+            conversation_id: fields.conversation_id,
+            external_trace_id: fields.external_trace_id,
+            start_time_unix_nano: start.unix_nanos,
+            end_time_unix_nano: start.unix_nanos,
+            latency_ns: 0,
+            status: Status::Ok,
+            error: None,
+            input: fields.input,
+            output: None,
+            attributes: fields.attributes,
+            context: context.clone(),
+            environment: client.environment.clone(),
+            release: client.release.clone(),
+            service_name: client.service_name.clone(),
+        };
+        let inner = Arc::new(TraceInner {
+            client,
+            trace_id,
+            root_span_id,
+            context,
+            start,
+            record: Mutex::new(Some(record)),
+        });
+        (Trace::from_inner(Some(Arc::clone(&inner))), Some(Scope::Trace(inner)))
+    }
+
+    /// Starts the trace and makes it current on this thread until the guard is dropped.
+    pub fn start(self) -> TraceGuard {
+        let (trace, scope) = self.open();
+        ScopeGuard::new(trace, scope)
+    }
+
+    /// Runs `f` inside the trace; a panic marks it failed (and is resumed).
+    pub fn run<R>(self, f: impl FnOnce(&Trace) -> R) -> R {
+        let (trace, scope) = self.open();
+        run_scope(scope, &trace, f, never_failed)
+    }
+
+    /// Runs `f` inside the trace; `Err` (or a panic) marks it failed.
+    pub fn try_run<T, E: Display>(self, f: impl FnOnce(&Trace) -> Result<T, E>) -> Result<T, E> {
+        let (trace, scope) = self.open();
+        run_scope(scope, &trace, f, failed_on_err::<T, E>)
+    }
+
+    /// Runs the future made by `f` inside the trace, whichever thread polls it; the
+    /// trace ends when the future completes.
+    pub fn run_async<F: Future>(self, f: impl FnOnce(Trace) -> F) -> ScopeFuture<F> {
+        let (trace, scope) = self.open();
+        ScopeFuture::new(f(trace), scope, never_failed)
+    }
+
+    /// Like [`TraceBuilder::run_async`], and an `Err` output marks the trace failed.
+    pub fn try_run_async<T, E: Display, F: Future<Output = Result<T, E>>>(
+        self,
+        f: impl FnOnce(Trace) -> F,
+    ) -> ScopeFuture<F> {
+        let (trace, scope) = self.open();
+        ScopeFuture::new(f(trace), scope, failed_on_err::<T, E>)
+    }
+}
