@@ -58,6 +58,7 @@ impl ClientInner {
 
 impl Drop for ClientInner {
     fn drop(&mut self) {
+        LIVE_CLIENTS.fetch_sub(1, Ordering::AcqRel);
         // The last handle (client, trace or span) is gone: deliver what is left.
         let _ = self.pipeline.shutdown(self.shutdown_timeout);
     }
@@ -178,7 +179,6 @@ impl Client {
     /// (tests use this to run side by side in one process).
     pub fn set_default(&self) -> DefaultGuard {
         let previous = THREAD_DEFAULT.with(|slot| slot.borrow_mut().replace(self.clone()));
-        INSTALLED.fetch_add(1, Ordering::AcqRel);
         DefaultGuard {
             previous,
             _not_send: std::marker::PhantomData,
@@ -189,28 +189,28 @@ impl Client {
     /// when dropped: keep it alive in `main`.
     pub fn install(self) -> Result<InstallGuard, ConfigError> {
         GLOBAL.set(self.clone()).map_err(|_| ConfigError::AlreadyInstalled)?;
-        INSTALLED.fetch_add(1, Ordering::AcqRel);
         Ok(InstallGuard { client: self })
     }
 }
 
 static GLOBAL: OnceLock<Client> = OnceLock::new();
-/// Installed clients (global plus thread defaults): zero means every call is a no-op.
-static INSTALLED: AtomicUsize = AtomicUsize::new(0);
+/// Enabled clients alive in the process: while it is zero, every call is a no-op after
+/// this one relaxed load.
+static LIVE_CLIENTS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static THREAD_DEFAULT: RefCell<Option<Client>> = const { RefCell::new(None) };
 }
 
-/// Whether any client is installed; the one check made on every call when none is.
+/// Whether any enabled client exists; the one check made on every call when none does.
 #[inline]
-pub(crate) fn any_client_installed() -> bool {
-    INSTALLED.load(Ordering::Relaxed) != 0
+pub(crate) fn any_client_live() -> bool {
+    LIVE_CLIENTS.load(Ordering::Relaxed) != 0
 }
 
 /// The client in effect here: the thread's default, else the global one.
 pub fn client() -> Option<Client> {
-    if !any_client_installed() {
+    if !any_client_live() {
         return None;
     }
     THREAD_DEFAULT
@@ -237,7 +237,6 @@ impl Drop for DefaultGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
         let _ = THREAD_DEFAULT.try_with(|slot| *slot.borrow_mut() = previous);
-        INSTALLED.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -455,6 +454,7 @@ impl ClientBuilder {
             _ => Box::new(FanOut(exporters)),
         };
         let pipeline = Pipeline::start(&config, exporter)?;
+        LIVE_CLIENTS.fetch_add(1, Ordering::AcqRel);
         let sample_below = (config.sample_rate < 1.0).then(|| (config.sample_rate * u64::MAX as f64) as u64);
         Ok(Client {
             inner: Some(Arc::new(ClientInner {

@@ -12,7 +12,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::client::any_client_installed;
+use crate::client::any_client_live;
 use crate::ids::SpanId;
 use crate::record::{ErrorInfo, Status};
 use crate::span::{Span, SpanInner};
@@ -74,7 +74,7 @@ pub(crate) fn parent_in(trace: &Arc<TraceInner>) -> SpanId {
 }
 
 pub(crate) fn current_frame() -> Option<Frame> {
-    if !any_client_installed() {
+    if !any_client_live() {
         return None;
     }
     STACK

@@ -215,11 +215,13 @@ impl Pipeline {
         }
         self.closed.store(true, Ordering::Release);
         let mut control = self.control();
-        let deadline = *control.shutdown_deadline.get_or_insert_with(|| Instant::now() + timeout);
+        let now = Instant::now();
+        control.shutdown_deadline.get_or_insert(now + timeout);
         self.force_wake();
-        // A little grace past the deadline lets the exporter thread count what it could
+        // The exporter keeps the first caller's deadline; each caller waits at most its
+        // own timeout, plus a little grace so that the exporter can count what it could
         // not deliver before we report.
-        let give_up = deadline + Duration::from_millis(50);
+        let give_up = now + timeout + Duration::from_millis(50);
         while !self.finished.load(Ordering::Acquire) {
             let now = Instant::now();
             if now >= give_up {

@@ -1,0 +1,827 @@
+//! Behaviour of traces, spans, context and the export pipeline, observed through the
+//! in-memory exporter.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mv37::{
+    Client, ContentPart, Context, ExportError, Exporter, FutureExt, MemoryExporter, Record, Role, SpanKind, Status,
+    TraceParent, Usage,
+};
+use serde::Serialize;
+
+fn memory_client() -> (Client, MemoryExporter) {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .build()
+        .expect("a client with a memory exporter builds");
+    (client, memory)
+}
+
+fn flushed(client: &Client) {
+    client.flush().expect("flush completes");
+}
+
+#[test]
+fn nested_spans_record_their_parent_in_sync_code() {
+    let (client, memory) = memory_client();
+    client.trace("support_agent").run(|trace| {
+        trace.task("resolve_ticket").run(|task| {
+            task.record_input(&serde_json::json!({"ticket_id": "T-42"}));
+            trace.llm("openai.responses").model("gpt-4.1-mini").run(|_| ());
+            trace
+                .tool("issue_refund")
+                .arguments(&serde_json::json!({"order": "4421"}))
+                .run(|call| call.record_output(&"refunded"));
+        });
+        trace.retrieval("search_docs").run(|_| ());
+    });
+    flushed(&client);
+    let root = memory.traces()[0].span_id;
+    let task = memory.span("resolve_ticket").expect("task span");
+    let llm = memory.span("openai.responses").expect("llm span");
+    let tool = memory.span("issue_refund").expect("tool span");
+    let retrieval = memory.span("search_docs").expect("retrieval span");
+    assert_eq!(task.parent_span_id, Some(root));
+    assert_eq!(llm.parent_span_id, Some(task.span_id));
+    assert_eq!(tool.parent_span_id, Some(task.span_id));
+    assert_eq!(retrieval.parent_span_id, Some(root));
+    assert_eq!(llm.kind, SpanKind::Llm);
+    assert_eq!(llm.model.as_deref(), Some("gpt-4.1-mini"));
+    assert_eq!(tool.input.as_ref().map(|p| p.to_value()), Some(serde_json::json!({"order": "4421"})));
+    assert_eq!(tool.output.as_ref().map(|p| p.as_json()), Some("\"refunded\""));
+    assert_eq!(task.input.as_ref().map(|p| p.to_value()), Some(serde_json::json!({"ticket_id": "T-42"})));
+    assert!(task.start_time_unix_nano <= llm.start_time_unix_nano);
+    assert!(llm.end_time_unix_nano <= task.end_time_unix_nano);
+}
+
+#[test]
+fn a_span_of_a_free_form_kind_keeps_its_kind_and_name() {
+    let (client, memory) = memory_client();
+    client.trace("t").run(|trace| {
+        trace.span("guardrail").name("pii_check").run(|_| ());
+        trace.span("retrieval").run(|_| ());
+    });
+    flushed(&client);
+    let custom = memory.span("pii_check").expect("custom span");
+    assert_eq!(custom.kind.as_str(), "guardrail");
+    assert_eq!(memory.span("retrieval").expect("unnamed").kind, SpanKind::Retrieval);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_spans_record_their_parent_across_await() {
+    let (client, memory) = memory_client();
+    client
+        .trace("async_agent")
+        .run_async(|trace| async move {
+            trace
+                .task("plan")
+                .run_async(|_| async {
+                    tokio::task::yield_now().await;
+                    mv37::current_trace()
+                        .llm("openai.responses")
+                        .run_async(|span| async move {
+                            tokio::task::yield_now().await;
+                            span.record_output(&"done");
+                        })
+                        .await;
+                    tokio::task::yield_now().await;
+                    mv37::current_trace().tool("lookup").run(|_| ());
+                })
+                .await;
+        })
+        .await;
+    flushed(&client);
+    let plan = memory.span("plan").expect("plan");
+    assert_eq!(memory.span("openai.responses").expect("llm").parent_span_id, Some(plan.span_id));
+    assert_eq!(memory.span("lookup").expect("tool").parent_span_id, Some(plan.span_id));
+    assert_eq!(plan.parent_span_id, Some(memory.traces()[0].span_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_tasks_join_the_parent_through_in_current_span() {
+    let (client, memory) = memory_client();
+    client
+        .trace("fan_out")
+        .run_async(|trace| async move {
+            trace
+                .task("gather")
+                .run_async(|_| async {
+                    let handles: Vec<_> = (0..4)
+                        .map(|i| {
+                            tokio::spawn(
+                                async move {
+                                    tokio::task::yield_now().await;
+                                    mv37::current_trace().tool(format!("fetch_{i}")).run(|_| ());
+                                }
+                                .in_current_span(),
+                            )
+                        })
+                        .collect();
+                    for handle in handles {
+                        handle.await.expect("task completes");
+                    }
+                })
+                .await;
+        })
+        .await;
+    flushed(&client);
+    let gather = memory.span("gather").expect("gather");
+    for i in 0..4 {
+        let fetch = memory.span(&format!("fetch_{i}")).expect("spawned span");
+        assert_eq!(fetch.parent_span_id, Some(gather.span_id), "fetch_{i}");
+        assert_eq!(fetch.trace_id, gather.trace_id);
+    }
+}
+
+#[test]
+fn threads_join_the_parent_through_a_captured_context() {
+    let (client, memory) = memory_client();
+    client.trace("threads").run(|trace| {
+        trace.task("parent").run(|_| {
+            let context = Context::current();
+            std::thread::spawn(context.wrap(|| mv37::span(SpanKind::Tool).name("in_thread").run(|_| ())))
+                .join()
+                .expect("thread completes");
+        });
+    });
+    flushed(&client);
+    let parent = memory.span("parent").expect("parent");
+    assert_eq!(memory.span("in_thread").expect("child").parent_span_id, Some(parent.span_id));
+}
+
+#[test]
+fn a_span_without_context_on_another_thread_records_nothing_silently() {
+    let (client, memory) = memory_client();
+    client.trace("t").run(|_| {
+        std::thread::spawn(|| mv37::span(SpanKind::Tool).name("lost").run(|_| ()))
+            .join()
+            .expect("thread completes");
+    });
+    flushed(&client);
+    assert!(memory.span("lost").is_none());
+    assert!(client.stats().is_balanced());
+}
+
+#[test]
+fn concurrent_traces_on_many_threads_do_not_mix() {
+    let (client, memory) = memory_client();
+    let threads: Vec<_> = (0..8)
+        .map(|thread| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                for round in 0..50 {
+                    client.trace("worker").attribute("who", format!("{thread}-{round}")).run(|trace| {
+                        trace.task("outer").run(|outer| {
+                            outer.record_input(&format!("{thread}-{round}"));
+                            trace.tool("inner").run(|inner| inner.record_input(&format!("{thread}-{round}")));
+                        });
+                    });
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("worker completes");
+    }
+    flushed(&client);
+    let traces = memory.traces();
+    assert_eq!(traces.len(), 400);
+    let spans = memory.spans();
+    assert_eq!(spans.len(), 800);
+    for trace in &traces {
+        let who = trace.attributes["who"].as_str().expect("who").to_owned();
+        let mine: Vec<_> = spans.iter().filter(|s| s.trace_id == trace.trace_id).collect();
+        assert_eq!(mine.len(), 2, "trace {who} has exactly its two spans");
+        let outer = mine.iter().find(|s| s.name == "outer").expect("outer");
+        let inner = mine.iter().find(|s| s.name == "inner").expect("inner");
+        assert_eq!(outer.parent_span_id, Some(trace.span_id));
+        assert_eq!(inner.parent_span_id, Some(outer.span_id));
+        for span in mine {
+            assert_eq!(span.input.as_ref().map(|p| p.to_value()), Some(serde_json::json!(who)));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_traces_on_many_tasks_do_not_mix() {
+    let (client, memory) = memory_client();
+    let tasks: Vec<_> = (0..64)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .trace("task_trace")
+                    .attribute("n", n)
+                    .run_async(|_| async move {
+                        for step in 0..3 {
+                            tokio::task::yield_now().await;
+                            mv37::current_trace()
+                                .task("step")
+                                .run_async(|span| async move {
+                                    tokio::task::yield_now().await;
+                                    span.record_input(&(n, step));
+                                })
+                                .await;
+                        }
+                    })
+                    .await;
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task completes");
+    }
+    flushed(&client);
+    let traces = memory.traces();
+    assert_eq!(traces.len(), 64);
+    let spans = memory.spans();
+    for trace in traces {
+        let n = trace.attributes["n"].as_u64().expect("n");
+        let mine: Vec<_> = spans.iter().filter(|s| s.trace_id == trace.trace_id).collect();
+        assert_eq!(mine.len(), 3);
+        for span in mine {
+            assert_eq!(span.parent_span_id, Some(trace.span_id));
+            assert_eq!(span.input.as_ref().map(|p| p.to_value()[0].as_u64()), Some(Some(n)));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RefundError(&'static str);
+
+impl std::fmt::Display for RefundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refund rejected: {}", self.0)
+    }
+}
+
+#[test]
+fn a_span_that_returns_err_is_marked_failed_with_the_message() {
+    let (client, memory) = memory_client();
+    let result: Result<(), RefundError> = client.trace("t").try_run(|trace| {
+        trace.tool("issue_refund").try_run(|_| Err(RefundError("order too old")))
+    });
+    assert!(result.is_err());
+    flushed(&client);
+    let tool = memory.span("issue_refund").expect("tool");
+    assert_eq!(tool.status, Status::Error);
+    let error = tool.error.expect("error recorded");
+    assert_eq!(error.message, "refund rejected: order too old");
+    assert!(error.error_type.expect("type").ends_with("RefundError"));
+    assert_eq!(memory.traces()[0].status, Status::Error);
+}
+
+#[test]
+fn a_span_that_panics_is_marked_failed_and_the_panic_continues() {
+    let (client, memory) = memory_client();
+    let outcome = std::panic::catch_unwind(|| {
+        client.trace("t").run(|trace| {
+            trace.task("explode").run(|_| panic!("model returned garbage"));
+        })
+    });
+    assert!(outcome.is_err(), "the panic is not swallowed");
+    flushed(&client);
+    let span = memory.span("explode").expect("span is still recorded");
+    assert_eq!(span.status, Status::Error);
+    assert_eq!(span.error.expect("error").message, "model returned garbage");
+    assert_eq!(memory.traces()[0].status, Status::Error);
+}
+
+#[test]
+fn a_guard_dropped_by_a_panic_marks_its_span_failed() {
+    let (client, memory) = memory_client();
+    let _ = std::panic::catch_unwind(|| {
+        let trace = client.trace("t").start();
+        let _span = trace.task("guarded").start();
+        panic!("boom");
+    });
+    flushed(&client);
+    assert_eq!(memory.span("guarded").expect("span").status, Status::Error);
+    assert_eq!(memory.traces()[0].status, Status::Error);
+}
+
+#[tokio::test]
+async fn an_async_span_that_fails_or_is_dropped_records_it() {
+    let (client, memory) = memory_client();
+    let trace = client.trace("t").start();
+    let failed: Result<u8, RefundError> = trace.task("async_err").try_run_async(|_| async { Err(RefundError("no")) }).await;
+    assert!(failed.is_err());
+    let never = trace.task("abandoned").run_async(|_| std::future::pending::<()>());
+    drop(never);
+    drop(trace);
+    flushed(&client);
+    assert_eq!(memory.span("async_err").expect("span").status, Status::Error);
+    assert_eq!(memory.span("abandoned").expect("span").status, Status::Cancelled);
+}
+
+#[test]
+fn explicit_fail_marks_a_span_failed() {
+    let (client, memory) = memory_client();
+    client.trace("t").run(|trace| {
+        trace.llm("call").run(|span| span.fail(&RefundError("rate limited")));
+    });
+    flushed(&client);
+    let span = memory.span("call").expect("span");
+    assert_eq!(span.status, Status::Error);
+    assert_eq!(span.error.expect("error").message, "refund rejected: rate limited");
+}
+
+#[test]
+fn every_usage_field_is_recorded() {
+    let (client, memory) = memory_client();
+    let usage = Usage {
+        input_tokens: Some(812),
+        output_tokens: Some(64),
+        cached_tokens: Some(512),
+        reasoning_tokens: Some(16),
+        total_tokens: None,
+        cost_usd: Some(0.00042),
+        context_window_tokens: Some(128_000),
+        context_used_tokens: Some(876),
+    };
+    client.trace("t").run(|trace| trace.llm("call").run(|span| span.set_usage(usage)));
+    flushed(&client);
+    let recorded = memory.span("call").expect("span").usage.expect("usage");
+    assert_eq!(recorded, Usage { total_tokens: Some(876), ..usage });
+    let line = Record::Span(memory.span("call").expect("span")).to_json_line().expect("json");
+    for field in [
+        "\"input_tokens\":812",
+        "\"output_tokens\":64",
+        "\"cached_tokens\":512",
+        "\"reasoning_tokens\":16",
+        "\"total_tokens\":876",
+        "\"cost_usd\":0.00042",
+        "\"context_window_tokens\":128000",
+        "\"context_used_tokens\":876",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+}
+
+#[test]
+fn messages_keep_roles_multimodal_parts_tool_call_ids_and_the_internal_flag() {
+    let (client, memory) = memory_client();
+    client.trace("chat").run(|trace| {
+        trace.message(Role::User, "Where is my order?");
+        trace.message(
+            "user",
+            vec![
+                ContentPart::text("This one:"),
+                ContentPart::image_base64("image/png", "iVBORw0KGgo="),
+                ContentPart::audio("audio/wav", "UklGRg=="),
+                ContentPart::file_url("https://example.com/invoice.pdf"),
+            ],
+        );
+        trace.message(
+            Role::Assistant,
+            ContentPart::tool_call("call_1", "track_order", serde_json::json!({"order": "4421"})),
+        );
+        trace.task("lookup").run(|_| {
+            trace.message(Role::Tool, r#"{"status":"shipped"}"#).tool_call_id("call_1");
+        });
+        trace.message(Role::Assistant, "scratchpad").internal();
+        trace.message("critic", "looks fine");
+    });
+    flushed(&client);
+    let messages = memory.messages();
+    assert_eq!(messages.len(), 6);
+    assert_eq!(messages[0].role, Role::User);
+    let mv37::Content::Parts(parts) = &messages[1].content else {
+        panic!("expected parts, got {:?}", messages[1].content)
+    };
+    assert_eq!(parts.len(), 4);
+    assert!(matches!(&parts[1], ContentPart::ImageBase64 { media_type, .. } if media_type == "image/png"));
+    let tool = &messages[3];
+    assert_eq!(tool.tool_call_id.as_deref(), Some("call_1"));
+    assert_eq!(tool.span_id, memory.span("lookup").expect("lookup").span_id, "attached to the open span");
+    assert_eq!(messages[0].span_id, memory.traces()[0].span_id, "attached to the root");
+    assert!(messages[4].is_internal);
+    assert!(!messages[0].is_internal);
+    assert_eq!(messages[5].role, Role::Other("critic".into()));
+    // The JSON form round-trips.
+    for message in messages {
+        let line = Record::Message(message.clone()).to_json_line().expect("json");
+        assert_eq!(Record::from_json_line(&line).expect("parse"), Record::Message(message));
+    }
+}
+
+#[test]
+fn feedback_and_signals_attach_to_the_trace_also_after_it_ended() {
+    let (client, memory) = memory_client();
+    let trace_id = client
+        .trace("t")
+        .run(|trace| {
+            trace.feedback("helpfulness", 0.9).comment("good");
+            trace.signal("escalated", false);
+            trace.id()
+        })
+        .expect("recording trace has an id");
+    client.feedback(trace_id, "thumbs", "up").comment("from the UI, later");
+    flushed(&client);
+    let feedback = memory.feedback();
+    assert_eq!(feedback.len(), 2);
+    assert!(feedback.iter().all(|f| f.trace_id == trace_id));
+    assert_eq!(feedback[1].value, serde_json::json!("up"));
+    assert_eq!(feedback[1].comment.as_deref(), Some("from the UI, later"));
+    assert_eq!(memory.signals()[0].value, serde_json::json!(false));
+}
+
+#[test]
+fn trace_fields_and_context_reach_every_record() {
+    let (client, memory) = memory_client();
+    client
+        .trace("support_agent")
+        .user_id("cus_123")
+        .session_id("sess_9")
+        .conversation_id("thread_123")
+        .external_trace_id("ticket-42")
+        .attribute("plan", "pro")
+        .context("tenant", "acme")
+        .input(&serde_json::json!({"question": "where?"}))
+        .run(|trace| {
+            trace.message(Role::User, "hi");
+            trace.task("step").run(|_| ());
+            trace.record_output(&"answered");
+        });
+    flushed(&client);
+    let trace = &memory.traces()[0];
+    assert_eq!(trace.user_id.as_deref(), Some("cus_123"));
+    assert_eq!(trace.session_id.as_deref(), Some("sess_9"));
+    assert_eq!(trace.conversation_id.as_deref(), Some("thread_123"));
+    assert_eq!(trace.external_trace_id.as_deref(), Some("ticket-42"));
+    assert_eq!(trace.attributes["plan"], "pro");
+    assert_eq!(trace.output.as_ref().map(|p| p.as_json()), Some("\"answered\""));
+    let tenant = serde_json::json!({"tenant": "acme"});
+    for record in memory.records() {
+        let line = record.to_json_line().expect("json");
+        let value: serde_json::Value = serde_json::from_str(&line).expect("valid json");
+        assert_eq!(value["context"], tenant, "{line}");
+    }
+}
+
+#[test]
+fn oversize_input_is_truncated_with_a_marker_and_the_span_kept() {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .max_payload_bytes(1024)
+        .build()
+        .expect("client");
+    client.trace("t").run(|trace| {
+        trace.retrieval("big").run(|span| {
+            span.record_input(&"x".repeat(100_000));
+            span.record_output(&"small");
+        });
+    });
+    flushed(&client);
+    let span = memory.span("big").expect("span kept");
+    let input = span.input.expect("input");
+    assert!(input.is_truncated());
+    assert!(input.len() <= 1024, "marker stays within the limit: {}", input.len());
+    assert_eq!(input.to_value()[mv37::TRUNCATED_KEY], true);
+    assert_eq!(input.to_value()["original_bytes"], 100_002);
+    assert_eq!(span.output.expect("output").as_json(), "\"small\"");
+}
+
+#[test]
+fn a_failing_serialize_impl_becomes_a_marker_and_the_span_is_kept() {
+    struct Handle;
+    impl Serialize for Handle {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("sockets cannot be serialized"))
+        }
+    }
+    let (client, memory) = memory_client();
+    client.trace("t").run(|trace| {
+        trace.tool("connect").run(|span| {
+            span.record_input(&Handle);
+            span.record_output(&[f64::NAN, 1.0]);
+        });
+    });
+    flushed(&client);
+    let span = memory.span("connect").expect("span kept");
+    assert_eq!(
+        span.input.expect("input").to_value()[mv37::SERIALIZATION_ERROR_KEY],
+        "sockets cannot be serialized"
+    );
+    assert_eq!(span.output.expect("output").as_json(), "[null,1.0]");
+}
+
+#[test]
+fn a_trace_continues_from_a_traceparent_header() {
+    let (client, memory) = memory_client();
+    let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let outgoing = client
+        .trace("downstream")
+        .continue_from(header)
+        .expect("valid header")
+        .run(|trace| trace.task("work").run(|_| trace.traceparent()))
+        .expect("header for the next hop");
+    flushed(&client);
+    let trace = &memory.traces()[0];
+    let parent: TraceParent = header.parse().expect("valid");
+    assert_eq!(trace.trace_id, parent.trace_id);
+    assert_eq!(trace.parent_span_id, Some(parent.parent_span_id));
+    let next: TraceParent = outgoing.parse().expect("valid outgoing header");
+    assert_eq!(next.trace_id, parent.trace_id);
+    assert_eq!(next.parent_span_id, memory.span("work").expect("work").span_id);
+    assert!(client.trace("x").continue_from("00-nonsense").is_err());
+}
+
+#[test]
+fn a_sample_rate_of_zero_records_nothing_and_counts_it() {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .sample_rate(0.0)
+        .build()
+        .expect("client");
+    for _ in 0..10 {
+        client.trace("t").run(|trace| {
+            assert!(!trace.is_recording());
+            trace.task("x").run(|span| span.record_input(&1));
+        });
+    }
+    flushed(&client);
+    assert!(memory.records().is_empty());
+    let stats = client.stats();
+    assert_eq!(stats.sampled_out_traces, 10);
+    assert_eq!(stats.produced, 0);
+}
+
+#[test]
+fn invalid_builder_settings_are_typed_errors() {
+    let error = Client::builder().sample_rate(2.0).build().expect_err("out of range");
+    assert!(matches!(error, mv37::ConfigError::Invalid { variable: "sample_rate", .. }));
+    let error = Client::builder().max_queue_records(0).build().expect_err("zero");
+    assert!(matches!(error, mv37::ConfigError::Invalid { variable: "max_queue_records", .. }));
+    let dir = std::env::temp_dir().join(format!("mv37-not-a-dir-{}", std::process::id()));
+    std::fs::write(&dir, b"file").expect("temp file");
+    let error = Client::builder()
+        .jsonl_path(dir.join("traces.jsonl"))
+        .build()
+        .expect_err("parent is a file");
+    assert!(matches!(error, mv37::ConfigError::JsonlPath { .. }), "{error}");
+    let _ = std::fs::remove_file(dir);
+}
+
+#[test]
+fn a_disabled_client_records_nothing() {
+    let client = Client::builder().disabled(true).build().expect("client");
+    assert!(!client.is_enabled());
+    client.trace("t").run(|trace| assert!(!trace.is_recording()));
+    assert_eq!(client.stats(), mv37::Stats::default());
+}
+
+/// An exporter that fails every other batch and panics on the third.
+struct Flaky {
+    calls: usize,
+}
+
+impl Exporter for Flaky {
+    fn export(&mut self, _batch: &[Record]) -> Result<(), ExportError> {
+        self.calls += 1;
+        match self.calls % 3 {
+            0 => panic!("exporter bug"),
+            1 => Err(ExportError::new("flaky", "collector said 500")),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn failed_and_panicking_exports_are_counted_not_lost() {
+    let client = Client::builder()
+        .exporter(Flaky { calls: 0 })
+        .max_batch_records(5)
+        .build()
+        .expect("client");
+    for _ in 0..12 {
+        client.trace("t").run(|trace| trace.task("s").run(|_| ()));
+        flushed(&client);
+    }
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!(stats.produced, 24);
+    assert!(stats.dropped.export_failed > 0, "{stats:?}");
+    assert!(stats.exported > 0, "{stats:?}");
+    assert_eq!(stats.queued, 0);
+    assert!(stats.is_balanced(), "{stats:?}");
+}
+
+/// An exporter that blocks until released, to fill the queue.
+struct Gate {
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Exporter for Gate {
+    fn export(&mut self, _batch: &[Record]) -> Result<(), ExportError> {
+        let (lock, condvar) = &*self.open;
+        let mut open = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while !*open {
+            open = condvar.wait(open).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
+    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let client = Client::builder()
+        .exporter(Gate { open: Arc::clone(&open) })
+        .max_queue_records(100)
+        .max_batch_records(10)
+        .build()
+        .expect("client");
+    // With the exporter stuck, producing far more than the bound must neither block nor
+    // grow the queue past it.
+    for _ in 0..1_000 {
+        client.trace("t").run(|trace| trace.task("s").run(|_| ()));
+    }
+    let during = client.stats();
+    assert!(during.dropped.queue_full > 0, "{during:?}");
+    assert!(during.queued <= 100 + 10, "bounded queue: {during:?}");
+    *open.0.lock().expect("lock") = true;
+    open.1.notify_all();
+    client.shutdown().expect("shutdown drains");
+    let after = client.stats();
+    assert_eq!(after.produced, 2_000);
+    assert_eq!(after.queued, 0);
+    assert_eq!(after.exported + after.dropped.queue_full, 2_000, "{after:?}");
+    assert!(after.is_balanced());
+}
+
+#[test]
+fn accounting_balances_after_shutdown_and_late_records_are_counted() {
+    let (client, memory) = memory_client();
+    for _ in 0..100 {
+        client.trace("t").run(|trace| {
+            trace.message(Role::User, "hi");
+            trace.task("s").run(|_| ());
+        });
+    }
+    client.shutdown().expect("shutdown");
+    client.shutdown().expect("a second shutdown is fine");
+    client.trace("late").run(|trace| trace.task("s").run(|_| ()));
+    let stats = client.stats();
+    assert_eq!(stats.produced, 302);
+    assert_eq!(stats.exported, 300);
+    assert_eq!(memory.records().len(), 300);
+    assert_eq!(stats.dropped.after_shutdown, 2);
+    assert_eq!(stats.queued, 0);
+    assert!(stats.is_balanced());
+}
+
+#[test]
+fn shutdown_past_its_deadline_reports_and_keeps_counting() {
+    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let client = Client::builder()
+        .exporter(Gate { open: Arc::clone(&open) })
+        .build()
+        .expect("client");
+    for _ in 0..10 {
+        client.trace("t").run(|_| ());
+    }
+    let error = client.shutdown_timeout(Duration::from_millis(50)).expect_err("exporter is stuck");
+    assert!(matches!(error, mv37::ShutdownError::Timeout { .. }), "{error}");
+    *open.0.lock().expect("lock") = true;
+    open.1.notify_all();
+    client.shutdown().expect("finishes once the exporter is released");
+    let stats = client.stats();
+    assert_eq!(stats.produced, 10);
+    assert_eq!(stats.queued, 0);
+    assert!(stats.is_balanced(), "{stats:?}");
+}
+
+#[test]
+fn shutdown_from_a_current_thread_runtime_does_not_hang() {
+    let (client, memory) = memory_client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        client
+            .trace("async")
+            .run_async(|trace| async move {
+                trace.task("step").run_async(|_| tokio::task::yield_now()).await;
+            })
+            .await;
+        client.shutdown_async().await.expect("async shutdown");
+        // The blocking form is also safe here: the exporter has its own thread.
+        client.shutdown().expect("blocking shutdown");
+    });
+    assert_eq!(memory.spans().len(), 1);
+    assert!(client.stats().is_balanced());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_from_a_multi_thread_runtime_does_not_hang() {
+    let (client, memory) = memory_client();
+    client.trace("t").run_async(|_| async {}).await;
+    client.flush_async().await.expect("async flush");
+    client.shutdown().expect("blocking shutdown inside the runtime");
+    assert_eq!(memory.traces().len(), 1);
+}
+
+#[test]
+fn flush_on_end_delivers_before_the_trace_call_returns() {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .flush_on_end(true)
+        .batch_interval(Duration::from_secs(3600))
+        .build()
+        .expect("client");
+    client.trace("lambda").run(|trace| trace.task("s").run(|_| ()));
+    assert_eq!(memory.records().len(), 2, "delivered without an explicit flush");
+}
+
+#[test]
+fn the_default_client_serves_the_free_functions_on_this_thread() {
+    let (client, memory) = memory_client();
+    {
+        let _default = client.set_default();
+        mv37::trace("via_default").run(|_| {
+            mv37::current_span().record_input(&"ignored: no span open");
+            mv37::span(SpanKind::Task).name("child").run(|_| {
+                mv37::current_span().record_output(&"from deep code");
+            });
+        });
+    }
+    flushed(&client);
+    assert_eq!(
+        memory.span("child").expect("child").output.map(|p| p.as_json().to_owned()),
+        Some("\"from deep code\"".to_owned())
+    );
+}
+
+#[test]
+fn the_jsonl_exporter_writes_one_versioned_record_per_line() {
+    let path = std::env::temp_dir().join(format!("mv37-test-{}-{}.jsonl", std::process::id(), mv37::unix_nanos_now()));
+    let client = Client::builder().jsonl_path(&path).build().expect("client");
+    client.trace("file").run(|trace| {
+        trace.message(Role::User, "hello");
+        trace.llm("call").run(|span| span.set_usage(Usage { input_tokens: Some(3), ..Usage::default() }));
+    });
+    client.shutdown().expect("shutdown");
+    let text = std::fs::read_to_string(&path).expect("file written");
+    let records: Vec<Record> = text
+        .lines()
+        .map(|line| Record::from_json_line(line).expect("each line is a record"))
+        .collect();
+    assert_eq!(records.len(), 3);
+    assert!(text.lines().all(|line| line.starts_with("{\"v\":1,\"type\":")));
+    let _ = std::fs::remove_file(path);
+}
+
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_console_exporter_prints_a_tree_per_trace() {
+    let buffer = SharedBuffer::default();
+    let client = Client::builder()
+        .exporter(mv37::ConsoleExporter::to_writer(buffer.clone()))
+        .build()
+        .expect("client");
+    client.trace("support_agent").user_id("cus_123").run(|trace| {
+        trace.message(Role::User, "Where is my order?");
+        trace.task("resolve_ticket").run(|_| {
+            trace.llm("openai.responses").model("gpt-4.1-mini").provider("openai").run(|span| {
+                span.set_usage(Usage {
+                    input_tokens: Some(812),
+                    output_tokens: Some(64),
+                    cost_usd: Some(0.00042),
+                    ..Usage::default()
+                })
+            });
+            let _: Result<(), RefundError> = trace.tool("issue_refund").try_run(|_| Err(RefundError("closed")));
+        });
+    });
+    client.shutdown().expect("shutdown");
+    let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with("trace support_agent ok "), "{text}");
+    assert!(lines[0].contains("user=cus_123"));
+    assert_eq!(lines[1], "├─ message user: Where is my order?");
+    assert!(lines[2].starts_with("└─ task resolve_ticket ok "), "{text}");
+    assert!(lines[3].starts_with("   ├─ llm openai.responses ok "), "{text}");
+    assert!(lines[3].ends_with("gpt-4.1-mini (openai) tokens in=812 out=64 $0.000420"), "{text}");
+    assert!(lines[4].starts_with("   └─ tool issue_refund ERROR!(refund rejected: closed)"), "{text}");
+}
