@@ -27,8 +27,14 @@ struct Refund {
 
 fn search(query: &str) -> Vec<Doc> {
     let docs = [
-        Doc { id: "kb-12", title: "Refund policy" },
-        Doc { id: "kb-31", title: "Shipping times" },
+        Doc {
+            id: "kb-12",
+            title: "Refund policy",
+        },
+        Doc {
+            id: "kb-31",
+            title: "Shipping times",
+        },
     ];
     docs.into_iter()
         .filter(|d| d.title.to_lowercase().contains(query.split(' ').next().unwrap_or("")))
@@ -36,7 +42,11 @@ fn search(query: &str) -> Vec<Doc> {
 }
 
 fn run_refund(order: &'static str) -> Refund {
-    Refund { order, amount_usd: 42.5, status: "refunded" }
+    Refund {
+        order,
+        amount_usd: 42.5,
+        status: "refunded",
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -108,7 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 task.record_output(&serde_json::json!({ "resolved": true }));
             });
 
-            trace.message(Role::Assistant, "Checking the refund rules first.").internal();
+            trace
+                .message(Role::Assistant, "Checking the refund rules first.")
+                .internal();
             trace.message(Role::Assistant, "Your order has shipped, and I've refunded $42.50.");
             trace.signal("refund_issued", true);
             trace.feedback("helpfulness", 1.0).comment("quick and correct");
@@ -117,7 +129,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Feedback often arrives later, after the trace ended: attach it by trace id.
     if let Some(trace_id) = trace_id {
-        client.feedback(trace_id, "csat", 5).comment("from the follow-up survey");
+        client
+            .feedback(trace_id, "csat", 5)
+            .comment("from the follow-up survey");
     }
 
     client.shutdown()?;

@@ -50,9 +50,15 @@ fn nested_spans_record_their_parent_in_sync_code() {
     assert_eq!(retrieval.parent_span_id, Some(root));
     assert_eq!(llm.kind, SpanKind::Llm);
     assert_eq!(llm.model.as_deref(), Some("gpt-4.1-mini"));
-    assert_eq!(tool.input.as_ref().map(|p| p.to_value()), Some(serde_json::json!({"order": "4421"})));
+    assert_eq!(
+        tool.input.as_ref().map(|p| p.to_value()),
+        Some(serde_json::json!({"order": "4421"}))
+    );
     assert_eq!(tool.output.as_ref().map(|p| p.as_json()), Some("\"refunded\""));
-    assert_eq!(task.input.as_ref().map(|p| p.to_value()), Some(serde_json::json!({"ticket_id": "T-42"})));
+    assert_eq!(
+        task.input.as_ref().map(|p| p.to_value()),
+        Some(serde_json::json!({"ticket_id": "T-42"}))
+    );
     assert!(task.start_time_unix_nano <= llm.start_time_unix_nano);
     assert!(llm.end_time_unix_nano <= task.end_time_unix_nano);
 }
@@ -95,7 +101,10 @@ async fn nested_spans_record_their_parent_across_await() {
         .await;
     flushed(&client);
     let plan = memory.span("plan").expect("plan");
-    assert_eq!(memory.span("openai.responses").expect("llm").parent_span_id, Some(plan.span_id));
+    assert_eq!(
+        memory.span("openai.responses").expect("llm").parent_span_id,
+        Some(plan.span_id)
+    );
     assert_eq!(memory.span("lookup").expect("tool").parent_span_id, Some(plan.span_id));
     assert_eq!(plan.parent_span_id, Some(memory.traces()[0].span_id));
 }
@@ -149,7 +158,10 @@ fn threads_join_the_parent_through_a_captured_context() {
     });
     flushed(&client);
     let parent = memory.span("parent").expect("parent");
-    assert_eq!(memory.span("in_thread").expect("child").parent_span_id, Some(parent.span_id));
+    assert_eq!(
+        memory.span("in_thread").expect("child").parent_span_id,
+        Some(parent.span_id)
+    );
 }
 
 #[test]
@@ -173,12 +185,17 @@ fn concurrent_traces_on_many_threads_do_not_mix() {
             let client = client.clone();
             std::thread::spawn(move || {
                 for round in 0..50 {
-                    client.trace("worker").attribute("who", format!("{thread}-{round}")).run(|trace| {
-                        trace.task("outer").run(|outer| {
-                            outer.record_input(&format!("{thread}-{round}"));
-                            trace.tool("inner").run(|inner| inner.record_input(&format!("{thread}-{round}")));
+                    client
+                        .trace("worker")
+                        .attribute("who", format!("{thread}-{round}"))
+                        .run(|trace| {
+                            trace.task("outer").run(|outer| {
+                                outer.record_input(&format!("{thread}-{round}"));
+                                trace
+                                    .tool("inner")
+                                    .run(|inner| inner.record_input(&format!("{thread}-{round}")));
+                            });
                         });
-                    });
                 }
             })
         })
@@ -262,7 +279,9 @@ impl std::fmt::Display for RefundError {
 fn a_span_that_returns_err_is_marked_failed_with_the_message() {
     let (client, memory) = memory_client();
     let result: Result<(), RefundError> = client.trace("t").try_run(|trace| {
-        trace.tool("issue_refund").try_run(|_| Err(RefundError("order too old")))
+        trace
+            .tool("issue_refund")
+            .try_run(|_| Err(RefundError("order too old")))
     });
     assert!(result.is_err());
     flushed(&client);
@@ -307,7 +326,10 @@ fn a_guard_dropped_by_a_panic_marks_its_span_failed() {
 async fn an_async_span_that_fails_or_is_dropped_records_it() {
     let (client, memory) = memory_client();
     let trace = client.trace("t").start();
-    let failed: Result<u8, RefundError> = trace.task("async_err").try_run_async(|_| async { Err(RefundError("no")) }).await;
+    let failed: Result<u8, RefundError> = trace
+        .task("async_err")
+        .try_run_async(|_| async { Err(RefundError("no")) })
+        .await;
     assert!(failed.is_err());
     let never = trace.task("abandoned").run_async(|_| std::future::pending::<()>());
     drop(never);
@@ -342,11 +364,21 @@ fn every_usage_field_is_recorded() {
         context_window_tokens: Some(128_000),
         context_used_tokens: Some(876),
     };
-    client.trace("t").run(|trace| trace.llm("call").run(|span| span.set_usage(usage)));
+    client
+        .trace("t")
+        .run(|trace| trace.llm("call").run(|span| span.set_usage(usage)));
     flushed(&client);
     let recorded = memory.span("call").expect("span").usage.expect("usage");
-    assert_eq!(recorded, Usage { total_tokens: Some(876), ..usage });
-    let line = Record::Span(memory.span("call").expect("span")).to_json_line().expect("json");
+    assert_eq!(
+        recorded,
+        Usage {
+            total_tokens: Some(876),
+            ..usage
+        }
+    );
+    let line = Record::Span(memory.span("call").expect("span"))
+        .to_json_line()
+        .expect("json");
     for field in [
         "\"input_tokens\":812",
         "\"output_tokens\":64",
@@ -380,7 +412,9 @@ fn messages_keep_roles_multimodal_parts_tool_call_ids_and_the_internal_flag() {
             ContentPart::tool_call("call_1", "track_order", serde_json::json!({"order": "4421"})),
         );
         trace.task("lookup").run(|_| {
-            trace.message(Role::Tool, r#"{"status":"shipped"}"#).tool_call_id("call_1");
+            trace
+                .message(Role::Tool, r#"{"status":"shipped"}"#)
+                .tool_call_id("call_1");
         });
         trace.message(Role::Assistant, "scratchpad").internal();
         trace.message("critic", "looks fine");
@@ -396,7 +430,11 @@ fn messages_keep_roles_multimodal_parts_tool_call_ids_and_the_internal_flag() {
     assert!(matches!(&parts[1], ContentPart::ImageBase64 { media_type, .. } if media_type == "image/png"));
     let tool = &messages[3];
     assert_eq!(tool.tool_call_id.as_deref(), Some("call_1"));
-    assert_eq!(tool.span_id, memory.span("lookup").expect("lookup").span_id, "attached to the open span");
+    assert_eq!(
+        tool.span_id,
+        memory.span("lookup").expect("lookup").span_id,
+        "attached to the open span"
+    );
     assert_eq!(messages[0].span_id, memory.traces()[0].span_id, "attached to the root");
     assert!(messages[4].is_internal);
     assert!(!messages[0].is_internal);
@@ -555,9 +593,21 @@ fn a_sample_rate_of_zero_records_nothing_and_counts_it() {
 #[test]
 fn invalid_builder_settings_are_typed_errors() {
     let error = Client::builder().sample_rate(2.0).build().expect_err("out of range");
-    assert!(matches!(error, mv37::ConfigError::Invalid { variable: "sample_rate", .. }));
+    assert!(matches!(
+        error,
+        mv37::ConfigError::Invalid {
+            variable: "sample_rate",
+            ..
+        }
+    ));
     let error = Client::builder().max_queue_records(0).build().expect_err("zero");
-    assert!(matches!(error, mv37::ConfigError::Invalid { variable: "max_queue_records", .. }));
+    assert!(matches!(
+        error,
+        mv37::ConfigError::Invalid {
+            variable: "max_queue_records",
+            ..
+        }
+    ));
     let dir = std::env::temp_dir().join(format!("mv37-not-a-dir-{}", std::process::id()));
     std::fs::write(&dir, b"file").expect("temp file");
     let error = Client::builder()
@@ -632,7 +682,9 @@ impl Exporter for Gate {
 fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
     let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
     let client = Client::builder()
-        .exporter(Gate { open: Arc::clone(&open) })
+        .exporter(Gate {
+            open: Arc::clone(&open),
+        })
         .max_queue_records(100)
         .max_batch_records(10)
         .build()
@@ -680,13 +732,17 @@ fn accounting_balances_after_shutdown_and_late_records_are_counted() {
 fn shutdown_past_its_deadline_reports_and_keeps_counting() {
     let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
     let client = Client::builder()
-        .exporter(Gate { open: Arc::clone(&open) })
+        .exporter(Gate {
+            open: Arc::clone(&open),
+        })
         .build()
         .expect("client");
     for _ in 0..10 {
         client.trace("t").run(|_| ());
     }
-    let error = client.shutdown_timeout(Duration::from_millis(50)).expect_err("exporter is stuck");
+    let error = client
+        .shutdown_timeout(Duration::from_millis(50))
+        .expect_err("exporter is stuck");
     assert!(matches!(error, mv37::ShutdownError::Timeout { .. }), "{error}");
     *open.0.lock().expect("lock") = true;
     open.1.notify_all();
@@ -755,18 +811,31 @@ fn the_default_client_serves_the_free_functions_on_this_thread() {
     }
     flushed(&client);
     assert_eq!(
-        memory.span("child").expect("child").output.map(|p| p.as_json().to_owned()),
+        memory
+            .span("child")
+            .expect("child")
+            .output
+            .map(|p| p.as_json().to_owned()),
         Some("\"from deep code\"".to_owned())
     );
 }
 
 #[test]
 fn the_jsonl_exporter_writes_one_versioned_record_per_line() {
-    let path = std::env::temp_dir().join(format!("mv37-test-{}-{}.jsonl", std::process::id(), mv37::unix_nanos_now()));
+    let path = std::env::temp_dir().join(format!(
+        "mv37-test-{}-{}.jsonl",
+        std::process::id(),
+        mv37::unix_nanos_now()
+    ));
     let client = Client::builder().jsonl_path(&path).build().expect("client");
     client.trace("file").run(|trace| {
         trace.message(Role::User, "hello");
-        trace.llm("call").run(|span| span.set_usage(Usage { input_tokens: Some(3), ..Usage::default() }));
+        trace.llm("call").run(|span| {
+            span.set_usage(Usage {
+                input_tokens: Some(3),
+                ..Usage::default()
+            })
+        });
     });
     client.shutdown().expect("shutdown");
     let text = std::fs::read_to_string(&path).expect("file written");
@@ -802,14 +871,18 @@ fn the_console_exporter_prints_a_tree_per_trace() {
     client.trace("support_agent").user_id("cus_123").run(|trace| {
         trace.message(Role::User, "Where is my order?");
         trace.task("resolve_ticket").run(|_| {
-            trace.llm("openai.responses").model("gpt-4.1-mini").provider("openai").run(|span| {
-                span.set_usage(Usage {
-                    input_tokens: Some(812),
-                    output_tokens: Some(64),
-                    cost_usd: Some(0.00042),
-                    ..Usage::default()
-                })
-            });
+            trace
+                .llm("openai.responses")
+                .model("gpt-4.1-mini")
+                .provider("openai")
+                .run(|span| {
+                    span.set_usage(Usage {
+                        input_tokens: Some(812),
+                        output_tokens: Some(64),
+                        cost_usd: Some(0.00042),
+                        ..Usage::default()
+                    })
+                });
             let _: Result<(), RefundError> = trace.tool("issue_refund").try_run(|_| Err(RefundError("closed")));
         });
     });
@@ -822,6 +895,12 @@ fn the_console_exporter_prints_a_tree_per_trace() {
     assert_eq!(lines[1], "├─ message user: Where is my order?");
     assert!(lines[2].starts_with("└─ task resolve_ticket ok "), "{text}");
     assert!(lines[3].starts_with("   ├─ llm openai.responses ok "), "{text}");
-    assert!(lines[3].ends_with("gpt-4.1-mini (openai) tokens in=812 out=64 $0.000420"), "{text}");
-    assert!(lines[4].starts_with("   └─ tool issue_refund ERROR!(refund rejected: closed)"), "{text}");
+    assert!(
+        lines[3].ends_with("gpt-4.1-mini (openai) tokens in=812 out=64 $0.000420"),
+        "{text}"
+    );
+    assert!(
+        lines[4].starts_with("   └─ tool issue_refund ERROR!(refund rejected: closed)"),
+        "{text}"
+    );
 }

@@ -48,7 +48,8 @@ impl ClientInner {
     }
 
     pub(crate) fn sample(&self, trace_id: TraceId) -> bool {
-        self.sample_below.is_none_or(|below| (trace_id.to_u128() as u64) < below)
+        self.sample_below
+            .is_none_or(|below| (trace_id.to_u128() as u64) < below)
     }
 
     pub(crate) fn count_sampled_out(&self) {
@@ -111,7 +112,12 @@ impl Client {
 
     /// Feedback on a trace by id, for example after the trace ended (sent at the end of
     /// the statement; chain `.comment(..)` first).
-    pub fn feedback(&self, trace_id: TraceId, name: impl Into<String>, value: impl Into<serde_json::Value>) -> FeedbackBuilder {
+    pub fn feedback(
+        &self,
+        trace_id: TraceId,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> FeedbackBuilder {
         match &self.inner {
             Some(inner) => FeedbackBuilder::new(Arc::clone(inner), trace_id, name.into(), value.into(), None),
             None => FeedbackBuilder::disabled(),
@@ -120,7 +126,10 @@ impl Client {
 
     /// The delivery accounting so far.
     pub fn stats(&self) -> Stats {
-        self.inner.as_ref().map(|inner| inner.pipeline.stats()).unwrap_or_default()
+        self.inner
+            .as_ref()
+            .map(|inner| inner.pipeline.stats())
+            .unwrap_or_default()
     }
 
     /// Waits until everything recorded before the call is exported, up to the shutdown
@@ -455,7 +464,7 @@ impl ClientBuilder {
         };
         let pipeline = Pipeline::start(&config, exporter)?;
         LIVE_CLIENTS.fetch_add(1, Ordering::AcqRel);
-        let sample_below = (config.sample_rate < 1.0).then(|| (config.sample_rate * u64::MAX as f64) as u64);
+        let sample_below = (config.sample_rate < 1.0).then_some((config.sample_rate * u64::MAX as f64) as u64);
         Ok(Client {
             inner: Some(Arc::new(ClientInner {
                 pipeline,
@@ -497,7 +506,10 @@ impl<T: Send + 'static> OffThread<T> {
         let call = Arc::new(Mutex::new(Some((call, finish))));
         let on_thread = Arc::clone(&call);
         let spawned = std::thread::Builder::new().name("mv37-shutdown".into()).spawn(move || {
-            let taken = on_thread.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            let taken = on_thread
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
             if let Some((call, finish)) = taken {
                 finish(call());
             }

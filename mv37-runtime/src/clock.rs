@@ -41,8 +41,7 @@ impl Moment {
 
     /// Nanoseconds from `self` to `later` (zero if `later` is earlier).
     pub(crate) fn nanos_until(&self, later: &Moment) -> u64 {
-        u64::try_from(later.instant.saturating_duration_since(self.instant).as_nanos())
-            .unwrap_or(u64::MAX)
+        u64::try_from(later.instant.saturating_duration_since(self.instant).as_nanos()).unwrap_or(u64::MAX)
     }
 }
 

@@ -289,11 +289,17 @@ mod tests {
         );
         assert!(matches!(
             config(&[("MV37_QUEUE_SIZE", "0")]),
-            Err(ConfigError::Invalid { variable: "MV37_QUEUE_SIZE", .. })
+            Err(ConfigError::Invalid {
+                variable: "MV37_QUEUE_SIZE",
+                ..
+            })
         ));
         assert!(matches!(
             config(&[("MV37_DISABLED", "maybe")]),
-            Err(ConfigError::Invalid { variable: "MV37_DISABLED", .. })
+            Err(ConfigError::Invalid {
+                variable: "MV37_DISABLED",
+                ..
+            })
         ));
     }
 }

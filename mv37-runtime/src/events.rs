@@ -30,7 +30,9 @@ pub struct MessageBuilder {
 
 impl std::fmt::Debug for MessageBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MessageBuilder").field("record", &self.target.as_ref().map(|t| &t.1)).finish()
+        f.debug_struct("MessageBuilder")
+            .field("record", &self.target.as_ref().map(|t| &t.1))
+            .finish()
     }
 }
 
@@ -89,7 +91,9 @@ pub struct FeedbackBuilder {
 
 impl std::fmt::Debug for FeedbackBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeedbackBuilder").field("record", &self.target.as_ref().map(|t| &t.1)).finish()
+        f.debug_struct("FeedbackBuilder")
+            .field("record", &self.target.as_ref().map(|t| &t.1))
+            .finish()
     }
 }
 

@@ -103,13 +103,9 @@ fn parse_hex(text: &str, digits: usize) -> Result<u128, IdParseError> {
         });
     }
     if !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-        return Err(IdParseError::NotHex {
-            found: text.to_owned(),
-        });
+        return Err(IdParseError::NotHex { found: text.to_owned() });
     }
-    let value = u128::from_str_radix(text, 16).map_err(|_| IdParseError::NotHex {
-        found: text.to_owned(),
-    })?;
+    let value = u128::from_str_radix(text, 16).map_err(|_| IdParseError::NotHex { found: text.to_owned() })?;
     if value == 0 {
         return Err(IdParseError::Zero);
     }

@@ -18,6 +18,7 @@ mod record;
 mod span;
 mod stats;
 mod trace;
+mod usage;
 
 use std::borrow::Cow;
 
@@ -37,6 +38,7 @@ pub use record::{
 pub use span::{Span, SpanBuilder, SpanGuard};
 pub use stats::{DropReason, DroppedStats, Stats};
 pub use trace::{Trace, TraceBuilder, TraceGuard};
+pub use usage::{usage_from_anthropic, usage_from_openai};
 
 /// Configures a client from the environment (`MV37_*`, `OTEL_SERVICE_NAME`) and installs
 /// it for the whole process. Keep the guard alive in `main`: dropping it flushes and

@@ -383,7 +383,7 @@ impl TraceBuilder {
         };
         let fields = self.fields;
         let trace_id = fields.parent.map_or_else(TraceId::random, |p| p.trace_id);
-        let sampled = fields.parent.map_or(true, |p| p.sampled) && client.sample(trace_id);
+        let sampled = fields.parent.is_none_or(|p| p.sampled) && client.sample(trace_id);
         if !sampled {
             client.count_sampled_out();
             return (Trace::disabled(), None);

@@ -30,7 +30,9 @@ pub struct ConsoleExporter {
 
 impl std::fmt::Debug for ConsoleExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleExporter").field("pending_traces", &self.pending.len()).finish()
+        f.debug_struct("ConsoleExporter")
+            .field("pending_traces", &self.pending.len())
+            .finish()
     }
 }
 
@@ -139,7 +141,11 @@ pub(crate) fn render_trace(records: &[Record]) -> String {
                 text: format!(
                     "message {}{}{}: {}",
                     message.role.as_str(),
-                    message.tool_call_id.as_ref().map(|id| format!(" ({id})")).unwrap_or_default(),
+                    message
+                        .tool_call_id
+                        .as_ref()
+                        .map(|id| format!(" ({id})"))
+                        .unwrap_or_default(),
                     if message.is_internal { " [internal]" } else { "" },
                     content_summary(&message.content)
                 ),
@@ -151,7 +157,11 @@ pub(crate) fn render_trace(records: &[Record]) -> String {
                     "feedback {} = {}{}",
                     feedback.name,
                     feedback.value,
-                    feedback.comment.as_ref().map(|c| format!(" \"{}\"", first_line(c, 80))).unwrap_or_default()
+                    feedback
+                        .comment
+                        .as_ref()
+                        .map(|c| format!(" \"{}\"", first_line(c, 80)))
+                        .unwrap_or_default()
                 ),
                 span: None,
             },
@@ -178,7 +188,11 @@ pub(crate) fn render_trace(records: &[Record]) -> String {
         Some(trace) => out.push_str(&trace_line(trace)),
         None => {
             let id = records.first().map(Record::trace_id);
-            let _ = write!(out, "trace (still open) [{}]", id.map(|id| id.to_string()).unwrap_or_default());
+            let _ = write!(
+                out,
+                "trace (still open) [{}]",
+                id.map(|id| id.to_string()).unwrap_or_default()
+            );
         }
     }
     out.push('\n');
@@ -187,7 +201,9 @@ pub(crate) fn render_trace(records: &[Record]) -> String {
     let mut roots: Vec<Line> = children.remove(&root).unwrap_or_default();
     for key in known {
         let orphan = key != root
-            && !records.iter().any(|r| matches!(r, Record::Span(s) if Some(s.span_id) == key));
+            && !records
+                .iter()
+                .any(|r| matches!(r, Record::Span(s) if Some(s.span_id) == key));
         if orphan {
             roots.extend(children.remove(&key).unwrap_or_default());
         }
@@ -197,7 +213,12 @@ pub(crate) fn render_trace(records: &[Record]) -> String {
     out
 }
 
-fn render_children(out: &mut String, lines: Vec<Line>, children: &mut HashMap<Option<SpanId>, Vec<Line>>, indent: &str) {
+fn render_children(
+    out: &mut String,
+    lines: Vec<Line>,
+    children: &mut HashMap<Option<SpanId>, Vec<Line>>,
+    indent: &str,
+) {
     let count = lines.len();
     for (index, line) in lines.into_iter().enumerate() {
         let last = index + 1 == count;

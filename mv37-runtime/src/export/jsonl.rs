@@ -27,7 +27,11 @@ impl JsonlExporter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(error)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(error)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(error)?;
         Ok(Self {
             path,
             writer: BufWriter::with_capacity(64 * 1024, file),

@@ -164,7 +164,8 @@ impl Pipeline {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        self.counters.snapshot(self.queued_records.load(Ordering::Acquire) as u64)
+        self.counters
+            .snapshot(self.queued_records.load(Ordering::Acquire) as u64)
     }
 
     pub(crate) fn count_sampled_out(&self) {
@@ -270,7 +271,8 @@ impl Pipeline {
                     control.shutdown_deadline,
                 )
             };
-            let urgent = self.urgent.swap(false, Ordering::AcqRel) || flush_target.is_some() || shutdown_deadline.is_some();
+            let urgent =
+                self.urgent.swap(false, Ordering::AcqRel) || flush_target.is_some() || shutdown_deadline.is_some();
             if urgent {
                 self.drain(exporter.as_mut(), &mut batch, shutdown_deadline);
             } else {
@@ -281,14 +283,22 @@ impl Pipeline {
             }
             if let Some(target) = flush_target {
                 let outcome = catch_unwind(AssertUnwindSafe(|| exporter.flush()));
-                self.log_failure(outcome.map_err(|_| "exporter panicked in flush".to_owned()).and_then(|r| r.map_err(|e| e.to_string())));
+                self.log_failure(
+                    outcome
+                        .map_err(|_| "exporter panicked in flush".to_owned())
+                        .and_then(|r| r.map_err(|e| e.to_string())),
+                );
                 let mut control = self.control();
                 control.flush_completed = control.flush_completed.max(target);
                 self.changed.notify_all();
             }
             if shutdown_deadline.is_some() {
                 let outcome = catch_unwind(AssertUnwindSafe(|| exporter.shutdown()));
-                self.log_failure(outcome.map_err(|_| "exporter panicked in shutdown".to_owned()).and_then(|r| r.map_err(|e| e.to_string())));
+                self.log_failure(
+                    outcome
+                        .map_err(|_| "exporter panicked in shutdown".to_owned())
+                        .and_then(|r| r.map_err(|e| e.to_string())),
+                );
                 self.finished.store(true, Ordering::SeqCst);
                 fence(Ordering::SeqCst);
                 self.sweep(DropReason::AfterShutdown);
@@ -296,12 +306,14 @@ impl Pipeline {
                 self.changed.notify_all();
                 return;
             }
-            if self.wake_pending.load(Ordering::Acquire) || self.queued_records.load(Ordering::Acquire) >= self.limits.max_batch_records {
+            if self.wake_pending.load(Ordering::Acquire)
+                || self.queued_records.load(Ordering::Acquire) >= self.limits.max_batch_records
+            {
                 continue;
             }
-            let wait = batch
-                .oldest
-                .map_or(self.limits.batch_interval, |oldest| self.limits.batch_interval.saturating_sub(oldest.elapsed()));
+            let wait = batch.oldest.map_or(self.limits.batch_interval, |oldest| {
+                self.limits.batch_interval.saturating_sub(oldest.elapsed())
+            });
             thread::park_timeout(wait.max(Duration::from_millis(1)));
         }
     }

@@ -1,0 +1,130 @@
+//! Token usage read straight off provider responses (OpenAI, Anthropic).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::record::Usage;
+
+fn field(value: &Value, path: &[&str]) -> Option<u64> {
+    path.iter().try_fold(value, |v, key| v.get(key))?.as_u64()
+}
+
+/// The `usage` object of a response, or the value itself if it already is one.
+fn usage_object(response: &Value) -> &Value {
+    response.get("usage").filter(|u| u.is_object()).unwrap_or(response)
+}
+
+/// Reads token usage from an OpenAI response: the Responses API (`input_tokens`,
+/// `output_tokens`, `input_tokens_details.cached_tokens`,
+/// `output_tokens_details.reasoning_tokens`, `total_tokens`) or Chat Completions
+/// (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`,
+/// `completion_tokens_details.reasoning_tokens`). Accepts the whole response or its
+/// `usage` object, as any `Serialize` value (a typed SDK struct or a
+/// `serde_json::Value`). A response without usage gives an empty `Usage`.
+///
+/// ```
+/// let response = serde_json::json!({
+///     "model": "gpt-4.1-mini",
+///     "usage": {
+///         "input_tokens": 812, "output_tokens": 64, "total_tokens": 876,
+///         "input_tokens_details": { "cached_tokens": 512 },
+///         "output_tokens_details": { "reasoning_tokens": 16 }
+///     }
+/// });
+/// let usage = mv37_runtime::usage_from_openai(&response);
+/// assert_eq!(usage.cached_tokens, Some(512));
+/// assert_eq!(usage.reasoning_tokens, Some(16));
+/// ```
+pub fn usage_from_openai<T: Serialize + ?Sized>(response: &T) -> Usage {
+    let Ok(response) = serde_json::to_value(response) else {
+        return Usage::default();
+    };
+    let usage = usage_object(&response);
+    let first = |paths: &[&[&str]]| paths.iter().find_map(|path| field(usage, path));
+    Usage {
+        input_tokens: first(&[&["input_tokens"], &["prompt_tokens"]]),
+        output_tokens: first(&[&["output_tokens"], &["completion_tokens"]]),
+        cached_tokens: first(&[
+            &["input_tokens_details", "cached_tokens"],
+            &["prompt_tokens_details", "cached_tokens"],
+        ]),
+        reasoning_tokens: first(&[
+            &["output_tokens_details", "reasoning_tokens"],
+            &["completion_tokens_details", "reasoning_tokens"],
+        ]),
+        total_tokens: first(&[&["total_tokens"]]),
+        ..Usage::default()
+    }
+    .with_derived_total()
+}
+
+/// Reads token usage from an Anthropic Messages response (`input_tokens`,
+/// `output_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens`).
+/// Cache reads are `cached_tokens`; the prompt total (`input_tokens`) counts uncached,
+/// cache-read and cache-write tokens together, as OpenAI's does. A response without
+/// usage gives an empty `Usage`.
+///
+/// ```
+/// let response = serde_json::json!({
+///     "usage": { "input_tokens": 20, "output_tokens": 50,
+///                "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 30 }
+/// });
+/// let usage = mv37_runtime::usage_from_anthropic(&response);
+/// assert_eq!(usage.input_tokens, Some(1050));
+/// assert_eq!(usage.cached_tokens, Some(1000));
+/// assert_eq!(usage.total_tokens, Some(1100));
+/// ```
+pub fn usage_from_anthropic<T: Serialize + ?Sized>(response: &T) -> Usage {
+    let Ok(response) = serde_json::to_value(response) else {
+        return Usage::default();
+    };
+    let usage = usage_object(&response);
+    let uncached = field(usage, &["input_tokens"]);
+    let cache_read = field(usage, &["cache_read_input_tokens"]);
+    let cache_write = field(usage, &["cache_creation_input_tokens"]);
+    let input = if uncached.is_some() || cache_read.is_some() || cache_write.is_some() {
+        Some(uncached.unwrap_or(0) + cache_read.unwrap_or(0) + cache_write.unwrap_or(0))
+    } else {
+        None
+    };
+    Usage {
+        input_tokens: input,
+        output_tokens: field(usage, &["output_tokens"]),
+        cached_tokens: cache_read,
+        ..Usage::default()
+    }
+    .with_derived_total()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn chat_completions_usage_is_read() {
+        let usage = usage_from_openai(&json!({"usage": {
+            "prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
+            "prompt_tokens_details": {"cached_tokens": 64},
+            "completion_tokens_details": {"reasoning_tokens": 8}
+        }}));
+        assert_eq!(
+            usage,
+            Usage {
+                input_tokens: Some(100),
+                output_tokens: Some(20),
+                cached_tokens: Some(64),
+                reasoning_tokens: Some(8),
+                total_tokens: Some(120),
+                ..Usage::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_response_without_usage_gives_empty_usage() {
+        assert!(usage_from_openai(&json!({"id": "resp_1"})).is_empty());
+        assert!(usage_from_anthropic(&json!({"content": []})).is_empty());
+        assert!(usage_from_openai(&"not even an object").is_empty());
+    }
+}
