@@ -904,3 +904,40 @@ fn the_console_exporter_prints_a_tree_per_trace() {
         "{text}"
     );
 }
+
+#[test]
+fn the_redaction_hook_rewrites_values_before_export_and_withholds_them_if_it_panics() {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .redact(|value| match value {
+            serde_json::Value::Object(map) if map.contains_key("explode") => panic!("hook bug"),
+            serde_json::Value::Object(map) => {
+                if let Some(email) = map.get_mut("email") {
+                    *email = "[redacted]".into();
+                }
+            }
+            serde_json::Value::String(text) => *text = text.replace("4111-1111", "[card]"),
+            _ => {}
+        })
+        .build()
+        .expect("client");
+    client.trace("t").run(|trace| {
+        trace.tool("lookup").run(|span| {
+            span.record_input(&serde_json::json!({"email": "a@b.c", "order": 1}));
+            span.record_output(&serde_json::json!({"explode": true}));
+        });
+        trace.message(Role::User, "my card is 4111-1111");
+    });
+    flushed(&client);
+    let span = memory.span("lookup").expect("span");
+    assert_eq!(
+        span.input.expect("input").to_value(),
+        serde_json::json!({"email": "[redacted]", "order": 1})
+    );
+    assert!(span.output.expect("output").to_value()[mv37::REDACTION_ERROR_KEY].is_string());
+    assert_eq!(
+        memory.messages()[0].content,
+        mv37::Content::Text("my card is [card]".into())
+    );
+}

@@ -17,6 +17,7 @@ use crate::export::pipeline::{FlushError, Pipeline, ShutdownError};
 use crate::export::{ConsoleExporter, Exporter, FanOut, JsonlExporter, NoopExporter};
 use crate::ids::TraceId;
 use crate::record::Record;
+use crate::redact::RedactHook;
 use crate::stats::Stats;
 use crate::trace::TraceBuilder;
 
@@ -292,6 +293,7 @@ impl Drop for InstallGuard {
 pub struct ClientBuilder {
     config: Config,
     exporters: Vec<Box<dyn Exporter>>,
+    redact: Option<RedactHook>,
     error: Option<ConfigError>,
 }
 
@@ -335,6 +337,28 @@ impl ClientBuilder {
     /// batch. When none is given, the configured built-in exporters are used.
     pub fn exporter(mut self, exporter: impl Exporter) -> Self {
         self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// A hook that rewrites every input, output, message content and feedback comment
+    /// (as JSON) on the exporter thread before it is exported: mask emails, drop keys.
+    /// If the hook panics, the value is replaced by a `mv37.redaction_error` marker
+    /// rather than sent unredacted.
+    ///
+    /// ```
+    /// let client = mv37_runtime::Client::builder()
+    ///     .exporter(mv37_runtime::MemoryExporter::new())
+    ///     .redact(|value| {
+    ///         if let Some(card) = value.get_mut("card_number") {
+    ///             *card = "[redacted]".into();
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn redact(mut self, hook: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Self {
+        self.redact = Some(Arc::new(hook));
         self
     }
 
@@ -462,7 +486,7 @@ impl ClientBuilder {
             1 => exporters.remove(0),
             _ => Box::new(FanOut(exporters)),
         };
-        let pipeline = Pipeline::start(&config, exporter)?;
+        let pipeline = Pipeline::start(&config, exporter, self.redact)?;
         LIVE_CLIENTS.fetch_add(1, Ordering::AcqRel);
         let sample_below = (config.sample_rate < 1.0).then_some((config.sample_rate * u64::MAX as f64) as u64);
         Ok(Client {

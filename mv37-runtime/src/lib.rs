@@ -15,6 +15,7 @@ mod ids;
 pub mod macro_support;
 mod payload;
 mod record;
+mod redact;
 mod span;
 mod stats;
 mod trace;
@@ -35,6 +36,7 @@ pub use record::{
     Attributes, Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Record, RecordParseError, Role,
     SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, Usage, SCHEMA_VERSION,
 };
+pub use redact::REDACTION_ERROR_KEY;
 pub use span::{Span, SpanBuilder, SpanGuard};
 pub use stats::{DropReason, DroppedStats, Stats};
 pub use trace::{Trace, TraceBuilder, TraceGuard};

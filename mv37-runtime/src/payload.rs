@@ -90,6 +90,11 @@ impl Payload {
         Ok(Self(json.into()))
     }
 
+    /// A payload holding `value` (no size limit applied).
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Self(value.to_string().into())
+    }
+
     /// The JSON text.
     pub fn as_json(&self) -> &str {
         &self.0

@@ -12,6 +12,7 @@ use crossbeam_queue::SegQueue;
 use super::Exporter;
 use crate::config::{Config, ConfigError};
 use crate::record::Record;
+use crate::redact::{redact_record, RedactHook};
 use crate::stats::{Counters, DropReason, Stats};
 
 /// Why `flush` did not complete.
@@ -77,11 +78,21 @@ pub(crate) struct Pipeline {
     changed: Condvar,
     thread: OnceLock<Thread>,
     failures_logged: AtomicU64,
+    redact: Option<RedactHook>,
 }
+
+// The redaction hook is only called under `catch_unwind` on the exporter thread, and
+// every other piece of state is atomics or poison-tolerant locks: a panic in user code
+// cannot leave the pipeline inconsistent, so clients stay usable across `catch_unwind`.
+impl std::panic::RefUnwindSafe for Pipeline {}
 
 impl Pipeline {
     /// Starts the exporter thread.
-    pub(crate) fn start(config: &Config, exporter: Box<dyn Exporter>) -> Result<Arc<Self>, ConfigError> {
+    pub(crate) fn start(
+        config: &Config,
+        exporter: Box<dyn Exporter>,
+        redact: Option<RedactHook>,
+    ) -> Result<Arc<Self>, ConfigError> {
         let pipeline = Arc::new(Self {
             queue: SegQueue::new(),
             queued_records: AtomicUsize::new(0),
@@ -102,6 +113,7 @@ impl Pipeline {
             changed: Condvar::new(),
             thread: OnceLock::new(),
             failures_logged: AtomicU64::new(0),
+            redact,
         });
         let worker = Arc::clone(&pipeline);
         let handle = thread::Builder::new()
@@ -355,6 +367,11 @@ impl Pipeline {
         let count = batch.records.len() as u64;
         if count == 0 {
             return;
+        }
+        if let Some(hook) = &self.redact {
+            for record in &mut batch.records {
+                redact_record(hook, record);
+            }
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(&batch.records)));
         match outcome {
