@@ -439,10 +439,17 @@ fn messages_keep_roles_multimodal_parts_tool_call_ids_and_the_internal_flag() {
     assert!(messages[4].is_internal);
     assert!(!messages[0].is_internal);
     assert_eq!(messages[5].role, Role::Other("critic".into()));
+    // Messages travel inside the record of the span (or trace) open when they were made.
+    assert_eq!(memory.span("lookup").expect("lookup").messages.len(), 1);
+    assert_eq!(memory.traces()[0].messages.len(), 5);
     // The JSON form round-trips.
-    for message in messages {
-        let line = Record::Message(message.clone()).to_json_line().expect("json");
-        assert_eq!(Record::from_json_line(&line).expect("parse"), Record::Message(message));
+    for record in memory.records() {
+        let line = record.to_json_line().expect("json");
+        let again = Record::from_json_line(&line)
+            .expect("parse")
+            .to_json_line()
+            .expect("json");
+        assert_eq!(line, again);
     }
 }
 
@@ -720,9 +727,13 @@ fn accounting_balances_after_shutdown_and_late_records_are_counted() {
     client.shutdown().expect("a second shutdown is fine");
     client.trace("late").run(|trace| trace.task("s").run(|_| ()));
     let stats = client.stats();
-    assert_eq!(stats.produced, 302);
-    assert_eq!(stats.exported, 300);
-    assert_eq!(memory.records().len(), 300);
+    assert_eq!(
+        stats.produced, 202,
+        "a trace and a span each; messages ride in the trace record"
+    );
+    assert_eq!(stats.exported, 200);
+    assert_eq!(memory.records().len(), 200);
+    assert_eq!(memory.messages().len(), 100);
     assert_eq!(stats.dropped.after_shutdown, 2);
     assert_eq!(stats.queued, 0);
     assert!(stats.is_balanced());
@@ -843,8 +854,9 @@ fn the_jsonl_exporter_writes_one_versioned_record_per_line() {
         .lines()
         .map(|line| Record::from_json_line(line).expect("each line is a record"))
         .collect();
-    assert_eq!(records.len(), 3);
+    assert_eq!(records.len(), 2, "the span, and the trace carrying its message");
     assert!(text.lines().all(|line| line.starts_with("{\"v\":1,\"type\":")));
+    assert!(text.contains(r#""messages":[{"trace_id""#), "{text}");
     let _ = std::fs::remove_file(path);
 }
 
@@ -940,4 +952,22 @@ fn the_redaction_hook_rewrites_values_before_export_and_withholds_them_if_it_pan
         memory.messages()[0].content,
         mv37::Content::Text("my card is [card]".into())
     );
+}
+
+#[test]
+fn a_message_on_a_span_that_already_ended_becomes_a_record_of_its_own() {
+    let (client, memory) = memory_client();
+    client.trace("t").run(|trace| {
+        let span = trace.llm("call").run(|span| span.clone());
+        span.message(Role::Assistant, "late");
+    });
+    flushed(&client);
+    let standalone: Vec<_> = memory
+        .records()
+        .into_iter()
+        .filter(|r| matches!(r, Record::Message(_)))
+        .collect();
+    assert_eq!(standalone.len(), 1);
+    assert!(memory.span("call").expect("span").messages.is_empty());
+    assert!(client.stats().is_balanced());
 }

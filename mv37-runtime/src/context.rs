@@ -73,6 +73,22 @@ pub(crate) fn parent_in(trace: &Arc<TraceInner>) -> SpanId {
         .unwrap_or(trace.root_span_id)
 }
 
+/// The innermost frame of `trace` open here.
+pub(crate) fn frame_in(trace: &Arc<TraceInner>) -> Option<Frame> {
+    STACK
+        .try_with(|stack| {
+            stack.try_borrow().ok().and_then(|stack| {
+                stack
+                    .iter()
+                    .rev()
+                    .find(|frame| Arc::ptr_eq(&frame.trace, trace))
+                    .cloned()
+            })
+        })
+        .ok()
+        .flatten()
+}
+
 pub(crate) fn current_frame() -> Option<Frame> {
     if !any_client_live() {
         return None;

@@ -6,9 +6,14 @@ use serde_json::Value;
 
 use crate::client::ClientInner;
 use crate::clock::Moment;
+use crate::context;
 use crate::ids::{SpanId, TraceId};
-use crate::record::{Attributes, Content, FeedbackRecord, MessageRecord, Record, Role};
+use crate::record::{Content, FeedbackRecord, MessageRecord, Record, Role, TraceScope};
+use crate::span::SpanInner;
 use crate::trace::TraceInner;
+
+/// Messages one span or trace record carries; later ones are sent as records of their own.
+pub(crate) const MAX_NESTED_MESSAGES: usize = 256;
 
 impl From<&str> for Role {
     fn from(role: &str) -> Self {
@@ -23,9 +28,31 @@ impl From<&str> for Role {
     }
 }
 
-/// A message being recorded; it is sent when dropped, at the end of the statement.
+/// Where a message goes: into the record of the span or trace open when it was made,
+/// so that exporters see a span together with its conversation.
+enum Owner {
+    Span(Arc<SpanInner>),
+    Trace(Arc<TraceInner>),
+}
+
+impl Owner {
+    fn deliver(self, message: MessageRecord) {
+        let (attached, client) = match &self {
+            Owner::Span(span) => (span.attach_message(message), &span.trace.client),
+            Owner::Trace(trace) => (trace.attach_message(message), &trace.client),
+        };
+        // The owner already ended (or is full): the message becomes a record of its own.
+        if let Err(message) = attached {
+            client.submit(Record::Message(message));
+        }
+    }
+}
+
+/// A message being recorded; it is sent when dropped, at the end of the statement. It is
+/// carried by the record of the span open when it was made (or of the trace), so it is
+/// exported when that span ends.
 pub struct MessageBuilder {
-    target: Option<(Arc<ClientInner>, MessageRecord)>,
+    target: Option<(Owner, MessageRecord)>,
 }
 
 impl std::fmt::Debug for MessageBuilder {
@@ -37,10 +64,10 @@ impl std::fmt::Debug for MessageBuilder {
 }
 
 impl MessageBuilder {
-    pub(crate) fn new(trace: &Arc<TraceInner>, span_id: SpanId, role: Role, content: Content) -> Self {
+    fn new(owner: Owner, trace: &TraceInner, span_id: SpanId, role: Role, content: Content) -> Self {
         Self {
             target: Some((
-                Arc::clone(&trace.client),
+                owner,
                 MessageRecord {
                     trace_id: trace.trace_id,
                     span_id,
@@ -49,10 +76,29 @@ impl MessageBuilder {
                     content,
                     tool_call_id: None,
                     is_internal: false,
-                    context: trace.context.clone(),
+                    scope: Some(Arc::clone(&trace.scope)),
                 },
             )),
         }
+    }
+
+    /// A message on the innermost span of `trace` open here, or on the trace itself.
+    pub(crate) fn in_trace(trace: &Arc<TraceInner>, role: Role, content: Content) -> Self {
+        match context::frame_in(trace).and_then(|frame| frame.span) {
+            Some(span) => Self::in_span(&span, role, content),
+            None => Self::new(
+                Owner::Trace(Arc::clone(trace)),
+                trace,
+                trace.root_span_id,
+                role,
+                content,
+            ),
+        }
+    }
+
+    /// A message on this span.
+    pub(crate) fn in_span(span: &Arc<SpanInner>, role: Role, content: Content) -> Self {
+        Self::new(Owner::Span(Arc::clone(span)), &span.trace, span.span_id, role, content)
     }
 
     pub(crate) fn disabled() -> Self {
@@ -78,8 +124,8 @@ impl MessageBuilder {
 
 impl Drop for MessageBuilder {
     fn drop(&mut self) {
-        if let Some((client, record)) = self.target.take() {
-            client.submit(Record::Message(record));
+        if let Some((owner, record)) = self.target.take() {
+            owner.deliver(record);
         }
     }
 }
@@ -103,7 +149,7 @@ impl FeedbackBuilder {
         trace_id: TraceId,
         name: String,
         value: Value,
-        context: Option<Arc<Attributes>>,
+        scope: Option<Arc<TraceScope>>,
     ) -> Self {
         Self {
             target: Some((
@@ -115,7 +161,7 @@ impl FeedbackBuilder {
                     name,
                     value,
                     comment: None,
-                    context,
+                    scope,
                 },
             )),
         }

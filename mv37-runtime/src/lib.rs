@@ -34,7 +34,7 @@ pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
 pub use payload::{Payload, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use record::{
     Attributes, Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Record, RecordParseError, Role,
-    SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, Usage, SCHEMA_VERSION,
+    SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope, Usage, SCHEMA_VERSION,
 };
 pub use redact::REDACTION_ERROR_KEY;
 pub use span::{Span, SpanBuilder, SpanGuard};

@@ -77,13 +77,17 @@ impl Record {
             input.as_ref().map_or(0, Payload::len) + output.as_ref().map_or(0, Payload::len)
         };
         BASE + match self {
-            Record::Trace(r) => payloads(&r.input, &r.output) + r.name.len(),
-            Record::Span(r) => payloads(&r.input, &r.output) + r.name.len(),
+            Record::Trace(r) => payloads(&r.input, &r.output) + r.name.len() + messages_bytes(&r.messages),
+            Record::Span(r) => payloads(&r.input, &r.output) + r.name.len() + messages_bytes(&r.messages),
             Record::Message(r) => r.content.approx_bytes(),
             Record::Feedback(r) => r.comment.as_ref().map_or(0, String::len) + 32,
             Record::Signal(r) => r.name.len() + 32,
         }
     }
+}
+
+fn messages_bytes(messages: &[MessageRecord]) -> usize {
+    messages.iter().map(|m| 128 + m.content.approx_bytes()).sum()
 }
 
 #[derive(Serialize)]
@@ -107,6 +111,51 @@ pub enum RecordParseError {
         /// The newest version this build understands.
         supported: u32,
     },
+}
+
+/// The trace-level fields every record of a trace shares, held once per trace and
+/// referenced by each record (so exporters such as OTLP can put `user.id` or
+/// `session.id` on every span). In JSON only its `context` is written, as `context`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceScope {
+    /// The trace's name.
+    pub name: Cow<'static, str>,
+    /// The end user.
+    pub user_id: Option<String>,
+    /// The session.
+    pub session_id: Option<String>,
+    /// The conversation.
+    pub conversation_id: Option<String>,
+    /// The caller's own id.
+    pub external_trace_id: Option<String>,
+    /// Fields merged onto every record of the trace.
+    pub context: Option<Arc<Attributes>>,
+}
+
+/// Serializes a record's scope as its `context` object.
+mod scope_as_context {
+    use super::*;
+
+    pub(super) fn is_empty(scope: &Option<Arc<TraceScope>>) -> bool {
+        scope.as_ref().is_none_or(|scope| scope.context.is_none())
+    }
+
+    pub(super) fn serialize<S: Serializer>(scope: &Option<Arc<TraceScope>>, serializer: S) -> Result<S::Ok, S::Error> {
+        scope
+            .as_ref()
+            .and_then(|scope| scope.context.as_deref())
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Arc<TraceScope>>, D::Error> {
+        let context = Option::<Attributes>::deserialize(deserializer)?;
+        Ok(context.map(|context| {
+            Arc::new(TraceScope {
+                context: Some(Arc::new(context)),
+                ..TraceScope::default()
+            })
+        }))
+    }
 }
 
 /// What a span represents. The five conventional kinds plus any custom string.
@@ -306,9 +355,17 @@ pub struct SpanRecord {
     /// Span attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attributes: Attributes,
-    /// The trace's `context`, merged onto every record of the trace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context: Option<Arc<Attributes>>,
+    /// Messages recorded while the span was open, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageRecord>,
+    /// The trace-level fields (in JSON: the trace's `context`, merged onto every record).
+    #[serde(
+        rename = "context",
+        default,
+        skip_serializing_if = "scope_as_context::is_empty",
+        with = "scope_as_context"
+    )]
+    pub scope: Option<Arc<TraceScope>>,
 }
 
 /// A finished trace: its identity, who it was for, and how it went.
@@ -355,6 +412,9 @@ pub struct TraceRecord {
     /// Arbitrary metadata about the trace.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attributes: Attributes,
+    /// Messages recorded in the trace outside any span, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageRecord>,
     /// Fields merged onto every record of the trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Arc<Attributes>>,
@@ -605,9 +665,14 @@ pub struct MessageRecord {
     /// A message the end user never sees (scratchpad, reflection).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_internal: bool,
-    /// The trace's `context`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context: Option<Arc<Attributes>>,
+    /// The trace-level fields (in JSON: the trace's `context`, merged onto every record).
+    #[serde(
+        rename = "context",
+        default,
+        skip_serializing_if = "scope_as_context::is_empty",
+        with = "scope_as_context"
+    )]
+    pub scope: Option<Arc<TraceScope>>,
 }
 
 /// Feedback on a trace, recorded during the trace or attached later by trace id.
@@ -627,9 +692,14 @@ pub struct FeedbackRecord {
     /// Free-text comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// The trace's `context` (when recorded inside the trace).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context: Option<Arc<Attributes>>,
+    /// The trace-level fields (in JSON: the trace's `context`, merged onto every record).
+    #[serde(
+        rename = "context",
+        default,
+        skip_serializing_if = "scope_as_context::is_empty",
+        with = "scope_as_context"
+    )]
+    pub scope: Option<Arc<TraceScope>>,
 }
 
 /// A named signal attached to a trace (an implicit metric such as `retry` or `escalated`).
@@ -646,9 +716,14 @@ pub struct SignalRecord {
     pub name: String,
     /// Its value.
     pub value: Value,
-    /// The trace's `context` (when recorded inside the trace).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context: Option<Arc<Attributes>>,
+    /// The trace-level fields (in JSON: the trace's `context`, merged onto every record).
+    #[serde(
+        rename = "context",
+        default,
+        skip_serializing_if = "scope_as_context::is_empty",
+        with = "scope_as_context"
+    )]
+    pub scope: Option<Arc<TraceScope>>,
 }
 
 #[cfg(test)]
@@ -680,7 +755,8 @@ mod tests {
             input: Some(Payload::capture(&serde_json::json!({"q": 1}), 100)),
             output: None,
             attributes: Map::new(),
-            context: None,
+            messages: Vec::new(),
+            scope: None,
         });
         let line = record.to_json_line().expect("serializes");
         assert!(line.starts_with(r#"{"v":1,"type":"span""#), "{line}");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::payload::Payload;
-use crate::record::{Content, Record};
+use crate::record::{Content, MessageRecord, Record};
 
 /// Key of the marker that replaces a value when the redaction hook panicked: the value
 /// is withheld rather than sent unredacted.
@@ -35,24 +35,14 @@ pub(crate) fn redact_record(hook: &RedactHook, record: &mut Record) {
         Record::Trace(trace) => {
             redact_payload(hook, &mut trace.input);
             redact_payload(hook, &mut trace.output);
+            trace.messages.iter_mut().for_each(|m| redact_message(hook, m));
         }
         Record::Span(span) => {
             redact_payload(hook, &mut span.input);
             redact_payload(hook, &mut span.output);
+            span.messages.iter_mut().for_each(|m| redact_message(hook, m));
         }
-        Record::Message(message) => {
-            let mut value = match &message.content {
-                Content::Text(text) => Value::String(text.clone()),
-                Content::Parts(parts) => serde_json::to_value(parts).unwrap_or(Value::Null),
-            };
-            redact_value(hook, &mut value);
-            message.content = match value {
-                Value::String(text) => Content::Text(text),
-                other => serde_json::from_value(other.clone())
-                    .map(Content::Parts)
-                    .unwrap_or_else(|_| Content::Text(other.to_string())),
-            };
-        }
+        Record::Message(message) => redact_message(hook, message),
         Record::Feedback(feedback) => {
             if let Some(comment) = &mut feedback.comment {
                 let mut value = Value::String(std::mem::take(comment));
@@ -62,4 +52,18 @@ pub(crate) fn redact_record(hook: &RedactHook, record: &mut Record) {
         }
         Record::Signal(_) => {}
     }
+}
+
+fn redact_message(hook: &RedactHook, message: &mut MessageRecord) {
+    let mut value = match &message.content {
+        Content::Text(text) => Value::String(text.clone()),
+        Content::Parts(parts) => serde_json::to_value(parts).unwrap_or(Value::Null),
+    };
+    redact_value(hook, &mut value);
+    message.content = match value {
+        Value::String(text) => Content::Text(text),
+        other => serde_json::from_value(other.clone())
+            .map(Content::Parts)
+            .unwrap_or_else(|_| Content::Text(other.to_string())),
+    };
 }

@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use crate::clock::Moment;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
-use crate::events::MessageBuilder;
+use crate::events::{MessageBuilder, MAX_NESTED_MESSAGES};
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
-use crate::record::{Attributes, Content, ErrorInfo, Record, Role, SpanKind, SpanRecord, Status, Usage};
+use crate::record::{Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SpanKind, SpanRecord, Status, Usage};
 use crate::trace::TraceInner;
 
 pub(crate) struct SpanInner {
@@ -25,6 +25,18 @@ pub(crate) struct SpanInner {
 impl SpanInner {
     fn record(&self) -> MutexGuard<'_, Option<SpanRecord>> {
         self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a message to the open span record; gives it back if the span has ended or
+    /// holds too many messages already.
+    pub(crate) fn attach_message(&self, message: MessageRecord) -> Result<(), MessageRecord> {
+        match self.record().as_mut() {
+            Some(record) if record.messages.len() < MAX_NESTED_MESSAGES => {
+                record.messages.push(message);
+                Ok(())
+            }
+            _ => Err(message),
+        }
     }
 
     pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
@@ -160,7 +172,7 @@ impl Span {
     /// dropped, at the end of the statement).
     pub fn message(&self, role: impl Into<Role>, content: impl Into<Content>) -> MessageBuilder {
         match &self.inner {
-            Some(inner) => MessageBuilder::new(&inner.trace, inner.span_id, role.into(), content.into()),
+            Some(inner) => MessageBuilder::in_span(inner, role.into(), content.into()),
             None => MessageBuilder::disabled(),
         }
     }
@@ -304,7 +316,8 @@ impl SpanBuilder {
             input: self.input,
             output: None,
             attributes: self.attributes,
-            context: trace.context.clone(),
+            messages: Vec::new(),
+            scope: Some(Arc::clone(&trace.scope)),
         };
         let inner = Arc::new(SpanInner {
             trace,

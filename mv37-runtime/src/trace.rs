@@ -11,17 +11,20 @@ use serde::Serialize;
 use crate::client::ClientInner;
 use crate::clock::Moment;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
-use crate::events::{FeedbackBuilder, MessageBuilder};
+use crate::events::{FeedbackBuilder, MessageBuilder, MAX_NESTED_MESSAGES};
 use crate::ids::{IdParseError, SpanId, TraceId, TraceParent};
 use crate::payload::Payload;
-use crate::record::{Attributes, Content, ErrorInfo, Record, Role, SignalRecord, SpanKind, Status, TraceRecord};
+use crate::record::{
+    Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SignalRecord, SpanKind, Status, TraceRecord,
+    TraceScope,
+};
 use crate::span::{json_value, SpanBuilder};
 
 pub(crate) struct TraceInner {
     pub(crate) client: Arc<ClientInner>,
     pub(crate) trace_id: TraceId,
     pub(crate) root_span_id: SpanId,
-    pub(crate) context: Option<Arc<Attributes>>,
+    pub(crate) scope: Arc<TraceScope>,
     start: Moment,
     record: Mutex<Option<TraceRecord>>,
 }
@@ -29,6 +32,18 @@ pub(crate) struct TraceInner {
 impl TraceInner {
     fn record(&self) -> MutexGuard<'_, Option<TraceRecord>> {
         self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a message to the open trace record; gives it back if the trace has ended or
+    /// holds too many messages already.
+    pub(crate) fn attach_message(&self, message: MessageRecord) -> Result<(), MessageRecord> {
+        match self.record().as_mut() {
+            Some(record) if record.messages.len() < MAX_NESTED_MESSAGES => {
+                record.messages.push(message);
+                Ok(())
+            }
+            _ => Err(message),
+        }
     }
 
     pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
@@ -147,7 +162,7 @@ impl Trace {
     /// ```
     pub fn message(&self, role: impl Into<Role>, content: impl Into<Content>) -> MessageBuilder {
         match &self.inner {
-            Some(inner) => MessageBuilder::new(inner, inner.current_span(), role.into(), content.into()),
+            Some(inner) => MessageBuilder::in_trace(inner, role.into(), content.into()),
             None => MessageBuilder::disabled(),
         }
     }
@@ -162,7 +177,7 @@ impl Trace {
                 inner.trace_id,
                 name.into(),
                 value.into(),
-                inner.context.clone(),
+                Some(Arc::clone(&inner.scope)),
             ),
             None => FeedbackBuilder::disabled(),
         }
@@ -178,7 +193,7 @@ impl Trace {
                 time_unix_nano: Moment::now().unix_nanos,
                 name: name.into(),
                 value: value.into(),
-                context: inner.context.clone(),
+                scope: Some(Arc::clone(&inner.scope)),
             }));
         }
     }
@@ -377,7 +392,7 @@ impl TraceBuilder {
         Ok(self.parent(traceparent.parse()?))
     }
 
-    fn open(self) -> (Trace, Option<Scope>) {
+    pub(crate) fn open(self) -> (Trace, Option<Scope>) {
         let Some(client) = self.client else {
             return (Trace::disabled(), None);
         };
@@ -390,6 +405,14 @@ impl TraceBuilder {
         }
         let root_span_id = SpanId::random();
         let context = (!fields.context.is_empty()).then(|| Arc::new(fields.context));
+        let scope = Arc::new(TraceScope {
+            name: self.name.clone(),
+            user_id: fields.user_id.clone(),
+            session_id: fields.session_id.clone(),
+            conversation_id: fields.conversation_id.clone(),
+            external_trace_id: fields.external_trace_id.clone(),
+            context: context.clone(),
+        });
         let start = Moment::now();
         let record = TraceRecord {
             trace_id,
@@ -408,7 +431,8 @@ impl TraceBuilder {
             input: fields.input,
             output: None,
             attributes: fields.attributes,
-            context: context.clone(),
+            messages: Vec::new(),
+            context,
             environment: client.environment.clone(),
             release: client.release.clone(),
             service_name: client.service_name.clone(),
@@ -417,7 +441,7 @@ impl TraceBuilder {
             client,
             trace_id,
             root_span_id,
-            context,
+            scope,
             start,
             record: Mutex::new(Some(record)),
         });

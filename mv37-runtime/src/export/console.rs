@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use super::{ExportError, Exporter};
 use crate::ids::{SpanId, TraceId};
-use crate::record::{Content, ContentPart, Record, SpanRecord, Status, TraceRecord, Usage};
+use crate::record::{Content, ContentPart, MessageRecord, Record, SpanRecord, Status, TraceRecord, Usage};
 
 /// Traces whose records are held while waiting for the trace to end. Past this the
 /// oldest is printed as it is.
@@ -129,54 +129,58 @@ pub(crate) fn render_trace(records: &[Record]) -> String {
     let mut children: HashMap<Option<SpanId>, Vec<Line>> = HashMap::new();
     let root = trace.map(|t| t.span_id);
     for record in records {
-        let line = match record {
-            Record::Trace(_) => continue,
-            Record::Span(span) => Line {
-                time: span.start_time_unix_nano,
-                text: span_line(span),
-                span: Some(span.span_id),
-            },
-            Record::Message(message) => Line {
-                time: message.time_unix_nano,
-                text: format!(
-                    "message {}{}{}: {}",
-                    message.role.as_str(),
-                    message
-                        .tool_call_id
-                        .as_ref()
-                        .map(|id| format!(" ({id})"))
-                        .unwrap_or_default(),
-                    if message.is_internal { " [internal]" } else { "" },
-                    content_summary(&message.content)
-                ),
-                span: None,
-            },
-            Record::Feedback(feedback) => Line {
-                time: feedback.time_unix_nano,
-                text: format!(
-                    "feedback {} = {}{}",
-                    feedback.name,
-                    feedback.value,
-                    feedback
-                        .comment
-                        .as_ref()
-                        .map(|c| format!(" \"{}\"", first_line(c, 80)))
-                        .unwrap_or_default()
-                ),
-                span: None,
-            },
-            Record::Signal(signal) => Line {
-                time: signal.time_unix_nano,
-                text: format!("signal {} = {}", signal.name, signal.value),
-                span: None,
-            },
-        };
-        let parent = match record {
-            Record::Span(span) => span.parent_span_id,
-            Record::Message(message) => Some(message.span_id),
-            Record::Feedback(feedback) => feedback.span_id.or(root),
-            Record::Signal(signal) => signal.span_id.or(root),
-            Record::Trace(_) => None,
+        let (line, parent) = match record {
+            Record::Trace(trace) => {
+                for message in &trace.messages {
+                    children
+                        .entry(Some(message.span_id))
+                        .or_default()
+                        .push(message_line(message));
+                }
+                continue;
+            }
+            Record::Span(span) => {
+                for message in &span.messages {
+                    children
+                        .entry(Some(message.span_id))
+                        .or_default()
+                        .push(message_line(message));
+                }
+                (
+                    Line {
+                        time: span.start_time_unix_nano,
+                        text: span_line(span),
+                        span: Some(span.span_id),
+                    },
+                    span.parent_span_id,
+                )
+            }
+            Record::Message(message) => (message_line(message), Some(message.span_id)),
+            Record::Feedback(feedback) => (
+                Line {
+                    time: feedback.time_unix_nano,
+                    text: format!(
+                        "feedback {} = {}{}",
+                        feedback.name,
+                        feedback.value,
+                        feedback
+                            .comment
+                            .as_ref()
+                            .map(|c| format!(" \"{}\"", first_line(c, 80)))
+                            .unwrap_or_default()
+                    ),
+                    span: None,
+                },
+                feedback.span_id.or(root),
+            ),
+            Record::Signal(signal) => (
+                Line {
+                    time: signal.time_unix_nano,
+                    text: format!("signal {} = {}", signal.name, signal.value),
+                    span: None,
+                },
+                signal.span_id.or(root),
+            ),
         };
         children.entry(parent).or_default().push(line);
     }
@@ -228,6 +232,24 @@ fn render_children(
             let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
             render_children(out, nested, children, &deeper);
         }
+    }
+}
+
+fn message_line(message: &MessageRecord) -> Line {
+    Line {
+        time: message.time_unix_nano,
+        text: format!(
+            "message {}{}{}: {}",
+            message.role.as_str(),
+            message
+                .tool_call_id
+                .as_ref()
+                .map(|id| format!(" ({id})"))
+                .unwrap_or_default(),
+            if message.is_internal { " [internal]" } else { "" },
+            content_summary(&message.content)
+        ),
+        span: None,
     }
 }
 

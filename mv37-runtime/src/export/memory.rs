@@ -61,12 +61,21 @@ impl MemoryExporter {
         })
     }
 
-    /// The message records so far.
+    /// Every message so far, in the order recorded: those carried by span and trace
+    /// records and those sent as records of their own.
     pub fn messages(&self) -> Vec<MessageRecord> {
-        self.filter(|r| match r {
-            Record::Message(m) => Some(m.clone()),
-            _ => None,
-        })
+        let mut messages: Vec<MessageRecord> = self
+            .filter(|r| match r {
+                Record::Message(m) => Some(vec![m.clone()]),
+                Record::Span(s) => Some(s.messages.clone()),
+                Record::Trace(t) => Some(t.messages.clone()),
+                _ => None,
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        messages.sort_by_key(|m| m.time_unix_nano);
+        messages
     }
 
     /// The feedback records so far.
