@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError, ExporterKind};
 use crate::events::FeedbackBuilder;
 use crate::export::pipeline::{FlushError, Pipeline, ShutdownError};
-use crate::export::{ConsoleExporter, Exporter, FanOut, JsonlExporter, NoopExporter};
+use crate::export::{ConsoleExporter, Exporter, FanOut, IngestExporter, JsonlExporter, NoopExporter, OtlpExporter};
 use crate::ids::TraceId;
 use crate::record::Record;
 use crate::redact::RedactHook;
@@ -362,6 +362,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends to an OTLP/HTTP endpoint (a collector, Phoenix, Langfuse, Jaeger…), with the
+    /// other settings of the `otlp` configuration (from `with_env`, or defaults).
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.config.otlp.endpoint = endpoint.into();
+        if !self.config.exporters.contains(&ExporterKind::Otlp) {
+            self.config.exporters = vec![ExporterKind::Otlp];
+        }
+        self
+    }
+
     /// Uses the built-in exporters named here (when no custom exporter is given).
     pub fn exporter_kinds(mut self, kinds: impl IntoIterator<Item = ExporterKind>) -> Self {
         self.config.exporters = kinds.into_iter().collect();
@@ -473,11 +483,14 @@ impl ClientBuilder {
         }
         let mut exporters = self.exporters;
         if exporters.is_empty() {
+            let resource = config.resource();
             for kind in &config.exporters {
                 exporters.push(match kind {
                     ExporterKind::Jsonl => Box::new(JsonlExporter::open(&config.jsonl_path)?),
                     ExporterKind::Console => Box::new(ConsoleExporter::stderr()),
                     ExporterKind::None => Box::new(NoopExporter),
+                    ExporterKind::Otlp => Box::new(OtlpExporter::new(config.otlp.clone(), &resource)?),
+                    ExporterKind::Mv37 => Box::new(IngestExporter::new(config.ingest.clone(), &resource)?),
                 });
             }
         }

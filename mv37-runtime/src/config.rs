@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::export::http::parse_key_values;
+use crate::export::{ApiKey, IngestConfig, OtlpConfig, OtlpProtocol};
+
 /// The default JSONL file, relative to the working directory.
 pub const DEFAULT_JSONL_PATH: &str = "mv37-traces.jsonl";
 
@@ -15,13 +18,17 @@ pub enum ExporterKind {
     Console,
     /// Records are counted and discarded.
     None,
+    /// OTLP/HTTP to an OpenTelemetry collector or backend.
+    Otlp,
+    /// The mv37 ingest API.
+    Mv37,
 }
 
 /// Everything the client reads from code or the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Built-in exporters, used when no exporter is given in code (`MV37_EXPORTER`,
-    /// comma-separated: `jsonl`, `console`, `none`).
+    /// comma-separated: `jsonl`, `console`, `otlp`, `mv37`, `none`).
     pub exporters: Vec<ExporterKind>,
     /// Path of the JSONL file (`MV37_JSONL_PATH`).
     pub jsonl_path: PathBuf,
@@ -52,6 +59,10 @@ pub struct Config {
     /// Block at the end of every trace until it is exported (`MV37_FLUSH_ON_END`), for
     /// serverless functions that may be frozen right after returning.
     pub flush_on_end: bool,
+    /// The `otlp` exporter (`OTEL_EXPORTER_OTLP_*`, `OTEL_RESOURCE_ATTRIBUTES`).
+    pub otlp: OtlpConfig,
+    /// The `mv37` exporter (`MV37_ENDPOINT`, `MV37_API_KEY`).
+    pub ingest: IngestConfig,
 }
 
 impl Default for Config {
@@ -72,6 +83,8 @@ impl Default for Config {
             max_payload_bytes: 32 * 1024,
             shutdown_timeout: Duration::from_secs(5),
             flush_on_end: false,
+            otlp: OtlpConfig::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }
@@ -110,14 +123,32 @@ pub enum ConfigError {
     /// The exporter thread could not be started.
     #[error("cannot start the exporter thread: {0}")]
     Thread(String),
+    /// A setting the chosen exporter needs is not set.
+    #[error("{variable} is not set, and {needed_by} needs it")]
+    Missing {
+        /// The variable that is missing.
+        variable: &'static str,
+        /// What needs it.
+        needed_by: &'static str,
+    },
     /// A global client is already installed.
     #[error("a global mv37 client is already installed")]
     AlreadyInstalled,
 }
 
-const KNOWN_EXPORTERS: &str = "jsonl, console, none";
+const KNOWN_EXPORTERS: &str = "jsonl, console, otlp, mv37, none";
 
 impl Config {
+    /// The service identity network exporters stamp on what they send.
+    pub fn resource(&self) -> crate::export::ResourceInfo {
+        crate::export::ResourceInfo {
+            service_name: self.service_name.clone(),
+            service_version: self.release.clone(),
+            environment: self.environment.clone(),
+            extra: self.otlp.resource_attributes.clone(),
+        }
+    }
+
     /// Reads the environment over the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -178,6 +209,83 @@ impl Config {
         if let Some(value) = get("MV37_FLUSH_ON_END") {
             self.flush_on_end = parse_bool("MV37_FLUSH_ON_END", &value)?;
         }
+        self.apply_otlp(&get)?;
+        if let Some(value) = get("MV37_ENDPOINT") {
+            check_url("MV37_ENDPOINT", &value)?;
+            self.ingest.endpoint = value;
+        }
+        if let Some(value) = get("MV37_API_KEY") {
+            self.ingest.api_key = Some(ApiKey::new(value.trim()));
+        }
+        Ok(())
+    }
+
+    /// The standard OpenTelemetry exporter variables; the `TRACES_` forms win.
+    fn apply_otlp(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let pick = |general: &'static str, traces: &'static str| {
+            get(traces)
+                .map(|v| (traces, v))
+                .or_else(|| get(general).map(|v| (general, v)))
+        };
+        if let Some(value) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &value)?;
+            self.otlp.endpoint = value;
+        } else if let Some(value) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            check_url("OTEL_EXPORTER_OTLP_ENDPOINT", &value)?;
+            self.otlp.endpoint = format!("{}/v1/traces", value.trim_end_matches('/'));
+        }
+        for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+            if let Some(value) = get(variable) {
+                let pairs = parse_key_values(&value).map_err(|problem| ConfigError::Invalid {
+                    variable,
+                    value: problem,
+                    expected: "comma-separated key=value pairs",
+                })?;
+                for (key, value) in pairs {
+                    self.otlp.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+                    self.otlp.headers.push((key, value));
+                }
+            }
+        }
+        if let Some((variable, value)) = pick("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+            self.otlp.protocol = match value.trim() {
+                "http/protobuf" => OtlpProtocol::Protobuf,
+                "http/json" => OtlpProtocol::Json,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable,
+                        value,
+                        expected: "http/protobuf or http/json (grpc is not supported)",
+                    })
+                }
+            };
+        }
+        if let Some((variable, value)) = pick(
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        ) {
+            self.otlp.gzip = match value.trim() {
+                "gzip" => true,
+                "none" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable,
+                        value,
+                        expected: "gzip or none",
+                    })
+                }
+            };
+        }
+        if let Some((variable, value)) = pick("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") {
+            self.otlp.retry.request_timeout = parse_millis(variable, &value)?;
+        }
+        if let Some(value) = get("OTEL_RESOURCE_ATTRIBUTES") {
+            self.otlp.resource_attributes = parse_key_values(&value).map_err(|problem| ConfigError::Invalid {
+                variable: "OTEL_RESOURCE_ATTRIBUTES",
+                value: problem,
+                expected: "comma-separated key=value pairs",
+            })?;
+        }
         Ok(())
     }
 }
@@ -191,6 +299,8 @@ pub(crate) fn parse_exporters(variable: &'static str, value: &str) -> Result<Vec
             "jsonl" | "file" => Ok(ExporterKind::Jsonl),
             "console" | "stderr" => Ok(ExporterKind::Console),
             "none" | "noop" => Ok(ExporterKind::None),
+            "otlp" => Ok(ExporterKind::Otlp),
+            "mv37" | "http" => Ok(ExporterKind::Mv37),
             _ => Err(ConfigError::UnknownExporter {
                 variable,
                 name: name.to_owned(),
@@ -198,6 +308,20 @@ pub(crate) fn parse_exporters(variable: &'static str, value: &str) -> Result<Vec
             }),
         })
         .collect()
+}
+
+/// Checks that `value` is an absolute `http://` or `https://` URL with a host.
+pub(crate) fn check_url(variable: &'static str, value: &str) -> Result<(), ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        variable,
+        value: value.to_owned(),
+        expected: "an http:// or https:// URL",
+    };
+    let url = reqwest::Url::parse(value.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid());
+    }
+    Ok(())
 }
 
 pub(crate) fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -285,7 +409,7 @@ mod tests {
         let error = config(&[("MV37_EXPORTER", "jsonl,kafka")]).expect_err("unknown");
         assert_eq!(
             error.to_string(),
-            r#"unknown exporter "kafka" in MV37_EXPORTER: expected one of jsonl, console, none"#
+            r#"unknown exporter "kafka" in MV37_EXPORTER: expected one of jsonl, console, otlp, mv37, none"#
         );
         assert!(matches!(
             config(&[("MV37_QUEUE_SIZE", "0")]),
@@ -301,5 +425,101 @@ mod tests {
                 ..
             })
         ));
+    }
+}
+
+#[cfg(test)]
+mod otlp_env_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_standard_otel_variables_configure_the_otlp_exporter() {
+        let config = config(&[
+            ("MV37_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=abc%3D,x-team=agents"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.namespace=shop,k8s.pod.name=p-1"),
+            ("OTEL_SERVICE_NAME", "support-bot"),
+        ])
+        .expect("valid");
+        assert_eq!(config.exporters, vec![ExporterKind::Otlp]);
+        assert_eq!(config.otlp.endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(
+            config.otlp.headers,
+            vec![("api-key".into(), "abc=".into()), ("x-team".into(), "agents".into())]
+        );
+        assert_eq!(config.otlp.protocol, OtlpProtocol::Json);
+        assert!(config.otlp.gzip);
+        assert_eq!(config.otlp.retry.request_timeout, Duration::from_millis(2500));
+        assert_eq!(config.resource().service_name.as_deref(), Some("support-bot"));
+        assert_eq!(config.resource().extra.len(), 2);
+    }
+
+    #[test]
+    fn the_traces_endpoint_is_used_as_given() {
+        let config = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://b/custom/path"),
+        ])
+        .expect("valid");
+        assert_eq!(config.otlp.endpoint, "https://b/custom/path");
+    }
+
+    #[test]
+    fn bad_network_settings_name_the_variable() {
+        let error = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).expect_err("no scheme");
+        assert_eq!(
+            error.to_string(),
+            r#"invalid OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318": expected an http:// or https:// URL"#
+        );
+        let error = config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).expect_err("grpc");
+        assert!(error.to_string().contains("grpc is not supported"), "{error}");
+        let error = config(&[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")]).expect_err("zstd");
+        assert!(matches!(
+            error,
+            ConfigError::Invalid {
+                variable: "OTEL_EXPORTER_OTLP_COMPRESSION",
+                ..
+            }
+        ));
+        let error = config(&[("OTEL_EXPORTER_OTLP_HEADERS", "justakey")]).expect_err("no =");
+        assert!(matches!(
+            error,
+            ConfigError::Invalid {
+                variable: "OTEL_EXPORTER_OTLP_HEADERS",
+                ..
+            }
+        ));
+        let error = config(&[("MV37_ENDPOINT", "ftp://x")]).expect_err("scheme");
+        assert!(matches!(
+            error,
+            ConfigError::Invalid {
+                variable: "MV37_ENDPOINT",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_api_key_never_appears_in_debug_output() {
+        let config = config(&[("MV37_EXPORTER", "mv37"), ("MV37_API_KEY", "sk-live-secret")]).expect("valid");
+        assert!(!format!("{config:?}").contains("sk-live-secret"));
+        let missing = crate::Client::builder()
+            .exporter_kinds([ExporterKind::Mv37])
+            .build()
+            .expect_err("no key");
+        assert_eq!(
+            missing.to_string(),
+            "MV37_API_KEY is not set, and the mv37 exporter needs it"
+        );
     }
 }

@@ -37,12 +37,12 @@ enum Owner {
 
 impl Owner {
     fn deliver(self, message: MessageRecord) {
-        let (attached, client) = match &self {
+        let (left_over, client) = match &self {
             Owner::Span(span) => (span.attach_message(message), &span.trace.client),
             Owner::Trace(trace) => (trace.attach_message(message), &trace.client),
         };
         // The owner already ended (or is full): the message becomes a record of its own.
-        if let Err(message) = attached {
+        if let Some(message) = left_over {
             client.submit(Record::Message(message));
         }
     }

@@ -29,7 +29,11 @@ pub use config::{Config, ConfigError, ExporterKind, DEFAULT_JSONL_PATH};
 pub use context::{Context, ContextGuard, FutureExt, ScopeFuture, ScopeGuard, WithContext};
 pub use events::{FeedbackBuilder, MessageBuilder};
 pub use export::pipeline::{FlushError, ShutdownError};
-pub use export::{ConsoleExporter, ExportError, Exporter, JsonlExporter, MemoryExporter, NoopExporter};
+pub use export::{
+    ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, IngestExporter, JsonlExporter, MemoryExporter,
+    NoopExporter, OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy,
+    DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
+};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
 pub use payload::{Payload, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use record::{

@@ -29,13 +29,13 @@ impl SpanInner {
 
     /// Adds a message to the open span record; gives it back if the span has ended or
     /// holds too many messages already.
-    pub(crate) fn attach_message(&self, message: MessageRecord) -> Result<(), MessageRecord> {
+    pub(crate) fn attach_message(&self, message: MessageRecord) -> Option<MessageRecord> {
         match self.record().as_mut() {
             Some(record) if record.messages.len() < MAX_NESTED_MESSAGES => {
                 record.messages.push(message);
-                Ok(())
+                None
             }
-            _ => Err(message),
+            _ => Some(message),
         }
     }
 

@@ -36,13 +36,13 @@ impl TraceInner {
 
     /// Adds a message to the open trace record; gives it back if the trace has ended or
     /// holds too many messages already.
-    pub(crate) fn attach_message(&self, message: MessageRecord) -> Result<(), MessageRecord> {
+    pub(crate) fn attach_message(&self, message: MessageRecord) -> Option<MessageRecord> {
         match self.record().as_mut() {
             Some(record) if record.messages.len() < MAX_NESTED_MESSAGES => {
                 record.messages.push(message);
-                Ok(())
+                None
             }
-            _ => Err(message),
+            _ => Some(message),
         }
     }
 

@@ -1,13 +1,21 @@
 //! Exporters: where finished records go. They run on the exporter thread only.
 
 mod console;
+pub(crate) mod http;
+pub(crate) mod ingest;
 mod jsonl;
 mod memory;
+pub(crate) mod otlp;
 pub(crate) mod pipeline;
 
+use std::time::Instant;
+
 pub use console::ConsoleExporter;
+pub use http::{ApiKey, RetryPolicy};
+pub use ingest::{IngestConfig, IngestExporter, DEFAULT_INGEST_ENDPOINT};
 pub use jsonl::JsonlExporter;
 pub use memory::MemoryExporter;
+pub use otlp::{OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, DEFAULT_OTLP_ENDPOINT};
 
 use crate::record::Record;
 
@@ -41,6 +49,12 @@ pub trait Exporter: Send + 'static {
     /// Releases resources; called once, after the last batch, at shutdown.
     fn shutdown(&mut self) -> Result<(), ExportError> {
         self.flush()
+    }
+
+    /// Shutdown has begun: no delivery attempt (retries and backoff included) should
+    /// run past `deadline`.
+    fn set_deadline(&mut self, deadline: Instant) {
+        let _ = deadline;
     }
 }
 
@@ -102,5 +116,11 @@ impl Exporter for FanOut {
 
     fn shutdown(&mut self) -> Result<(), ExportError> {
         self.each(|exporter| exporter.shutdown())
+    }
+
+    fn set_deadline(&mut self, deadline: Instant) {
+        for exporter in &mut self.0 {
+            exporter.set_deadline(deadline);
+        }
     }
 }

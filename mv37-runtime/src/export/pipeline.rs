@@ -274,6 +274,7 @@ impl Pipeline {
 
     fn run(self: Arc<Self>, mut exporter: Box<dyn Exporter>) {
         let mut batch = Batch::default();
+        let mut deadline_told = false;
         loop {
             self.wake_pending.store(false, Ordering::Release);
             let (flush_target, shutdown_deadline) = {
@@ -283,6 +284,10 @@ impl Pipeline {
                     control.shutdown_deadline,
                 )
             };
+            if let (Some(deadline), false) = (shutdown_deadline, deadline_told) {
+                deadline_told = true;
+                let _ = catch_unwind(AssertUnwindSafe(|| exporter.set_deadline(deadline)));
+            }
             let urgent =
                 self.urgent.swap(false, Ordering::AcqRel) || flush_target.is_some() || shutdown_deadline.is_some();
             if urgent {

@@ -1,0 +1,378 @@
+//! HTTP delivery shared by the network exporters: one reqwest client on a small tokio
+//! runtime owned by the exporter thread, gzip, timeouts, and retries with exponential
+//! backoff, jitter, `Retry-After` and a retry budget.
+
+use std::fmt;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::StatusCode;
+
+use super::ExportError;
+
+/// A secret credential: never shown by `Debug` or `Display`, so it cannot leak into logs
+/// or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(****)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// How hard a network exporter tries to deliver one batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per batch, the first included.
+    pub max_attempts: u32,
+    /// The first backoff; it doubles per retry, with full jitter.
+    pub initial_backoff: Duration,
+    /// The largest backoff (and the largest `Retry-After` honoured).
+    pub max_backoff: Duration,
+    /// Longest time spent on one batch, retries included.
+    pub max_elapsed: Duration,
+    /// Timeout of one request (connect included).
+    pub request_timeout: Duration,
+    /// Timeout of the TCP/TLS connect.
+    pub connect_timeout: Duration,
+    /// The retry budget: retries allowed without a success in between. Each retry spends
+    /// a token and each successful request earns `budget_refill` back (the default of 1
+    /// sustains a collector that fails half its requests), so that during an outage
+    /// batches fail fast and are counted instead of stalling the exporter.
+    pub budget_tokens: f64,
+    /// Tokens earned by each successful request.
+    pub budget_refill: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            max_elapsed: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            budget_tokens: 10.0,
+            budget_refill: 1.0,
+        }
+    }
+}
+
+/// One request to send: the same body is re-sent on every attempt.
+pub(crate) struct Request<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) body: &'a [u8],
+    pub(crate) content_type: &'static str,
+    pub(crate) gzip: bool,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+/// What happened to one attempt.
+enum Attempt {
+    Delivered,
+    Retry {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    Fail(String),
+}
+
+pub(crate) struct HttpTransport {
+    exporter: &'static str,
+    runtime: Option<tokio::runtime::Runtime>,
+    client: Option<reqwest::Client>,
+    policy: RetryPolicy,
+    tokens: f64,
+    deadline: Option<Instant>,
+    /// Counters for tests and stats: requests sent and retries made.
+    pub(crate) requests: u64,
+    pub(crate) retries: u64,
+}
+
+impl HttpTransport {
+    pub(crate) fn new(exporter: &'static str, policy: RetryPolicy) -> Self {
+        Self {
+            exporter,
+            runtime: None,
+            client: None,
+            tokens: policy.budget_tokens,
+            policy,
+            deadline: None,
+            requests: 0,
+            retries: 0,
+        }
+    }
+
+    /// From now on, no attempt or backoff goes past `deadline` (shutdown).
+    pub(crate) fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    fn error(&self, message: impl Into<String>) -> ExportError {
+        ExportError::new(self.exporter, message)
+    }
+
+    /// Built lazily on the exporter thread, so building a client never needs a runtime.
+    fn ready(&mut self) -> Result<(&tokio::runtime::Runtime, &reqwest::Client), ExportError> {
+        if self.runtime.is_none() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ExportError::new(self.exporter, format!("cannot start the HTTP runtime: {e}")))?;
+            self.runtime = Some(runtime);
+        }
+        if self.client.is_none() {
+            let _entered = self.runtime.as_ref().map(tokio::runtime::Runtime::enter);
+            let client = reqwest::Client::builder()
+                .connect_timeout(self.policy.connect_timeout)
+                .timeout(self.policy.request_timeout)
+                .user_agent(concat!("mv37-rust/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| ExportError::new(self.exporter, format!("cannot build the HTTP client: {e}")))?;
+            self.client = Some(client);
+        }
+        match (&self.runtime, &self.client) {
+            (Some(runtime), Some(client)) => Ok((runtime, client)),
+            _ => Err(self.error("HTTP client unavailable")),
+        }
+    }
+
+    /// Delivers one request, retrying what is worth retrying.
+    pub(crate) fn send(&mut self, request: &Request<'_>) -> Result<(), ExportError> {
+        let compressed;
+        let body = if request.gzip {
+            compressed = gzip(request.body).map_err(|e| self.error(format!("gzip failed: {e}")))?;
+            &compressed[..]
+        } else {
+            request.body
+        };
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let timeout = self.remaining(started).min(self.policy.request_timeout);
+            if timeout.is_zero() {
+                return Err(self.error("gave up: the delivery deadline passed"));
+            }
+            self.requests += 1;
+            let outcome = self.attempt(request, body, timeout);
+            let (reason, retry_after) = match outcome {
+                Attempt::Delivered => {
+                    self.tokens = (self.tokens + self.policy.budget_refill).min(self.policy.budget_tokens);
+                    return Ok(());
+                }
+                Attempt::Fail(message) => return Err(self.error(message)),
+                Attempt::Retry { reason, retry_after } => (reason, retry_after),
+            };
+            if attempt >= self.policy.max_attempts {
+                return Err(self.error(format!("{reason} (gave up after {attempt} attempts)")));
+            }
+            if self.tokens < 1.0 {
+                return Err(self.error(format!("{reason} (retry budget exhausted: not retried)")));
+            }
+            let ceiling = self
+                .policy
+                .initial_backoff
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(self.policy.max_backoff);
+            let jittered = ceiling.mul_f64(fastrand::f64());
+            let wait = match retry_after {
+                Some(asked) if asked > self.policy.max_backoff => {
+                    return Err(self.error(format!(
+                        "{reason} (server asked to retry after {asked:?}, longer than the {:?} allowed)",
+                        self.policy.max_backoff
+                    )));
+                }
+                Some(asked) => asked.max(jittered),
+                None => jittered,
+            };
+            if wait >= self.remaining(started) {
+                return Err(self.error(format!("{reason} (no time left to retry)")));
+            }
+            self.tokens -= 1.0;
+            self.retries += 1;
+            std::thread::sleep(wait);
+        }
+    }
+
+    fn remaining(&self, started: Instant) -> Duration {
+        let budget = self.policy.max_elapsed.saturating_sub(started.elapsed());
+        match self.deadline {
+            Some(deadline) => budget.min(deadline.saturating_duration_since(Instant::now())),
+            None => budget,
+        }
+    }
+
+    fn attempt(&mut self, request: &Request<'_>, body: &[u8], timeout: Duration) -> Attempt {
+        let gzip = request.gzip;
+        let (runtime, client) = match self.ready() {
+            Ok(ready) => ready,
+            Err(error) => return Attempt::Fail(error.message),
+        };
+        let mut headers = request.headers.clone();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(request.content_type));
+        if gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        // Requests are made inside the runtime: their timers need its reactor.
+        runtime.block_on(async {
+            let call = client
+                .post(request.url)
+                .headers(headers)
+                .timeout(timeout)
+                .body(body.to_vec())
+                .send();
+            let response = match call.await {
+                Ok(response) => response,
+                Err(error) => {
+                    let kind = if error.is_timeout() {
+                        "request timed out"
+                    } else if error.is_connect() {
+                        "cannot connect"
+                    } else {
+                        "request failed"
+                    };
+                    return Attempt::Retry {
+                        reason: format!("{kind}: {}", error_chain(&error)),
+                        retry_after: None,
+                    };
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Attempt::Delivered;
+            }
+            let retry_after = response.headers().get(RETRY_AFTER).and_then(parse_retry_after);
+            let body = response.text().await.unwrap_or_default();
+            let first_line = body.lines().next().unwrap_or("").chars().take(200).collect::<String>();
+            let reason = format!("HTTP {status}: {first_line}");
+            if is_retryable(status) {
+                Attempt::Retry { reason, retry_after }
+            } else {
+                Attempt::Fail(reason)
+            }
+        })
+    }
+}
+
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// `Retry-After` as delta-seconds (the HTTP-date form is treated as absent).
+fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
+    value.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), flate2::Compression::fast());
+    encoder.write_all(bytes)?;
+    encoder.finish()
+}
+
+/// Parses `key=value,key2=value2` (values percent-decoded), as in
+/// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES`.
+pub(crate) fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not key=value"))?;
+            let key = key.trim();
+            if key.is_empty() {
+                return Err(format!("{pair:?} has an empty key"));
+            }
+            Ok((key.to_owned(), percent_decode(value.trim())))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Builds a header map from pairs, naming the pair that is not a valid header.
+pub(crate) fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (key, value) in pairs {
+        let name = HeaderName::from_bytes(key.as_bytes()).map_err(|_| format!("{key:?} is not a valid header name"))?;
+        let mut value =
+            HeaderValue::from_str(value).map_err(|_| format!("the value of header {key:?} is not valid"))?;
+        if name == reqwest::header::AUTHORIZATION {
+            value.set_sensitive(true);
+        }
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_never_show_in_debug_or_display() {
+        let key = ApiKey::new("sk-live-123");
+        assert_eq!(format!("{key:?} {key}"), "ApiKey(****) ****");
+        assert_eq!(key.expose(), "sk-live-123");
+    }
+
+    #[test]
+    fn key_value_lists_are_parsed_and_percent_decoded() {
+        assert_eq!(
+            parse_key_values("api-key=abc%20def, x=1").expect("valid"),
+            vec![("api-key".into(), "abc def".into()), ("x".into(), "1".into())]
+        );
+        assert!(parse_key_values("novalue").is_err());
+        assert!(parse_key_values("=v").is_err());
+    }
+}

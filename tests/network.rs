@@ -1,0 +1,500 @@
+//! Network export against real HTTP servers on loopback: the OTLP exporter (protobuf and
+//! JSON, decoded with the official proto types), the mv37 ingest exporter, and delivery
+//! under faults, with exact accounting.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mv37::{
+    ApiKey, Client, ContentPart, IngestConfig, IngestExporter, OtlpConfig, OtlpExporter, OtlpProtocol, ResourceInfo,
+    RetryPolicy, Role, Usage,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use support::collector::{Collector, Received, Reply};
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 6,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(5),
+        request_timeout: Duration::from_millis(500),
+        connect_timeout: Duration::from_millis(200),
+        ..RetryPolicy::default()
+    }
+}
+
+fn otlp_config(collector: &Collector, protocol: OtlpProtocol, gzip: bool) -> OtlpConfig {
+    OtlpConfig {
+        endpoint: format!("{}/v1/traces", collector.url()),
+        protocol,
+        gzip,
+        headers: vec![("x-team".into(), "agents".into())],
+        resource_attributes: vec![("k8s.pod.name".into(), "agent-7".into())],
+        retry: fast_retries(),
+    }
+}
+
+fn resource() -> ResourceInfo {
+    ResourceInfo {
+        service_name: Some("support-bot".into()),
+        service_version: Some("1.4.2".into()),
+        environment: Some("staging".into()),
+        extra: Vec::new(),
+    }
+}
+
+fn otlp_client(collector: &Collector, protocol: OtlpProtocol, gzip: bool) -> Client {
+    Client::builder()
+        .exporter(OtlpExporter::new(otlp_config(collector, protocol, gzip), &resource()).expect("exporter"))
+        .build()
+        .expect("client")
+}
+
+fn decode(received: &Received) -> ExportTraceServiceRequest {
+    match received.headers.get("content-type").map(String::as_str) {
+        Some("application/x-protobuf") => ExportTraceServiceRequest::decode(&received.body[..]).expect("protobuf"),
+        Some("application/json") => serde_json::from_slice(&received.body).expect("OTLP/JSON"),
+        other => panic!("unexpected content type {other:?}"),
+    }
+}
+
+fn spans_of(requests: &[Received]) -> Vec<Span> {
+    requests
+        .iter()
+        .flat_map(|r| decode(r).resource_spans)
+        .flat_map(|rs| rs.scope_spans)
+        .flat_map(|ss| ss.spans)
+        .collect()
+}
+
+fn attributes(list: &[KeyValue]) -> HashMap<String, any_value::Value> {
+    list.iter()
+        .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?.value?)))
+        .collect()
+}
+
+fn text(attributes: &HashMap<String, any_value::Value>, key: &str) -> String {
+    match attributes.get(key) {
+        Some(any_value::Value::StringValue(text)) => text.clone(),
+        other => panic!("{key}: expected a string, got {other:?}"),
+    }
+}
+
+fn int(attributes: &HashMap<String, any_value::Value>, key: &str) -> i64 {
+    match attributes.get(key) {
+        Some(any_value::Value::IntValue(value)) => *value,
+        other => panic!("{key}: expected an int, got {other:?}"),
+    }
+}
+
+#[derive(Debug)]
+struct Declined;
+
+impl std::fmt::Display for Declined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("card declined")
+    }
+}
+
+/// The support agent's trace, as the seed records it.
+fn record_support_trace(client: &Client) {
+    client
+        .trace("support_agent")
+        .user_id("cus_123")
+        .session_id("sess_9")
+        .conversation_id("thread_123")
+        .attribute("plan", "pro")
+        .run(|trace| {
+            trace.message(Role::User, "Where is my order?");
+            trace.retrieval("search_docs").run(|span| {
+                span.record_input(&serde_json::json!({"query": "refund policy"}));
+                span.record_output(&serde_json::json!({"hits": 2}));
+            });
+            trace.task("resolve_ticket").run(|_| {
+                trace
+                    .llm("openai.responses")
+                    .model("gpt-4.1-mini")
+                    .provider("openai")
+                    .run(|span| {
+                        span.message(Role::System, "You are a support agent.");
+                        span.message(
+                            Role::User,
+                            vec![
+                                ContentPart::text("Refund order 4421"),
+                                ContentPart::image_url("https://x/r.png"),
+                            ],
+                        );
+                        span.message(
+                            Role::Assistant,
+                            ContentPart::tool_call("call_1", "issue_refund", serde_json::json!({"order": "4421"})),
+                        );
+                        span.record_output(&"Calling issue_refund");
+                        span.set_usage(Usage {
+                            input_tokens: Some(812),
+                            output_tokens: Some(64),
+                            cached_tokens: Some(512),
+                            reasoning_tokens: Some(16),
+                            cost_usd: Some(0.00042),
+                            ..Usage::default()
+                        });
+                    });
+                let _: Result<(), Declined> = trace
+                    .tool("issue_refund")
+                    .arguments(&serde_json::json!({"order": "4421"}))
+                    .try_run(|_| Err(Declined));
+            });
+        });
+}
+
+#[test]
+fn otlp_protobuf_carries_genai_and_openinference_attributes() {
+    let collector = Collector::start(|_| Reply::Ok);
+    let client = otlp_client(&collector, OtlpProtocol::Protobuf, false);
+    record_support_trace(&client);
+    client.shutdown().expect("shutdown");
+    assert_eq!(client.stats().exported, client.stats().produced);
+
+    let requests = collector.received();
+    assert!(requests.iter().all(|r| r.path == "/v1/traces"));
+    assert!(requests
+        .iter()
+        .all(|r| r.headers.get("x-team").map(String::as_str) == Some("agents")));
+    let request = decode(&requests[0]);
+    let resource = attributes(
+        &request.resource_spans[0]
+            .resource
+            .as_ref()
+            .expect("resource")
+            .attributes,
+    );
+    assert_eq!(text(&resource, "service.name"), "support-bot");
+    assert_eq!(text(&resource, "service.version"), "1.4.2");
+    assert_eq!(text(&resource, "deployment.environment"), "staging");
+    assert_eq!(text(&resource, "k8s.pod.name"), "agent-7");
+
+    let spans = spans_of(&requests);
+    assert_eq!(spans.len(), 5, "root + retrieval + task + llm + tool");
+    let by_name: HashMap<&str, &Span> = spans.iter().map(|s| (s.name.as_str(), s)).collect();
+    let root = by_name["support_agent"];
+    assert!(root.parent_span_id.is_empty());
+    for span in &spans {
+        assert_eq!(span.trace_id, root.trace_id);
+        let attrs = attributes(&span.attributes);
+        assert_eq!(text(&attrs, "user.id"), "cus_123", "{}", span.name);
+        assert_eq!(text(&attrs, "session.id"), "sess_9", "{}", span.name);
+        assert_eq!(text(&attrs, "gen_ai.conversation.id"), "thread_123", "{}", span.name);
+    }
+    let task = by_name["resolve_ticket"];
+    assert_eq!(task.parent_span_id, root.span_id);
+
+    let llm = by_name["openai.responses"];
+    assert_eq!(llm.parent_span_id, task.span_id);
+    let attrs = attributes(&llm.attributes);
+    assert_eq!(text(&attrs, "openinference.span.kind"), "LLM");
+    assert_eq!(text(&attrs, "gen_ai.operation.name"), "chat");
+    assert_eq!(text(&attrs, "gen_ai.request.model"), "gpt-4.1-mini");
+    assert_eq!(text(&attrs, "llm.model_name"), "gpt-4.1-mini");
+    assert_eq!(text(&attrs, "gen_ai.system"), "openai");
+    assert_eq!(text(&attrs, "llm.provider"), "openai");
+    assert_eq!(int(&attrs, "gen_ai.usage.input_tokens"), 812);
+    assert_eq!(int(&attrs, "gen_ai.usage.output_tokens"), 64);
+    assert_eq!(int(&attrs, "llm.token_count.prompt"), 812);
+    assert_eq!(int(&attrs, "llm.token_count.completion"), 64);
+    assert_eq!(int(&attrs, "llm.token_count.total"), 876);
+    assert_eq!(int(&attrs, "llm.token_count.prompt_details.cache_read"), 512);
+    assert_eq!(int(&attrs, "llm.token_count.completion_details.reasoning"), 16);
+    assert_eq!(
+        attrs.get("llm.cost.total"),
+        Some(&any_value::Value::DoubleValue(0.00042))
+    );
+    assert_eq!(text(&attrs, "output.value"), "Calling issue_refund");
+    assert_eq!(text(&attrs, "output.mime_type"), "text/plain");
+    assert_eq!(text(&attrs, "llm.input_messages.0.message.role"), "system");
+    assert_eq!(
+        text(&attrs, "llm.input_messages.0.message.content"),
+        "You are a support agent."
+    );
+    assert_eq!(
+        text(&attrs, "llm.input_messages.1.message.contents.0.message_content.text"),
+        "Refund order 4421"
+    );
+    assert_eq!(
+        text(
+            &attrs,
+            "llm.input_messages.1.message.contents.1.message_content.image.image.url"
+        ),
+        "https://x/r.png"
+    );
+    assert_eq!(text(&attrs, "llm.output_messages.0.message.role"), "assistant");
+    assert_eq!(
+        text(
+            &attrs,
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name"
+        ),
+        "issue_refund"
+    );
+    let event_names: Vec<&str> = llm.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        event_names,
+        [
+            "gen_ai.system.message",
+            "gen_ai.user.message",
+            "gen_ai.assistant.message"
+        ]
+    );
+    assert_eq!(llm.kind, 3, "CLIENT");
+
+    let tool = attributes(&by_name["issue_refund"].attributes);
+    assert_eq!(text(&tool, "openinference.span.kind"), "TOOL");
+    assert_eq!(text(&tool, "tool.name"), "issue_refund");
+    assert_eq!(text(&tool, "gen_ai.tool.name"), "issue_refund");
+    assert_eq!(text(&tool, "tool.parameters"), r#"{"order":"4421"}"#);
+    let status = by_name["issue_refund"].status.as_ref().expect("status");
+    assert_eq!(status.code, 2, "ERROR");
+    assert_eq!(status.message, "card declined");
+    assert!(by_name["issue_refund"].events.iter().any(|e| e.name == "exception"));
+
+    let retrieval = attributes(&by_name["search_docs"].attributes);
+    assert_eq!(text(&retrieval, "openinference.span.kind"), "RETRIEVER");
+    assert_eq!(text(&retrieval, "input.value"), r#"{"query":"refund policy"}"#);
+    assert_eq!(text(&retrieval, "input.mime_type"), "application/json");
+
+    let root_attrs = attributes(&root.attributes);
+    assert_eq!(
+        text(&root_attrs, "llm.input_messages.0.message.content"),
+        "Where is my order?"
+    );
+    assert_eq!(text(&root_attrs, "metadata"), r#"{"plan":"pro"}"#);
+}
+
+#[test]
+fn otlp_json_with_gzip_is_decodable_by_the_official_types() {
+    let collector = Collector::start(|_| Reply::Ok);
+    let client = otlp_client(&collector, OtlpProtocol::Json, true);
+    record_support_trace(&client);
+    client.shutdown().expect("shutdown");
+    let requests = collector.received();
+    assert!(requests
+        .iter()
+        .all(|r| r.headers.get("content-encoding").map(String::as_str) == Some("gzip")));
+    let text = String::from_utf8(requests[0].body.clone()).expect("utf-8");
+    assert!(
+        text.contains("\"traceId\":\""),
+        "hex ids in camelCase JSON: {text:.200}"
+    );
+    assert_eq!(spans_of(&requests).len(), 5);
+}
+
+#[test]
+fn the_mv37_ingest_exporter_posts_gzipped_json_batches_with_a_bearer_key() {
+    let collector = Collector::start(|_| Reply::Ok);
+    let exporter = IngestExporter::new(
+        IngestConfig {
+            endpoint: collector.url(),
+            api_key: Some(ApiKey::new("sk-test-1")),
+            gzip: true,
+            retry: fast_retries(),
+        },
+        &resource(),
+    )
+    .expect("exporter");
+    assert!(!format!("{exporter:?}").contains("sk-test-1"));
+    let client = Client::builder().exporter(exporter).build().expect("client");
+    record_support_trace(&client);
+    client.shutdown().expect("shutdown");
+    let requests = collector.received();
+    let request = &requests[0];
+    assert_eq!(request.path, "/v1/batches");
+    assert_eq!(request.headers["authorization"], "Bearer sk-test-1");
+    assert_eq!(request.headers["content-encoding"], "gzip");
+    assert_eq!(request.headers["content-type"], "application/json");
+    let body: serde_json::Value = serde_json::from_slice(&request.body).expect("json body");
+    assert_eq!(body["v"], 1);
+    assert_eq!(body["batch_id"], request.headers["idempotency-key"].as_str());
+    assert_eq!(body["resource"]["service_name"], "support-bot");
+    let records: Vec<mv37::Record> = body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| mv37::Record::from_json_line(&r.to_string()).expect("a versioned record"))
+        .collect();
+    let total: usize = requests
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).expect("json")["records"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert_eq!(total as u64, client.stats().exported);
+    assert!(records
+        .iter()
+        .any(|r| matches!(r, mv37::Record::Trace(t) if t.name == "support_agent")));
+}
+
+#[test]
+fn a_client_error_is_not_retried_and_is_counted() {
+    let collector = Collector::start(|_| Reply::Status(401, None));
+    let client = otlp_client(&collector, OtlpProtocol::Protobuf, false);
+    record_support_trace(&client);
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!(
+        spans_of(&collector.received()).len() as u64,
+        stats.produced,
+        "each span sent once: no retry"
+    );
+    assert_eq!(stats.exported, 0);
+    assert_eq!(stats.dropped.export_failed, stats.produced);
+    assert!(stats.is_balanced());
+}
+
+/// Every span id of the test's traces, and how often the collector accepted each.
+fn delivery_counts(collector: &Collector) -> HashMap<Vec<u8>, usize> {
+    let mut counts = HashMap::new();
+    for span in spans_of(&collector.accepted()) {
+        *counts.entry(span.span_id).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[test]
+fn transient_failures_are_retried_until_every_span_arrives_exactly_once() {
+    // Half the requests fail: 500, 503, 429 with Retry-After: 0, 429 without it, 408, a
+    // dropped connection.
+    let collector = Collector::start(|n| match n % 12 {
+        0 => Reply::Status(500, None),
+        2 => Reply::Status(503, None),
+        4 => Reply::Status(429, Some(0)),
+        6 => Reply::Drop,
+        8 => Reply::Status(429, None),
+        10 => Reply::Status(408, None),
+        _ => Reply::Ok,
+    });
+    let client = Client::builder()
+        .exporter(
+            OtlpExporter::new(otlp_config(&collector, OtlpProtocol::Protobuf, true), &resource()).expect("exporter"),
+        )
+        .max_batch_records(20)
+        .build()
+        .expect("client");
+    let mut slowest = Duration::ZERO;
+    for i in 0..100 {
+        let started = Instant::now();
+        client
+            .trace("t")
+            .attribute("i", i)
+            .run(|trace| trace.task("step").run(|_| ()));
+        slowest = slowest.max(started.elapsed());
+    }
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!(stats.produced, 200);
+    assert_eq!(stats.exported, 200, "{stats:?}");
+    assert!(stats.is_balanced());
+    let counts = delivery_counts(&collector);
+    assert_eq!(counts.len(), 200, "every span arrived");
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "failed requests were not stored, so no duplicates"
+    );
+    assert!(
+        collector.received().len() > collector.accepted().len(),
+        "faults were injected"
+    );
+    assert!(
+        slowest < Duration::from_millis(100),
+        "the app never waits for the network: {slowest:?}"
+    );
+}
+
+#[test]
+fn a_stalled_collector_times_out_and_the_retry_may_duplicate_but_never_loses() {
+    // The first two requests stall past the client timeout (the collector did receive
+    // them, so a retry is a duplicate), then everything succeeds.
+    let collector = Collector::start(|n| {
+        if n < 2 {
+            Reply::Stall(Duration::from_millis(800))
+        } else {
+            Reply::Ok
+        }
+    });
+    let client = otlp_client(&collector, OtlpProtocol::Protobuf, false);
+    for _ in 0..10 {
+        client.trace("t").run(|trace| trace.task("step").run(|_| ()));
+    }
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!(stats.exported, 20, "{stats:?}");
+    let counts = delivery_counts(&collector);
+    assert_eq!(counts.len(), 20, "every span arrived at least once");
+    let received_anywhere: usize = spans_of(&collector.received()).len();
+    assert!(
+        received_anywhere - 20 <= 2 * 20,
+        "duplicates are bounded by the stalled requests"
+    );
+}
+
+#[test]
+fn an_outage_loses_nothing_silently_and_delivery_resumes() {
+    let mut collector = Collector::start(|_| Reply::Ok);
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        budget_tokens: 4.0,
+        ..fast_retries()
+    };
+    let config = OtlpConfig {
+        retry: policy,
+        ..otlp_config(&collector, OtlpProtocol::Protobuf, false)
+    };
+    let client = Client::builder()
+        .exporter(OtlpExporter::new(config, &resource()).expect("exporter"))
+        .max_batch_records(10)
+        .build()
+        .expect("client");
+    let trace = |client: &Client| client.trace("t").run(|trace| trace.task("step").run(|_| ()));
+
+    for _ in 0..10 {
+        trace(&client);
+    }
+    client.flush().expect("flush");
+    collector.pause();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..30 {
+        let started = Instant::now();
+        trace(&client);
+        slowest = slowest.max(started.elapsed());
+    }
+    client.flush().expect("flush during the outage returns");
+    let during = client.stats();
+    assert!(during.dropped.export_failed > 0, "the outage was noticed: {during:?}");
+    collector.resume();
+    for _ in 0..10 {
+        trace(&client);
+    }
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    let delivered = delivery_counts(&collector).len() as u64;
+    assert_eq!(stats.produced, 100);
+    assert_eq!(
+        delivered, stats.exported,
+        "what the client counts as exported is what arrived"
+    );
+    assert_eq!(stats.exported + stats.dropped.export_failed, 100, "{stats:?}");
+    assert!(
+        stats.exported >= 40,
+        "before and after the outage everything arrived: {stats:?}"
+    );
+    assert!(
+        slowest < Duration::from_millis(100),
+        "the app never waits for the network: {slowest:?}"
+    );
+}
