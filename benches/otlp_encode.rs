@@ -1,0 +1,122 @@
+//! OTLP encoding throughput and size (a bench binary, not a test).
+//!
+//! ```text
+//! cargo bench --bench otlp_encode
+//! ```
+//!
+//! Encodes batches of 512 realistic records (llm spans with usage, messages and JSON
+//! input/output, tool and retrieval spans, the trace record) on one thread and reports
+//! spans per second and bytes per span for protobuf and JSON, gzip off and on, against
+//! a baseline measured in the same run: writing the same records as mv37 JSON lines.
+//! Run without `--bench` (as `cargo test --all-targets` does) it only smoke-tests.
+
+use std::io::Write;
+use std::time::Instant;
+
+use mv37::{Client, MemoryExporter, OtlpEncoder, OtlpProtocol, Record, ResourceInfo, Role, Usage};
+
+fn sample_records() -> Vec<Record> {
+    let memory = MemoryExporter::new();
+    let client = Client::builder().exporter(memory.clone()).build().expect("client");
+    while memory.records().len() < 512 {
+        client
+            .trace("support_agent")
+            .user_id("cus_123")
+            .session_id("sess_9")
+            .run(|trace| {
+                trace.retrieval("search_docs").run(|span| {
+                    span.record_input(&serde_json::json!({"query": "refund policy", "top_k": 5}));
+                    span.record_output(
+                        &serde_json::json!({"hits": [{"id": "kb-12", "score": 0.91}, {"id": "kb-31", "score": 0.55}]}),
+                    );
+                });
+                trace
+                    .llm("openai.responses")
+                    .model("gpt-4.1-mini")
+                    .provider("openai")
+                    .run(|span| {
+                        span.message(Role::System, "You are a helpful support agent for an online shop.");
+                        span.message(
+                            Role::User,
+                            "Where is my order 4421? I would like a refund if it is late.",
+                        );
+                        span.message(Role::Assistant, "Your order shipped yesterday; it arrives on Friday.");
+                        span.set_usage(Usage {
+                            input_tokens: Some(812),
+                            output_tokens: Some(64),
+                            cached_tokens: Some(512),
+                            cost_usd: Some(0.00042),
+                            ..Usage::default()
+                        });
+                    });
+                trace
+                    .tool("track_order")
+                    .arguments(&serde_json::json!({"order": "4421"}))
+                    .run(|span| span.record_output(&serde_json::json!({"status": "shipped", "eta": "2026-11-27"})));
+            });
+        client.flush().expect("flush");
+    }
+    let mut records = memory.take();
+    records.truncate(512);
+    records
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let rounds = if full { 400 } else { 2 };
+    let records = sample_records();
+    let encoder = OtlpEncoder::new(&ResourceInfo {
+        service_name: Some("support-bot".into()),
+        ..ResourceInfo::default()
+    });
+
+    let measure = |encode: &dyn Fn() -> Vec<u8>| {
+        let started = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..rounds {
+            bytes = encode().len();
+        }
+        let per_batch = started.elapsed().as_secs_f64() / rounds as f64;
+        (records.len() as f64 / per_batch, bytes as f64 / records.len() as f64)
+    };
+
+    let baseline = measure(&|| {
+        let mut out = Vec::new();
+        for record in &records {
+            out.extend_from_slice(record.to_json_line().expect("json").as_bytes());
+            out.push(b'\n');
+        }
+        out
+    });
+    println!(
+        "OTLP encoding, {} records per batch, one thread, {rounds} rounds",
+        records.len()
+    );
+    println!(
+        "  baseline mv37 JSON lines:   {:>9.0} records/s  {:>6.0} bytes/record",
+        baseline.0, baseline.1
+    );
+    for (name, protocol) in [("protobuf", OtlpProtocol::Protobuf), ("json", OtlpProtocol::Json)] {
+        for gzipped in [false, true] {
+            let (rate, size) = measure(&|| {
+                let body = encoder.encode(&records, protocol).expect("encode");
+                if gzipped {
+                    gzip(&body)
+                } else {
+                    body
+                }
+            });
+            println!(
+                "  otlp {name:<8} gzip {:<3}:   {rate:>9.0} records/s  {size:>6.0} bytes/record  ({:.2}x baseline speed)",
+                if gzipped { "on" } else { "off" },
+                rate / baseline.0
+            );
+        }
+    }
+}
