@@ -2,6 +2,9 @@
 //! JSON, decoded with the official proto types), the mv37 ingest exporter, and delivery
 //! under faults, with exact accounting.
 
+// Tests fail by panicking.
+#![allow(clippy::panic)]
+
 mod support;
 
 use std::collections::HashMap;

@@ -1,6 +1,9 @@
 //! Behaviour of traces, spans, context and the export pipeline, observed through the
 //! in-memory exporter.
 
+// Tests fail by panicking.
+#![allow(clippy::panic)]
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
