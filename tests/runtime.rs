@@ -974,3 +974,28 @@ fn a_message_on_a_span_that_already_ended_becomes_a_record_of_its_own() {
     assert!(memory.span("call").expect("span").messages.is_empty());
     assert!(client.stats().is_balanced());
 }
+
+#[test]
+fn a_detached_span_ends_when_dropped_or_cancelled_and_parents_its_children() {
+    let (client, memory) = memory_client();
+    client.trace("t").run(|trace| {
+        let stream = trace.llm("stream").start_detached();
+        std::thread::spawn({
+            let context = stream.context();
+            move || context.run(|| mv37::span(SpanKind::Tool).name("chunk_tool").run(|_| ()))
+        })
+        .join()
+        .expect("thread");
+        stream.record_output(&"partial");
+        stream.cancel();
+        drop(trace.task("dropped").start_detached());
+    });
+    flushed(&client);
+    let stream = memory.span("stream").expect("stream span");
+    assert_eq!(stream.status, Status::Cancelled);
+    assert_eq!(
+        memory.span("chunk_tool").expect("child").parent_span_id,
+        Some(stream.span_id)
+    );
+    assert_eq!(memory.span("dropped").expect("dropped span").status, Status::Ok);
+}

@@ -142,6 +142,16 @@ impl Context {
         Self { frame: current_frame() }
     }
 
+    /// The context in which `span` is the innermost open span.
+    pub fn of_span(span: &Span) -> Self {
+        Self {
+            frame: span.inner().map(|inner| Frame {
+                trace: Arc::clone(&inner.trace),
+                span: Some(Arc::clone(inner)),
+            }),
+        }
+    }
+
     /// Whether no trace is open in this context.
     pub fn is_empty(&self) -> bool {
         self.frame.is_none()

@@ -41,7 +41,7 @@ pub use record::{
     SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope, Usage, SCHEMA_VERSION,
 };
 pub use redact::REDACTION_ERROR_KEY;
-pub use span::{Span, SpanBuilder, SpanGuard};
+pub use span::{DetachedSpan, Span, SpanBuilder, SpanGuard};
 pub use stats::{DropReason, DroppedStats, Stats};
 pub use trace::{Trace, TraceBuilder, TraceGuard};
 pub use usage::{usage_from_anthropic, usage_from_openai};

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::clock::Moment;
-use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
+use crate::context::{self, failed_on_err, never_failed, run_scope, Outcome, Scope, ScopeFuture, ScopeGuard};
 use crate::events::{MessageBuilder, MAX_NESTED_MESSAGES};
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
@@ -83,6 +83,10 @@ impl Span {
     /// A handle that records nothing.
     pub fn disabled() -> Self {
         Self::default()
+    }
+
+    pub(crate) fn inner(&self) -> Option<&Arc<SpanInner>> {
+        self.inner.as_ref()
     }
 
     /// Whether this span records anything.
@@ -334,6 +338,15 @@ impl SpanBuilder {
         ScopeGuard::new(span, scope)
     }
 
+    /// Starts the span without making it current: an owned, `Send` handle that ends
+    /// when dropped (or with [`DetachedSpan::end`], [`DetachedSpan::cancel`]). For spans
+    /// whose end is not a scope: a stream that is consumed elsewhere, a callback API.
+    /// Enter it where its children are made with [`DetachedSpan::context`].
+    pub fn start_detached(self) -> DetachedSpan {
+        let (span, scope) = self.open();
+        DetachedSpan { span, scope }
+    }
+
     /// Runs `f` inside the span; a panic marks it failed (and is resumed).
     pub fn run<R>(self, f: impl FnOnce(&Span) -> R) -> R {
         let (span, scope) = self.open();
@@ -361,6 +374,62 @@ impl SpanBuilder {
     ) -> ScopeFuture<F> {
         let (span, scope) = self.open();
         ScopeFuture::new(f(span), scope, failed_on_err::<T, E>)
+    }
+}
+
+/// A started span that is not tied to a scope; see [`SpanBuilder::start_detached`].
+/// Dropping it ends the span normally.
+pub struct DetachedSpan {
+    span: Span,
+    scope: Option<Scope>,
+}
+
+impl std::fmt::Debug for DetachedSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.span.fmt(f)
+    }
+}
+
+impl DetachedSpan {
+    /// The context with this span open, to enter where its children are made.
+    pub fn context(&self) -> crate::Context {
+        crate::Context::of_span(&self.span)
+    }
+
+    /// Ends the span now.
+    pub fn end(mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Ok);
+        }
+    }
+
+    /// Ends the span now, marked `cancelled` (work abandoned before it completed).
+    pub fn cancel(mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Cancelled);
+        }
+    }
+
+    /// Ends the span now, failed with the error's `Display` text.
+    pub fn fail_and_end<E: Display + ?Sized>(mut self, error: &E) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Failed(context::error_info(error)));
+        }
+    }
+}
+
+impl std::ops::Deref for DetachedSpan {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl Drop for DetachedSpan {
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Ok);
+        }
     }
 }
 
