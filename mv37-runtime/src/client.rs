@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ExporterKind};
 use crate::events::FeedbackBuilder;
-use crate::export::pipeline::{FlushError, Pipeline, ShutdownError};
+use crate::export::pipeline::{FlushError, Pipeline, ShutdownError, MAX_QUEUE_BYTES, MAX_QUEUE_RECORDS};
 use crate::export::{ConsoleExporter, Exporter, FanOut, IngestExporter, JsonlExporter, NoopExporter, OtlpExporter};
 use crate::ids::TraceId;
 use crate::record::Record;
@@ -465,6 +465,18 @@ impl ClientBuilder {
                     variable,
                     value: "0".to_owned(),
                     expected: "a positive whole number",
+                });
+            }
+        }
+        for (variable, value, limit) in [
+            ("max_queue_records", config.max_queue_records, MAX_QUEUE_RECORDS),
+            ("max_queue_bytes", config.max_queue_bytes, MAX_QUEUE_BYTES),
+        ] {
+            if value > limit {
+                return Err(ConfigError::Invalid {
+                    variable,
+                    value: value.to_string(),
+                    expected: "at most 4194303 records or 512 GiB",
                 });
             }
         }

@@ -18,16 +18,34 @@ use crate::record::{ErrorInfo, Status};
 use crate::span::{Span, SpanInner};
 use crate::trace::{Trace, TraceInner};
 
-/// One entry of the context stack: a trace, and the span open inside it (if any).
+/// One entry of the context stack: an open span (which knows its trace), or a trace
+/// with no span open. One reference count per entry, not two.
 #[derive(Clone)]
-pub(crate) struct Frame {
-    pub(crate) trace: Arc<TraceInner>,
-    pub(crate) span: Option<Arc<SpanInner>>,
+pub(crate) enum Frame {
+    Trace(Arc<TraceInner>),
+    Span(Arc<SpanInner>),
 }
 
 impl Frame {
+    pub(crate) fn trace(&self) -> &Arc<TraceInner> {
+        match self {
+            Frame::Trace(trace) => trace,
+            Frame::Span(span) => &span.trace,
+        }
+    }
+
+    pub(crate) fn span(&self) -> Option<&Arc<SpanInner>> {
+        match self {
+            Frame::Trace(_) => None,
+            Frame::Span(span) => Some(span),
+        }
+    }
+
     pub(crate) fn span_id(&self) -> SpanId {
-        self.span.as_ref().map_or(self.trace.root_span_id, |span| span.span_id)
+        match self {
+            Frame::Trace(trace) => trace.root_span_id,
+            Frame::Span(span) => span.span_id,
+        }
     }
 }
 
@@ -64,7 +82,7 @@ pub(crate) fn parent_in(trace: &Arc<TraceInner>) -> SpanId {
                 stack
                     .iter()
                     .rev()
-                    .find(|frame| Arc::ptr_eq(&frame.trace, trace))
+                    .find(|frame| Arc::ptr_eq(frame.trace(), trace))
                     .map(Frame::span_id)
             })
         })
@@ -81,7 +99,7 @@ pub(crate) fn frame_in(trace: &Arc<TraceInner>) -> Option<Frame> {
                 stack
                     .iter()
                     .rev()
-                    .find(|frame| Arc::ptr_eq(&frame.trace, trace))
+                    .find(|frame| Arc::ptr_eq(frame.trace(), trace))
                     .cloned()
             })
         })
@@ -130,7 +148,7 @@ pub struct Context {
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.frame {
-            Some(frame) => write!(f, "Context({}/{})", frame.trace.trace_id, frame.span_id()),
+            Some(frame) => write!(f, "Context({}/{})", frame.trace().trace_id, frame.span_id()),
             None => f.write_str("Context(empty)"),
         }
     }
@@ -145,10 +163,7 @@ impl Context {
     /// The context in which `span` is the innermost open span.
     pub fn of_span(span: &Span) -> Self {
         Self {
-            frame: span.inner().map(|inner| Frame {
-                trace: Arc::clone(&inner.trace),
-                span: Some(Arc::clone(inner)),
-            }),
+            frame: span.inner().map(|inner| Frame::Span(Arc::clone(inner))),
         }
     }
 
@@ -178,12 +193,12 @@ impl Context {
 
     /// The trace of this context (a no-op handle when empty).
     pub fn trace(&self) -> Trace {
-        Trace::from_inner(self.frame.as_ref().map(|frame| Arc::clone(&frame.trace)))
+        Trace::from_inner(self.frame.as_ref().map(|frame| Arc::clone(frame.trace())))
     }
 
     /// The innermost span of this context (a no-op handle when no span is open).
     pub fn span(&self) -> Span {
-        Span::from_inner(self.frame.as_ref().and_then(|frame| frame.span.clone()))
+        Span::from_inner(self.frame.as_ref().and_then(|frame| frame.span().cloned()))
     }
 }
 
@@ -269,14 +284,8 @@ pub(crate) enum Scope {
 impl Scope {
     fn frame(&self) -> Frame {
         match self {
-            Scope::Trace(trace) => Frame {
-                trace: Arc::clone(trace),
-                span: None,
-            },
-            Scope::Span(span) => Frame {
-                trace: Arc::clone(&span.trace),
-                span: Some(Arc::clone(span)),
-            },
+            Scope::Trace(trace) => Frame::Trace(Arc::clone(trace)),
+            Scope::Span(span) => Frame::Span(Arc::clone(span)),
         }
     }
 

@@ -2,7 +2,7 @@
 //! drained by one background thread that batches records and calls the exporter.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -64,12 +64,30 @@ struct Control {
     shutdown_deadline: Option<Instant>,
 }
 
+/// Queue occupancy and the closed flag in one word, so that a producer reserves room and
+/// learns whether the pipeline still accepts records with a single atomic add:
+/// bit 63 is "closed", bits 40..63 count records, bits 0..40 count bytes.
+const CLOSED: u64 = 1 << 63;
+const ONE_RECORD: u64 = 1 << 40;
+const BYTES_MASK: u64 = ONE_RECORD - 1;
+/// The largest queue bound in records that the packed word can hold with room to spare
+/// for producers that overshoot before they back off.
+pub(crate) const MAX_QUEUE_RECORDS: usize = (1 << 22) - 1;
+/// The largest queue bound in bytes.
+pub(crate) const MAX_QUEUE_BYTES: usize = (1 << 39) - 1;
+
+fn queued_records(state: u64) -> usize {
+    ((state & !CLOSED) >> 40) as usize
+}
+
+fn queued_bytes(state: u64) -> usize {
+    (state & BYTES_MASK) as usize
+}
+
 pub(crate) struct Pipeline {
-    queue: SegQueue<(Record, usize)>,
-    queued_records: AtomicUsize,
-    queued_bytes: AtomicUsize,
+    queue: SegQueue<(Record, u64)>,
+    state: AtomicU64,
     counters: Counters,
-    closed: AtomicBool,
     finished: AtomicBool,
     urgent: AtomicBool,
     wake_pending: AtomicBool,
@@ -95,16 +113,14 @@ impl Pipeline {
     ) -> Result<Arc<Self>, ConfigError> {
         let pipeline = Arc::new(Self {
             queue: SegQueue::new(),
-            queued_records: AtomicUsize::new(0),
-            queued_bytes: AtomicUsize::new(0),
+            state: AtomicU64::new(0),
             counters: Counters::default(),
-            closed: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             urgent: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
             limits: Limits {
-                max_queue_records: config.max_queue_records.max(1),
-                max_queue_bytes: config.max_queue_bytes.max(1),
+                max_queue_records: config.max_queue_records.clamp(1, MAX_QUEUE_RECORDS),
+                max_queue_bytes: config.max_queue_bytes.clamp(1, MAX_QUEUE_BYTES),
                 max_batch_records: config.max_batch_records.max(1),
                 max_batch_bytes: config.max_batch_bytes.max(1),
                 batch_interval: config.batch_interval,
@@ -128,27 +144,24 @@ impl Pipeline {
     /// bound the record is dropped and counted.
     pub(crate) fn submit(&self, record: Record) {
         self.counters.produced.fetch_add(1, Ordering::Relaxed);
-        if self.closed.load(Ordering::Acquire) {
+        let bytes = (record.approx_bytes() as u64).min(BYTES_MASK >> 1);
+        let reservation = ONE_RECORD + bytes;
+        let before = self.state.fetch_add(reservation, Ordering::AcqRel);
+        let after = before + reservation;
+        if before & CLOSED != 0 {
+            self.state.fetch_sub(reservation, Ordering::AcqRel);
             self.counters.drop_records(DropReason::AfterShutdown, 1);
             return;
         }
-        let bytes = record.approx_bytes();
-        let records = self.queued_records.fetch_add(1, Ordering::AcqRel) + 1;
-        let total_bytes = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
-        if records > self.limits.max_queue_records || total_bytes > self.limits.max_queue_bytes {
-            self.queued_records.fetch_sub(1, Ordering::AcqRel);
-            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        let records = queued_records(after);
+        if records > self.limits.max_queue_records || queued_bytes(after) > self.limits.max_queue_bytes {
+            self.state.fetch_sub(reservation, Ordering::AcqRel);
             self.counters.drop_records(DropReason::QueueFull, 1);
             return;
         }
+        // Reserved before the pipeline closed: the exporter drains until every
+        // reservation made before the close has arrived.
         self.queue.push((record, bytes));
-        // If the exporter finished between our `closed` check and the push, nobody
-        // else will ever pop this record: account for it here.
-        fence(Ordering::SeqCst);
-        if self.finished.load(Ordering::SeqCst) {
-            self.sweep(DropReason::AfterShutdown);
-            return;
-        }
         if records >= self.limits.max_batch_records {
             self.wake();
         }
@@ -177,7 +190,7 @@ impl Pipeline {
 
     pub(crate) fn stats(&self) -> Stats {
         self.counters
-            .snapshot(self.queued_records.load(Ordering::Acquire) as u64)
+            .snapshot(queued_records(self.state.load(Ordering::Acquire)) as u64)
     }
 
     pub(crate) fn count_sampled_out(&self) {
@@ -226,7 +239,7 @@ impl Pipeline {
         if self.on_exporter_thread() {
             return Err(ShutdownError::FromExporterThread);
         }
-        self.closed.store(true, Ordering::Release);
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut control = self.control();
         let now = Instant::now();
         control.shutdown_deadline.get_or_insert(now + timeout);
@@ -253,14 +266,13 @@ impl Pipeline {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
-    fn pop(&self) -> Option<(Record, usize)> {
+    fn pop(&self) -> Option<(Record, u64)> {
         let item = self.queue.pop()?;
         self.counters.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.queued_records.fetch_sub(1, Ordering::AcqRel);
-        self.queued_bytes.fetch_sub(item.1, Ordering::AcqRel);
+        self.state.fetch_sub(ONE_RECORD + item.1, Ordering::AcqRel);
         Some(item)
     }
 
@@ -309,22 +321,21 @@ impl Pipeline {
                 control.flush_completed = control.flush_completed.max(target);
                 self.changed.notify_all();
             }
-            if shutdown_deadline.is_some() {
+            if let Some(deadline) = shutdown_deadline {
+                self.drain_stragglers(exporter.as_mut(), &mut batch, deadline);
                 let outcome = catch_unwind(AssertUnwindSafe(|| exporter.shutdown()));
                 self.log_failure(
                     outcome
                         .map_err(|_| "exporter panicked in shutdown".to_owned())
                         .and_then(|r| r.map_err(|e| e.to_string())),
                 );
-                self.finished.store(true, Ordering::SeqCst);
-                fence(Ordering::SeqCst);
-                self.sweep(DropReason::AfterShutdown);
+                self.finished.store(true, Ordering::Release);
                 let _control = self.control();
                 self.changed.notify_all();
                 return;
             }
             if self.wake_pending.load(Ordering::Acquire)
-                || self.queued_records.load(Ordering::Acquire) >= self.limits.max_batch_records
+                || queued_records(self.state.load(Ordering::Acquire)) >= self.limits.max_batch_records
             {
                 continue;
             }
@@ -340,7 +351,7 @@ impl Pipeline {
         let mut moved = 0;
         while budget > 0 && !batch.is_full(&self.limits) {
             let Some((record, bytes)) = self.pop() else { break };
-            batch.push(record, bytes);
+            batch.push(record, bytes as usize);
             budget -= 1;
             moved += 1;
         }
@@ -350,7 +361,7 @@ impl Pipeline {
     /// Exports everything queued when called (not what arrives during the drain, so a
     /// busy program cannot keep a flush waiting forever).
     fn drain(&self, exporter: &mut dyn Exporter, batch: &mut Batch, deadline: Option<Instant>) {
-        let mut budget = self.queued_records.load(Ordering::Acquire);
+        let mut budget = queued_records(self.state.load(Ordering::Acquire));
         loop {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 let late = batch.records.len() as u64;
@@ -366,6 +377,24 @@ impl Pipeline {
             }
             self.export(exporter, batch);
         }
+    }
+
+    /// After the close, waits for records reserved just before it (a producer between its
+    /// reservation and its push) and exports them; at the deadline what is left is
+    /// counted as `shutdown_timeout`.
+    fn drain_stragglers(&self, exporter: &mut dyn Exporter, batch: &mut Batch, deadline: Instant) {
+        while queued_records(self.state.load(Ordering::Acquire)) > 0 {
+            if Instant::now() >= deadline {
+                self.sweep(DropReason::ShutdownTimeout);
+                return;
+            }
+            if self.fill(batch, usize::MAX) == 0 {
+                thread::yield_now();
+            } else {
+                self.export(exporter, batch);
+            }
+        }
+        self.export(exporter, batch);
     }
 
     fn export(&self, exporter: &mut dyn Exporter, batch: &mut Batch) {
