@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError, ExporterKind};
 use crate::events::FeedbackBuilder;
 use crate::export::pipeline::{FlushError, Pipeline, ShutdownError, MAX_QUEUE_BYTES, MAX_QUEUE_RECORDS};
+use crate::export::spool::Spool;
 use crate::export::{ConsoleExporter, Exporter, FanOut, IngestExporter, JsonlExporter, NoopExporter, OtlpExporter};
 use crate::ids::TraceId;
 use crate::record::Record;
@@ -384,6 +385,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Keep batches that could not be delivered (and what is queued when the shutdown
+    /// deadline passes) as JSONL segments in this directory, re-sent later.
+    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// The bound of the spool directory's total size; past it the oldest segment goes.
+    pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
+        self.config.spool_max_bytes = bytes;
+        self
+    }
+
     /// The deployment environment.
     pub fn environment(mut self, environment: impl Into<String>) -> Self {
         self.config.environment = Some(environment.into());
@@ -511,7 +525,16 @@ impl ClientBuilder {
             1 => exporters.remove(0),
             _ => Box::new(FanOut(exporters)),
         };
-        let pipeline = Pipeline::start(&config, exporter, self.redact)?;
+        let spool = match &config.spool_dir {
+            Some(dir) => Some(
+                Spool::open(dir, config.spool_max_bytes).map_err(|e| ConfigError::Spool {
+                    path: dir.clone(),
+                    message: e.to_string(),
+                })?,
+            ),
+            None => None,
+        };
+        let pipeline = Pipeline::start(&config, exporter, self.redact, spool)?;
         LIVE_CLIENTS.fetch_add(1, Ordering::AcqRel);
         let sample_below = (config.sample_rate < 1.0).then_some((config.sample_rate * u64::MAX as f64) as u64);
         Ok(Client {

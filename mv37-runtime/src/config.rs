@@ -63,6 +63,10 @@ pub struct Config {
     pub otlp: OtlpConfig,
     /// The `mv37` exporter (`MV37_ENDPOINT`, `MV37_API_KEY`).
     pub ingest: IngestConfig,
+    /// Where undeliverable batches wait to be re-sent (`MV37_SPOOL_DIR`); none by default.
+    pub spool_dir: Option<PathBuf>,
+    /// Bound of the spool's total size in bytes (`MV37_SPOOL_MAX_BYTES`).
+    pub spool_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -85,6 +89,8 @@ impl Default for Config {
             flush_on_end: false,
             otlp: OtlpConfig::default(),
             ingest: IngestConfig::default(),
+            spool_dir: None,
+            spool_max_bytes: crate::export::DEFAULT_SPOOL_MAX_BYTES,
         }
     }
 }
@@ -116,6 +122,14 @@ pub enum ConfigError {
     #[error("cannot open JSONL file {path:?}: {message}")]
     JsonlPath {
         /// The path.
+        path: PathBuf,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// The spool directory cannot be created or opened.
+    #[error("cannot use spool directory {path:?}: {message}")]
+    Spool {
+        /// The directory.
         path: PathBuf,
         /// The operating system's reason.
         message: String,
@@ -208,6 +222,12 @@ impl Config {
         }
         if let Some(value) = get("MV37_FLUSH_ON_END") {
             self.flush_on_end = parse_bool("MV37_FLUSH_ON_END", &value)?;
+        }
+        if let Some(value) = get("MV37_SPOOL_DIR") {
+            self.spool_dir = Some(PathBuf::from(value));
+        }
+        if let Some(value) = get("MV37_SPOOL_MAX_BYTES") {
+            self.spool_max_bytes = parse_count("MV37_SPOOL_MAX_BYTES", &value)? as u64;
         }
         self.apply_otlp(&get)?;
         if let Some(value) = get("MV37_ENDPOINT") {

@@ -34,6 +34,7 @@ pub use export::{
     NoopExporter, OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy,
     DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
 };
+pub use export::{Evicted, Segment, SegmentContents, Spool, DEFAULT_SPOOL_MAX_BYTES};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
 pub use payload::{Payload, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use record::{

@@ -16,6 +16,9 @@ pub enum DropReason {
     AfterShutdown,
     /// The shutdown deadline passed before the record could be exported.
     ShutdownTimeout,
+    /// The record waited in the disk spool, and its segment was evicted to keep the
+    /// spool within its bound (or the backend rejected it when it was re-sent).
+    SpoolEvicted,
 }
 
 /// Counts of dropped records by reason.
@@ -29,20 +32,22 @@ pub struct DroppedStats {
     pub after_shutdown: u64,
     /// Still queued when the shutdown deadline passed.
     pub shutdown_timeout: u64,
+    /// Spooled, then evicted from the spool (or rejected when re-sent).
+    pub spool_evicted: u64,
 }
 
 impl DroppedStats {
     /// All dropped records, whatever the reason.
     pub fn total(&self) -> u64 {
-        self.queue_full + self.export_failed + self.after_shutdown + self.shutdown_timeout
+        self.queue_full + self.export_failed + self.after_shutdown + self.shutdown_timeout + self.spool_evicted
     }
 }
 
 /// A snapshot of the client's delivery accounting.
 ///
 /// When nothing is being produced or exported (after `flush` or `shutdown` returns),
-/// `produced == exported + dropped.total() + queued` holds exactly; each term is counted
-/// on its own, so the equation is a check, not a definition.
+/// `produced == exported + dropped.total() + queued + spooled` holds exactly; each term
+/// is counted on its own, so the equation is a check, not a definition.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     /// Records handed to the pipeline.
@@ -53,6 +58,14 @@ pub struct Stats {
     pub dropped: DroppedStats,
     /// Records waiting in the queue or in the batch being exported.
     pub queued: u64,
+    /// Records this client wrote to the disk spool that are still there.
+    pub spooled: u64,
+    /// Records from earlier runs' spool segments delivered by this client (not part of
+    /// `produced`).
+    pub resent_from_spool: u64,
+    /// Records from earlier runs' spool segments evicted or rejected by this client (not
+    /// part of `produced`).
+    pub lost_from_earlier_spool: u64,
     /// Batches the exporter accepted.
     pub batches: u64,
     /// Traces not recorded because of the sample rate (not records, so not in `produced`).
@@ -60,9 +73,9 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Whether `produced == exported + dropped + queued`.
+    /// Whether `produced == exported + dropped + queued + spooled`.
     pub fn is_balanced(&self) -> bool {
-        self.produced == self.exported + self.dropped.total() + self.queued
+        self.produced == self.exported + self.dropped.total() + self.queued + self.spooled
     }
 }
 
@@ -73,6 +86,10 @@ pub(crate) struct Counters {
     pub(crate) batches: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     pub(crate) sampled_out_traces: AtomicU64,
+    pub(crate) spooled: AtomicU64,
+    pub(crate) resent_from_spool: AtomicU64,
+    pub(crate) lost_from_earlier_spool: AtomicU64,
+    spool_evicted: AtomicU64,
     queue_full: AtomicU64,
     export_failed: AtomicU64,
     after_shutdown: AtomicU64,
@@ -86,6 +103,7 @@ impl Counters {
             DropReason::ExportFailed => &self.export_failed,
             DropReason::AfterShutdown => &self.after_shutdown,
             DropReason::ShutdownTimeout => &self.shutdown_timeout,
+            DropReason::SpoolEvicted => &self.spool_evicted,
         };
         counter.fetch_add(count, Ordering::Relaxed);
     }
@@ -99,13 +117,18 @@ impl Counters {
             export_failed: self.export_failed.load(Ordering::Acquire),
             after_shutdown: self.after_shutdown.load(Ordering::Acquire),
             shutdown_timeout: self.shutdown_timeout.load(Ordering::Acquire),
+            spool_evicted: self.spool_evicted.load(Ordering::Acquire),
         };
+        let spooled = self.spooled.load(Ordering::Acquire);
         let queued = queue_len + self.in_flight.load(Ordering::Acquire);
         Stats {
             produced: self.produced.load(Ordering::Acquire),
             exported,
             dropped,
             queued,
+            spooled,
+            resent_from_spool: self.resent_from_spool.load(Ordering::Acquire),
+            lost_from_earlier_spool: self.lost_from_earlier_spool.load(Ordering::Acquire),
             batches: self.batches.load(Ordering::Acquire),
             sampled_out_traces: self.sampled_out_traces.load(Ordering::Relaxed),
         }

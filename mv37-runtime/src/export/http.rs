@@ -133,6 +133,10 @@ impl HttpTransport {
         ExportError::new(self.exporter, message)
     }
 
+    fn transient(&self, message: impl Into<String>) -> ExportError {
+        ExportError::transient(self.exporter, message)
+    }
+
     /// Built lazily on the exporter thread, so building a client never needs a runtime.
     fn ready(&mut self) -> Result<(&tokio::runtime::Runtime, &reqwest::Client), ExportError> {
         if self.runtime.is_none() {
@@ -173,7 +177,7 @@ impl HttpTransport {
             attempt += 1;
             let timeout = self.remaining(started).min(self.policy.request_timeout);
             if timeout.is_zero() {
-                return Err(self.error("gave up: the delivery deadline passed"));
+                return Err(self.transient("gave up: the delivery deadline passed"));
             }
             self.requests += 1;
             let outcome = self.attempt(request, body, timeout);
@@ -186,10 +190,10 @@ impl HttpTransport {
                 Attempt::Retry { reason, retry_after } => (reason, retry_after),
             };
             if attempt >= self.policy.max_attempts {
-                return Err(self.error(format!("{reason} (gave up after {attempt} attempts)")));
+                return Err(self.transient(format!("{reason} (gave up after {attempt} attempts)")));
             }
             if self.tokens < 1.0 {
-                return Err(self.error(format!("{reason} (retry budget exhausted: not retried)")));
+                return Err(self.transient(format!("{reason} (retry budget exhausted: not retried)")));
             }
             let ceiling = self
                 .policy
@@ -199,7 +203,7 @@ impl HttpTransport {
             let jittered = ceiling.mul_f64(fastrand::f64());
             let wait = match retry_after {
                 Some(asked) if asked > self.policy.max_backoff => {
-                    return Err(self.error(format!(
+                    return Err(self.transient(format!(
                         "{reason} (server asked to retry after {asked:?}, longer than the {:?} allowed)",
                         self.policy.max_backoff
                     )));
@@ -208,7 +212,7 @@ impl HttpTransport {
                 None => jittered,
             };
             if wait >= self.remaining(started) {
-                return Err(self.error(format!("{reason} (no time left to retry)")));
+                return Err(self.transient(format!("{reason} (no time left to retry)")));
             }
             self.tokens -= 1.0;
             self.retries += 1;

@@ -7,6 +7,7 @@ mod jsonl;
 mod memory;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
+pub(crate) mod spool;
 
 use std::time::Instant;
 
@@ -16,6 +17,7 @@ pub use ingest::{IngestConfig, IngestExporter, DEFAULT_INGEST_ENDPOINT};
 pub use jsonl::JsonlExporter;
 pub use memory::MemoryExporter;
 pub use otlp::{OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, DEFAULT_OTLP_ENDPOINT};
+pub use spool::{Evicted, Segment, SegmentContents, Spool, DEFAULT_SPOOL_MAX_BYTES};
 
 use crate::record::Record;
 
@@ -66,14 +68,26 @@ pub struct ExportError {
     pub exporter: &'static str,
     /// What went wrong.
     pub message: String,
+    /// Whether sending the same batch later could succeed (the backend was down or
+    /// overloaded), as opposed to a batch the backend rejects. Only these are spooled.
+    pub transient: bool,
 }
 
 impl ExportError {
-    /// An error of the named exporter.
+    /// A permanent error of the named exporter (retrying the batch will not help).
     pub fn new(exporter: &'static str, message: impl Into<String>) -> Self {
         Self {
             exporter,
             message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// A transient error: the backend could not be reached or was overloaded.
+    pub fn transient(exporter: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            transient: true,
+            ..Self::new(exporter, message)
         }
     }
 }
@@ -95,10 +109,14 @@ pub(crate) struct FanOut(pub(crate) Vec<Box<dyn Exporter>>);
 
 impl FanOut {
     fn each(&mut self, mut call: impl FnMut(&mut dyn Exporter) -> Result<(), ExportError>) -> Result<(), ExportError> {
-        let mut first_error = None;
+        let mut first_error: Option<ExportError> = None;
         for exporter in &mut self.0 {
             if let Err(error) = call(exporter.as_mut()) {
-                first_error.get_or_insert(error);
+                match &mut first_error {
+                    // The batch is worth spooling only if every failure was transient.
+                    Some(first) => first.transient &= error.transient,
+                    None => first_error = Some(error),
+                }
             }
         }
         first_error.map_or(Ok(()), Err)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::SegQueue;
 
+use super::spool::Spool;
 use super::Exporter;
 use crate::config::{Config, ConfigError};
 use crate::record::Record;
@@ -97,6 +98,8 @@ pub(crate) struct Pipeline {
     thread: OnceLock<Thread>,
     failures_logged: AtomicU64,
     redact: Option<RedactHook>,
+    /// Used by the exporter thread only; a lock so the pipeline can be shared.
+    spool: Mutex<Option<Spool>>,
 }
 
 // The redaction hook is only called under `catch_unwind` on the exporter thread, and
@@ -110,6 +113,7 @@ impl Pipeline {
         config: &Config,
         exporter: Box<dyn Exporter>,
         redact: Option<RedactHook>,
+        spool: Option<Spool>,
     ) -> Result<Arc<Self>, ConfigError> {
         let pipeline = Arc::new(Self {
             queue: SegQueue::new(),
@@ -130,6 +134,7 @@ impl Pipeline {
             thread: OnceLock::new(),
             failures_logged: AtomicU64::new(0),
             redact,
+            spool: Mutex::new(spool),
         });
         let worker = Arc::clone(&pipeline);
         let handle = thread::Builder::new()
@@ -276,17 +281,11 @@ impl Pipeline {
         Some(item)
     }
 
-    /// Drops everything still queued, counted under `reason`.
-    fn sweep(&self, reason: DropReason) {
-        while let Some(_item) = self.pop() {
-            self.counters.drop_records(reason, 1);
-            self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-
     fn run(self: Arc<Self>, mut exporter: Box<dyn Exporter>) {
         let mut batch = Batch::default();
         let mut deadline_told = false;
+        let mut spool_pending = self.lock_spool().is_some();
+        let mut next_redelivery = Instant::now();
         loop {
             self.wake_pending.store(false, Ordering::Release);
             let (flush_target, shutdown_deadline) = {
@@ -334,7 +333,22 @@ impl Pipeline {
                 self.changed.notify_all();
                 return;
             }
-            if self.wake_pending.load(Ordering::Acquire)
+            let mut resend_now = false;
+            if spool_pending && Instant::now() >= next_redelivery {
+                // Spooled segments go one per round, between batches of new records; after
+                // a failed attempt they wait a batch interval.
+                match self.redeliver_one(exporter.as_mut()) {
+                    Redelivery::Sent => resend_now = true,
+                    Redelivery::Failed => next_redelivery = Instant::now() + self.limits.batch_interval,
+                    Redelivery::Empty => {
+                        spool_pending = false;
+                        next_redelivery = Instant::now() + self.limits.batch_interval;
+                    }
+                }
+            }
+            spool_pending |= self.counters.spooled.load(Ordering::Relaxed) > 0;
+            if resend_now
+                || self.wake_pending.load(Ordering::Acquire)
                 || queued_records(self.state.load(Ordering::Acquire)) >= self.limits.max_batch_records
             {
                 continue;
@@ -364,11 +378,7 @@ impl Pipeline {
         let mut budget = queued_records(self.state.load(Ordering::Acquire));
         loop {
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                let late = batch.records.len() as u64;
-                batch.clear();
-                self.counters.drop_records(DropReason::ShutdownTimeout, late);
-                self.counters.in_flight.fetch_sub(late, Ordering::AcqRel);
-                self.sweep(DropReason::ShutdownTimeout);
+                self.give_up(batch);
                 return;
             }
             budget -= self.fill(batch, budget);
@@ -385,7 +395,7 @@ impl Pipeline {
     fn drain_stragglers(&self, exporter: &mut dyn Exporter, batch: &mut Batch, deadline: Instant) {
         while queued_records(self.state.load(Ordering::Acquire)) > 0 {
             if Instant::now() >= deadline {
-                self.sweep(DropReason::ShutdownTimeout);
+                self.give_up(batch);
                 return;
             }
             if self.fill(batch, usize::MAX) == 0 {
@@ -414,7 +424,9 @@ impl Pipeline {
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Err(error)) => {
-                self.counters.drop_records(DropReason::ExportFailed, count);
+                if !(error.transient && self.spool_records(&batch.records)) {
+                    self.counters.drop_records(DropReason::ExportFailed, count);
+                }
                 self.log_failure(Err(error.to_string()));
             }
             Err(_) => {
@@ -426,6 +438,96 @@ impl Pipeline {
         batch.clear();
     }
 
+    fn lock_spool(&self) -> MutexGuard<'_, Option<Spool>> {
+        self.spool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes records to the spool, if there is one; false if they could not be kept.
+    fn spool_records(&self, records: &[Record]) -> bool {
+        let mut spool = self.lock_spool();
+        let Some(spool) = spool.as_mut() else {
+            return false;
+        };
+        match spool.write(records) {
+            Ok(evicted) => {
+                self.counters.spooled.fetch_add(records.len() as u64, Ordering::AcqRel);
+                self.counters.spooled.fetch_sub(evicted.own_records, Ordering::AcqRel);
+                self.counters
+                    .drop_records(DropReason::SpoolEvicted, evicted.own_records);
+                self.counters
+                    .lost_from_earlier_spool
+                    .fetch_add(evicted.other_records, Ordering::AcqRel);
+                true
+            }
+            Err(error) => {
+                self.log_failure(Err(format!(
+                    "cannot write the spool {}: {error}",
+                    spool.dir().display()
+                )));
+                false
+            }
+        }
+    }
+
+    /// The shutdown deadline passed: what is still queued (and the batch in hand) goes to
+    /// the spool, or is counted as `shutdown_timeout`.
+    fn give_up(&self, batch: &mut Batch) {
+        while let Some((record, bytes)) = self.pop() {
+            batch.push(record, bytes as usize);
+        }
+        let count = batch.records.len() as u64;
+        if count > 0 && !self.spool_records(&batch.records) {
+            self.counters.drop_records(DropReason::ShutdownTimeout, count);
+        }
+        self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
+        batch.clear();
+    }
+
+    /// Re-sends the oldest spooled segment, removing it once delivered (or rejected).
+    fn redeliver_one(&self, exporter: &mut dyn Exporter) -> Redelivery {
+        let mut guard = self.lock_spool();
+        let Some(spool) = guard.as_mut() else {
+            return Redelivery::Empty;
+        };
+        let segment = match spool.segments() {
+            Ok(segments) => match segments.into_iter().next() {
+                Some(segment) => segment,
+                None => return Redelivery::Empty,
+            },
+            Err(_) => return Redelivery::Failed,
+        };
+        let own = spool.wrote(&segment);
+        drop(guard);
+        let records = match Spool::read(&segment) {
+            Ok(contents) => contents.records,
+            Err(_) => return Redelivery::Failed,
+        };
+        let count = segment.records;
+        let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(&records)));
+        let delivered = matches!(outcome, Ok(Ok(())));
+        let rejected = matches!(&outcome, Ok(Err(error)) if !error.transient);
+        if !(delivered || rejected) || Spool::remove(&segment).is_err() {
+            return Redelivery::Failed;
+        }
+        match (own, delivered) {
+            (true, true) => {
+                self.counters.spooled.fetch_sub(count, Ordering::AcqRel);
+                self.counters.exported.fetch_add(count, Ordering::AcqRel);
+            }
+            (true, false) => {
+                self.counters.spooled.fetch_sub(count, Ordering::AcqRel);
+                self.counters.drop_records(DropReason::SpoolEvicted, count);
+            }
+            (false, true) => {
+                self.counters.resent_from_spool.fetch_add(count, Ordering::AcqRel);
+            }
+            (false, false) => {
+                self.counters.lost_from_earlier_spool.fetch_add(count, Ordering::AcqRel);
+            }
+        }
+        Redelivery::Sent
+    }
+
     /// Reports the first failure on standard error; later ones are only counted.
     fn log_failure(&self, outcome: Result<(), String>) {
         if let Err(message) = outcome {
@@ -434,6 +536,12 @@ impl Pipeline {
             }
         }
     }
+}
+
+enum Redelivery {
+    Sent,
+    Failed,
+    Empty,
 }
 
 #[derive(Default)]
