@@ -85,7 +85,7 @@ impl MessageBuilder {
     /// A message on the innermost span of `trace` open here, or on the trace itself.
     pub(crate) fn in_trace(trace: &Arc<TraceInner>, role: Role, content: Content) -> Self {
         match context::frame_in(trace).as_ref().and_then(context::Frame::span) {
-            Some(span) => Self::in_span(&span, role, content),
+            Some(span) => Self::in_span(span, role, content),
             None => Self::new(
                 Owner::Trace(Arc::clone(trace)),
                 trace,
