@@ -1,0 +1,8 @@
+#[mv37::task(skip(db), skip_all)]
+fn search(db: &str, query: &str) -> usize {
+    db.len() + query.len()
+}
+
+fn main() {
+    search("db", "q");
+}
