@@ -139,11 +139,17 @@ impl<L: Entries> Serialize for Input<L> {
 /// Describes the span of a `#[task]`, `#[llm]`, `#[tool]` or `#[span]` fn: in the trace
 /// open in the current context, else in an implicit trace named `name`.
 pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
+    if !crate::client::any_client_live() {
+        return SpanSetup {
+            implicit: None,
+            builder: None,
+        };
+    }
     let trace = crate::current_trace();
     if trace.is_recording() {
         return SpanSetup {
             implicit: None,
-            builder: trace.span(kind).name(name),
+            builder: Some(trace.span(kind).name(name)),
         };
     }
     match crate::client() {
@@ -152,12 +158,12 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
             let builder = trace.span(kind).name(name);
             SpanSetup {
                 implicit: scope,
-                builder,
+                builder: Some(builder),
             }
         }
         None => SpanSetup {
             implicit: None,
-            builder: Trace::disabled().span(kind),
+            builder: None,
         },
     }
 }
@@ -167,7 +173,8 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
 pub struct SpanSetup {
     /// The implicit trace, opened but not yet entered.
     implicit: Option<Scope>,
-    builder: SpanBuilder,
+    /// `None` when nothing is recorded: the disabled path is one tag write.
+    builder: Option<SpanBuilder>,
 }
 
 impl std::fmt::Debug for SpanSetup {
@@ -183,42 +190,40 @@ impl SpanSetup {
     /// Whether the span records anything.
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.builder.is_recording()
+        self.builder.as_ref().is_some_and(SpanBuilder::is_recording)
+    }
+
+    fn update(&mut self, change: impl FnOnce(SpanBuilder) -> SpanBuilder) {
+        if let Some(builder) = self.builder.take() {
+            self.builder = Some(change(builder));
+        }
     }
 
     /// Records the input.
     #[inline]
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
-        if self.builder.is_recording() {
-            self.builder = self.builder.input(input);
-        }
+        self.update(|builder| builder.input(input));
         self
     }
 
     /// Sets one attribute.
     #[inline]
     pub fn attribute<T: Serialize + ?Sized>(mut self, key: &'static str, value: &T) -> Self {
-        if self.builder.is_recording() {
-            self.builder = self.builder.attribute(key, value);
-        }
+        self.update(|builder| builder.attribute(key, value));
         self
     }
 
     /// Sets the model.
     #[inline]
     pub fn model<T: OptionText + ?Sized>(mut self, model: &T) -> Self {
-        if self.builder.is_recording() {
-            self.builder = self.builder.model(model.to_string());
-        }
+        self.update(|builder| builder.model(model.to_string()));
         self
     }
 
     /// Sets the provider.
     #[inline]
     pub fn provider<T: OptionText + ?Sized>(mut self, provider: &T) -> Self {
-        if self.builder.is_recording() {
-            self.builder = self.builder.provider(provider.to_string());
-        }
+        self.update(|builder| builder.provider(provider.to_string()));
         self
     }
 
@@ -226,6 +231,9 @@ impl SpanSetup {
     #[inline]
     pub fn run<R>(self, body: impl FnOnce() -> R, output: fn(&Span, &R)) -> R {
         let Self { implicit, builder } = self;
+        let Some(builder) = builder else {
+            return body();
+        };
         let run = move || builder.run(|span| recorded(span, body(), output));
         match implicit {
             None => run(),
@@ -242,6 +250,9 @@ impl SpanSetup {
         output: fn(&Span, &T),
     ) -> Result<T, E> {
         let Self { implicit, builder } = self;
+        let Some(builder) = builder else {
+            return body();
+        };
         let run = move || builder.try_run(|span| recorded_ok(span, body(), output));
         match implicit {
             None => run(),
@@ -257,6 +268,7 @@ impl SpanSetup {
         output: fn(&Span, &F::Output),
     ) -> SpanFuture<F, OutputFn<Span, F::Output>> {
         let Self { implicit, builder } = self;
+        let builder = builder.unwrap_or_else(|| SpanBuilder::new(None, SpanKind::Span));
         let inner = builder.run_async(|span| Recorded::new(body, span, output));
         ScopeFuture::new(inner, implicit, never_failed)
     }
@@ -269,6 +281,7 @@ impl SpanSetup {
         output: fn(&Span, &T),
     ) -> SpanFuture<F, OkOnly<Span, T>> {
         let Self { implicit, builder } = self;
+        let builder = builder.unwrap_or_else(|| SpanBuilder::new(None, SpanKind::Span));
         let inner = builder.try_run_async(|span| Recorded::new(body, span, OkOnly(output)));
         ScopeFuture::new(inner, implicit, failed_on_err::<T, E>)
     }
