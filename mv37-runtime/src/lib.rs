@@ -11,6 +11,7 @@ mod context;
 mod events;
 mod export;
 mod ids;
+mod llm;
 #[doc(hidden)]
 pub mod macro_support;
 mod payload;
@@ -36,6 +37,15 @@ pub use export::{
 };
 pub use export::{Evicted, Segment, SegmentContents, Spool, DEFAULT_SPOOL_MAX_BYTES};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
+pub use llm::chat::{
+    messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_messages, record_openai_messages,
+    ChatMessage,
+};
+pub use llm::cost::{Price, PriceTable};
+pub use llm::stream::{
+    trace_stream, trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, StreamAccumulator, TextAccumulator,
+    TracedStream, STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
+};
 pub use payload::{Payload, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use record::{
     Attributes, Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Record, RecordParseError, Role,

@@ -9,9 +9,17 @@ fn field(value: &Value, path: &[&str]) -> Option<u64> {
     path.iter().try_fold(value, |v, key| v.get(key))?.as_u64()
 }
 
-/// The `usage` object of a response, or the value itself if it already is one.
+/// The `usage` object of a response, of a streaming event that wraps one (OpenAI's
+/// `response.completed` carries `response.usage`, Anthropic's `message_start` carries
+/// `message.usage`), or the value itself if it already is one.
 fn usage_object(response: &Value) -> &Value {
-    response.get("usage").filter(|u| u.is_object()).unwrap_or(response)
+    fn usage_in(value: &Value) -> Option<&Value> {
+        value.get("usage").filter(|u| u.is_object())
+    }
+    usage_in(response)
+        .or_else(|| response.get("response").and_then(usage_in))
+        .or_else(|| response.get("message").and_then(usage_in))
+        .unwrap_or(response)
 }
 
 /// Reads token usage from an OpenAI response: the Responses API (`input_tokens`,
@@ -19,8 +27,12 @@ fn usage_object(response: &Value) -> &Value {
 /// `output_tokens_details.reasoning_tokens`, `total_tokens`) or Chat Completions
 /// (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`,
 /// `completion_tokens_details.reasoning_tokens`). Accepts the whole response or its
-/// `usage` object, as any `Serialize` value (a typed SDK struct or a
+/// `usage` object (or a streaming event that carries one, such as `response.completed`
+/// or a final Chat Completions chunk), as any `Serialize` value (a typed SDK struct or a
 /// `serde_json::Value`). A response without usage gives an empty `Usage`.
+///
+/// `cached_tokens` is a part of `input_tokens` and `reasoning_tokens` a part of
+/// `output_tokens`, as OpenAI reports them; see [`PriceTable`](crate::PriceTable) for cost.
 ///
 /// ```
 /// let response = serde_json::json!({
@@ -61,8 +73,9 @@ pub fn usage_from_openai<T: Serialize + ?Sized>(response: &T) -> Usage {
 /// Reads token usage from an Anthropic Messages response (`input_tokens`,
 /// `output_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens`).
 /// Cache reads are `cached_tokens`; the prompt total (`input_tokens`) counts uncached,
-/// cache-read and cache-write tokens together, as OpenAI's does. A response without
-/// usage gives an empty `Usage`.
+/// cache-read and cache-write tokens together, as OpenAI's does. Accepts the whole
+/// response, its `usage`, or a streaming event that carries one (`message_start`,
+/// `message_delta`). A response without usage gives an empty `Usage`.
 ///
 /// ```
 /// let response = serde_json::json!({
@@ -83,7 +96,12 @@ pub fn usage_from_anthropic<T: Serialize + ?Sized>(response: &T) -> Usage {
     let cache_read = field(usage, &["cache_read_input_tokens"]);
     let cache_write = field(usage, &["cache_creation_input_tokens"]);
     let input = if uncached.is_some() || cache_read.is_some() || cache_write.is_some() {
-        Some(uncached.unwrap_or(0) + cache_read.unwrap_or(0) + cache_write.unwrap_or(0))
+        Some(
+            uncached
+                .unwrap_or(0)
+                .saturating_add(cache_read.unwrap_or(0))
+                .saturating_add(cache_write.unwrap_or(0)),
+        )
     } else {
         None
     };
