@@ -1,0 +1,374 @@
+//! `mv37 send`: replays records to a backend through the runtime's own exporters and
+//! configuration, keeping every trace and span id.
+//!
+//! A span record read back from JSON carries only the trace's `context`, not its user,
+//! session or name, which the OTLP exporter puts on every span. So records are held per
+//! trace (bounded) until the trace's own record arrives, then sent with the trace-level
+//! fields restored; records of a trace whose `trace` record is not in the input (or that
+//! overflowed the bound) are sent as they are.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use mv37_runtime::{Config, Exporter, IngestExporter, OtlpExporter, Record, TraceId, TraceRecord, TraceScope};
+
+use crate::error::{output_result, CliError, EXIT_BAD_INPUT, EXIT_OK};
+use crate::input::RecordReader;
+
+/// Where `send` delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Destination {
+    /// OTLP/HTTP, configured by the `OTEL_EXPORTER_OTLP_*` variables.
+    Otlp,
+    /// The mv37 ingest API, configured by `MV37_ENDPOINT` and `MV37_API_KEY`.
+    Mv37,
+}
+
+/// Options of `mv37 send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// JSONL files written by mv37; `-` reads standard input; gzip files are read as such.
+    #[arg(required_unless_present = "spool", value_name = "FILE")]
+    pub files: Vec<String>,
+    /// The exporter to send through.
+    #[arg(long, value_enum, value_name = "EXPORTER")]
+    pub to: Destination,
+    /// Override the endpoint from the environment. For otlp, the traces URL
+    /// (`/v1/traces` is added to a URL without a path); for mv37, the ingest API's base URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Records per request (default: `MV37_BATCH_SIZE`, else 512).
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+    /// Most traces held while waiting for their `trace` record; past it the oldest is
+    /// sent without its trace-level fields.
+    #[arg(long, value_name = "N", default_value_t = 10_000, hide_short_help = true)]
+    pub max_pending: usize,
+    /// Re-deliver the segments of a disk spool (not supported yet).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub spool: Option<PathBuf>,
+}
+
+/// Most records held in traces waiting for their `trace` record.
+const MAX_PENDING_RECORDS: usize = 200_000;
+/// Scopes of sent traces kept for records that arrive after the trace record.
+const REMEMBERED_SCOPES: usize = 4096;
+/// Inputs at least this large get a progress bar (on a terminal).
+const PROGRESS_MIN_BYTES: u64 = 4 * 1024 * 1024;
+/// Export errors reported one by one.
+const REPORTED_FAILURES: u64 = 5;
+
+#[derive(Debug, Default)]
+struct Counts {
+    sent: u64,
+    sent_spans: u64,
+    failed: u64,
+    batches: u64,
+    failed_batches: u64,
+    without_trace_fields: u64,
+}
+
+struct Replay {
+    exporter: Box<dyn Exporter>,
+    batch: Vec<Record>,
+    batch_size: usize,
+    max_pending: usize,
+    pending: HashMap<TraceId, (u64, Vec<Record>)>,
+    pending_records: usize,
+    arrival: VecDeque<(u64, TraceId)>,
+    next_sequence: u64,
+    scopes: HashMap<TraceId, Arc<TraceScope>>,
+    scope_order: VecDeque<TraceId>,
+    counts: Counts,
+}
+
+fn scope_of(trace: &TraceRecord) -> Arc<TraceScope> {
+    Arc::new(TraceScope {
+        name: trace.name.clone(),
+        user_id: trace.user_id.clone(),
+        session_id: trace.session_id.clone(),
+        conversation_id: trace.conversation_id.clone(),
+        external_trace_id: trace.external_trace_id.clone(),
+        context: trace.context.clone(),
+    })
+}
+
+/// Puts the trace-level fields on a record that carries a scope.
+fn with_scope(mut record: Record, scope: &Arc<TraceScope>) -> Record {
+    let slot = match &mut record {
+        Record::Span(span) => &mut span.scope,
+        Record::Message(message) => &mut message.scope,
+        Record::Feedback(feedback) => &mut feedback.scope,
+        Record::Signal(signal) => &mut signal.scope,
+        Record::Trace(_) => return record,
+    };
+    *slot = Some(Arc::clone(scope));
+    record
+}
+
+impl Replay {
+    fn push(&mut self, record: Record) {
+        let trace_id = record.trace_id();
+        if let Record::Trace(trace) = &record {
+            let scope = scope_of(trace);
+            if let Some((_, held)) = self.pending.remove(&trace_id) {
+                self.pending_records -= held.len();
+                for record in held {
+                    self.enqueue(with_scope(record, &scope));
+                }
+            }
+            self.remember(trace_id, scope);
+            self.enqueue(record);
+            return;
+        }
+        if let Some(scope) = self.scopes.get(&trace_id) {
+            let scope = Arc::clone(scope);
+            self.enqueue(with_scope(record, &scope));
+            return;
+        }
+        match self.pending.get_mut(&trace_id) {
+            Some((_, held)) => held.push(record),
+            None => {
+                self.arrival.push_back((self.next_sequence, trace_id));
+                self.pending.insert(trace_id, (self.next_sequence, vec![record]));
+                self.next_sequence += 1;
+            }
+        }
+        self.pending_records += 1;
+        while self.pending.len() > self.max_pending || self.pending_records > MAX_PENDING_RECORDS {
+            if !self.release_oldest() {
+                break;
+            }
+        }
+        if self.arrival.len() > 2 * self.pending.len() + 64 {
+            let pending = &self.pending;
+            self.arrival
+                .retain(|(sequence, id)| pending.get(id).is_some_and(|(s, _)| s == sequence));
+        }
+    }
+
+    fn remember(&mut self, trace_id: TraceId, scope: Arc<TraceScope>) {
+        if self.scopes.insert(trace_id, scope).is_none() {
+            self.scope_order.push_back(trace_id);
+            if self.scope_order.len() > REMEMBERED_SCOPES {
+                if let Some(forgotten) = self.scope_order.pop_front() {
+                    self.scopes.remove(&forgotten);
+                }
+            }
+        }
+    }
+
+    /// Sends the oldest waiting trace as it is; `false` when none waits.
+    fn release_oldest(&mut self) -> bool {
+        while let Some((sequence, trace_id)) = self.arrival.pop_front() {
+            if self.pending.get(&trace_id).is_some_and(|(s, _)| *s == sequence) {
+                if let Some((_, held)) = self.pending.remove(&trace_id) {
+                    self.pending_records -= held.len();
+                    self.counts.without_trace_fields += held.len() as u64;
+                    for record in held {
+                        self.enqueue(record);
+                    }
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn enqueue(&mut self, record: Record) {
+        self.batch.push(record);
+        if self.batch.len() >= self.batch_size {
+            self.export_batch();
+        }
+    }
+
+    fn export_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let records = self.batch.len() as u64;
+        self.counts.batches += 1;
+        match self.exporter.export(&self.batch) {
+            Ok(()) => {
+                self.counts.sent += records;
+                self.counts.sent_spans += self.batch.iter().filter(|r| matches!(r, Record::Span(_))).count() as u64;
+            }
+            Err(error) => {
+                self.counts.failed += records;
+                self.counts.failed_batches += 1;
+                if self.counts.failed_batches <= REPORTED_FAILURES {
+                    eprintln!("mv37: a batch of {records} records was not delivered: {error}");
+                }
+            }
+        }
+        self.batch.clear();
+    }
+
+    fn finish(&mut self) {
+        while self.release_oldest() {}
+        self.export_batch();
+        if let Err(error) = self.exporter.shutdown() {
+            eprintln!("mv37: {error}");
+        }
+    }
+}
+
+/// The OTLP traces URL for `--endpoint`: `/v1/traces` is added when the URL has no path.
+fn otlp_traces_url(endpoint: &str) -> String {
+    let endpoint = endpoint.trim();
+    let after_scheme = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    match after_scheme.find('/') {
+        Some(slash) if !after_scheme[slash..].trim_end_matches('/').is_empty() => endpoint.to_owned(),
+        _ => format!("{}/v1/traces", endpoint.trim_end_matches('/')),
+    }
+}
+
+fn exporter(args: &SendArgs, config: &Config) -> Result<(Box<dyn Exporter>, String), CliError> {
+    let config_error = |error: mv37_runtime::ConfigError| CliError::Config(error.to_string());
+    match args.to {
+        Destination::Otlp => {
+            let mut otlp = config.otlp.clone();
+            if let Some(endpoint) = &args.endpoint {
+                otlp.endpoint = otlp_traces_url(endpoint);
+            }
+            let target = format!("otlp {}", otlp.endpoint);
+            let exporter = OtlpExporter::new(otlp, &config.resource()).map_err(config_error)?;
+            Ok((Box::new(exporter), target))
+        }
+        Destination::Mv37 => {
+            let mut ingest = config.ingest.clone();
+            if let Some(endpoint) = &args.endpoint {
+                ingest.endpoint = endpoint.trim().to_owned();
+            }
+            let target = format!("mv37 {}", ingest.endpoint);
+            let exporter = IngestExporter::new(ingest, &config.resource()).map_err(config_error)?;
+            Ok((Box::new(exporter), target))
+        }
+    }
+}
+
+fn progress_bar(files: &[String]) -> Option<ProgressBar> {
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = files
+        .iter()
+        .filter(|f| f.as_str() != "-")
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    if total < PROGRESS_MIN_BYTES {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+/// Runs `mv37 send`, returning the exit code.
+pub fn run(args: SendArgs) -> Result<u8, CliError> {
+    if let Some(spool) = &args.spool {
+        return Err(CliError::Usage(format!(
+            "--spool {} is not supported yet: this build of mv37 has no disk spool to re-deliver",
+            spool.display()
+        )));
+    }
+    if args.files.is_empty() {
+        return Err(CliError::Usage(
+            "mv37 send needs at least one FILE (`-` for standard input)".to_owned(),
+        ));
+    }
+    let config = Config::from_env().map_err(|e| CliError::Config(e.to_string()))?;
+    let (exporter, target) = exporter(&args, &config)?;
+    let batch_size = args.batch_size.unwrap_or(config.max_batch_records).max(1);
+    let bar = progress_bar(&args.files);
+    let mut reader = RecordReader::new(args.files, false);
+    let mut replay = Replay {
+        exporter,
+        batch: Vec::with_capacity(batch_size),
+        batch_size,
+        max_pending: args.max_pending.max(1),
+        pending: HashMap::new(),
+        pending_records: 0,
+        arrival: VecDeque::new(),
+        next_sequence: 0,
+        scopes: HashMap::new(),
+        scope_order: VecDeque::new(),
+        counts: Counts::default(),
+    };
+    let mut traces = HashSet::new();
+    let mut read = 0u64;
+    let outcome = loop {
+        match reader.next_entry() {
+            Ok(Some(entry)) => {
+                read += 1;
+                if let Record::Trace(trace) = &entry.record {
+                    if traces.len() < 1_000_000 {
+                        traces.insert(trace.trace_id);
+                    }
+                }
+                replay.push(entry.record);
+                if let Some(bar) = &bar {
+                    if read % 1024 == 0 {
+                        bar.set_position(reader.bytes_read());
+                    }
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
+        }
+    };
+    // What was read before an input error is still delivered.
+    replay.finish();
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let counts = &replay.counts;
+    let malformed = reader.diagnostics.malformed;
+    let summary = format!(
+        "sent {} records ({} spans) to {target} in {} requests; failed {}; skipped {} malformed lines\n",
+        counts.sent, counts.sent_spans, counts.batches, counts.failed, malformed
+    );
+    let mut out = io::stdout().lock();
+    output_result(out.write_all(summary.as_bytes()).and_then(|()| out.flush()))?;
+    if counts.without_trace_fields > 0 {
+        eprintln!(
+            "mv37: {} records were sent without their trace's user/session fields (their trace record was not in the \
+             input, or too many traces were open at once)",
+            counts.without_trace_fields
+        );
+    }
+    outcome?;
+    reader.diagnostics.report();
+    Ok(if counts.failed > 0 || malformed > 0 {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_OK
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::otlp_traces_url;
+
+    #[test]
+    fn a_bare_otlp_endpoint_gets_the_traces_path() {
+        assert_eq!(
+            otlp_traces_url("http://127.0.0.1:4318"),
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        assert_eq!(
+            otlp_traces_url("http://127.0.0.1:4318/"),
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        assert_eq!(otlp_traces_url("https://x/custom/path"), "https://x/custom/path");
+    }
+}

@@ -1,0 +1,389 @@
+//! Printing one trace as an indented tree: spans nested under their parents, and the
+//! messages, signals and feedback under the span (or trace) they were recorded in, in
+//! time order.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use mv37_runtime::{
+    Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Payload, SignalRecord, SpanId, SpanRecord, Status,
+    Usage, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY,
+};
+use serde_json::Value;
+
+use crate::assemble::TraceGroup;
+use crate::time::{format_duration, format_time};
+
+/// Longest first line of an input, output or message shown, in characters.
+const PREVIEW_CHARS: usize = 100;
+/// Deepest nesting drawn; deeper spans are summarised.
+const MAX_DEPTH: usize = 64;
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Whether to emit colour escapes.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    fn status(self, status: Status) -> String {
+        match status {
+            Status::Ok => self.paint("32", "ok"),
+            Status::Error => self.paint("1;31", "ERROR"),
+            Status::Cancelled => self.paint("33", "CANCELLED"),
+        }
+    }
+}
+
+enum Item<'a> {
+    Span(&'a SpanRecord),
+    Message(&'a MessageRecord),
+    Feedback(&'a FeedbackRecord),
+    Signal(&'a SignalRecord),
+}
+
+impl Item<'_> {
+    fn time(&self) -> u64 {
+        match self {
+            Item::Span(span) => span.start_time_unix_nano,
+            Item::Message(message) => message.time_unix_nano,
+            Item::Feedback(feedback) => feedback.time_unix_nano,
+            Item::Signal(signal) => signal.time_unix_nano,
+        }
+    }
+}
+
+/// Where items hang: under a span, or under the trace itself (`None`).
+type Children<'a> = HashMap<Option<SpanId>, Vec<Item<'a>>>;
+
+/// Appends the tree of `group` to `out`.
+pub fn render(group: &TraceGroup, style: Style, out: &mut String) {
+    header(group, style, out);
+    let span_ids: HashSet<SpanId> = group.spans.iter().map(|s| s.span_id).collect();
+    let under = |id: Option<SpanId>| id.filter(|id| span_ids.contains(id));
+    let mut children: Children<'_> = HashMap::new();
+    for span in &group.spans {
+        let parent = under(span.parent_span_id).filter(|parent| *parent != span.span_id);
+        children.entry(parent).or_default().push(Item::Span(span));
+        for message in &span.messages {
+            children
+                .entry(Some(span.span_id))
+                .or_default()
+                .push(Item::Message(message));
+        }
+    }
+    if let Some(trace) = &group.trace {
+        for message in &trace.messages {
+            children.entry(None).or_default().push(Item::Message(message));
+        }
+    }
+    for message in &group.messages {
+        children
+            .entry(under(Some(message.span_id)))
+            .or_default()
+            .push(Item::Message(message));
+    }
+    for signal in &group.signals {
+        children
+            .entry(under(signal.span_id))
+            .or_default()
+            .push(Item::Signal(signal));
+    }
+    for feedback in &group.feedback {
+        children
+            .entry(under(feedback.span_id))
+            .or_default()
+            .push(Item::Feedback(feedback));
+    }
+    for items in children.values_mut() {
+        items.sort_by_key(Item::time);
+    }
+    let mut drawn = HashSet::new();
+    draw_children(None, &children, &mut drawn, "", 0, style, out);
+    // Spans in a parent cycle are reachable from nowhere: show them at the top level.
+    let stranded: Vec<&SpanRecord> = group.spans.iter().filter(|s| !drawn.contains(&s.span_id)).collect();
+    for (index, span) in stranded.iter().enumerate() {
+        let last = index + 1 == stranded.len();
+        let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        let _ = writeln!(out, "{}{}", style.dim(branch), span_line(span, style));
+        span_details(span, &style.dim(continuation), style, out);
+    }
+}
+
+fn header(group: &TraceGroup, style: Style, out: &mut String) {
+    let id = style.dim(&format!("[{}]", group.trace_id));
+    let Some(trace) = &group.trace else {
+        let what = if group.late {
+            "late records of a trace shown above"
+        } else {
+            "incomplete: no trace record"
+        };
+        let _ = writeln!(
+            out,
+            "{} {} {id}",
+            style.paint("1", "trace"),
+            style.dim(&format!("({what})"))
+        );
+        return;
+    };
+    let mut line = format!(
+        "{} {} {} {} {}",
+        style.paint("1", "trace"),
+        style.paint("1", &trace.name),
+        style.status(trace.status),
+        format_duration(trace.latency_ns),
+        style.dim(&format_time(trace.start_time_unix_nano)),
+    );
+    for (key, value) in [
+        ("user", &trace.user_id),
+        ("session", &trace.session_id),
+        ("conversation", &trace.conversation_id),
+    ] {
+        if let Some(value) = value {
+            let _ = write!(line, " {key}={value}");
+        }
+    }
+    let _ = writeln!(out, "{line} {id}");
+    details(
+        trace.error.as_ref(),
+        trace.input.as_ref(),
+        trace.output.as_ref(),
+        "",
+        style,
+        out,
+    );
+}
+
+fn draw_children(
+    parent: Option<SpanId>,
+    children: &Children<'_>,
+    drawn: &mut HashSet<SpanId>,
+    prefix: &str,
+    depth: usize,
+    style: Style,
+    out: &mut String,
+) {
+    let Some(items) = children.get(&parent) else { return };
+    for (index, item) in items.iter().enumerate() {
+        let last = index + 1 == items.len();
+        let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        let branch = format!("{prefix}{}", style.dim(branch));
+        let child_prefix = format!("{prefix}{}", style.dim(continuation));
+        match item {
+            Item::Span(span) => {
+                if !drawn.insert(span.span_id) {
+                    continue;
+                }
+                let _ = writeln!(out, "{branch}{}", span_line(span, style));
+                span_details(span, &child_prefix, style, out);
+                if depth + 1 >= MAX_DEPTH {
+                    if children.contains_key(&Some(span.span_id)) {
+                        let _ = writeln!(out, "{child_prefix}└─ {}", style.dim("… (nested deeper)"));
+                    }
+                } else {
+                    draw_children(
+                        Some(span.span_id),
+                        children,
+                        drawn,
+                        &child_prefix,
+                        depth + 1,
+                        style,
+                        out,
+                    );
+                }
+            }
+            Item::Message(message) => {
+                let _ = writeln!(out, "{branch}{}", message_line(message, style));
+            }
+            Item::Feedback(feedback) => {
+                let mut line = format!(
+                    "{} {} = {}",
+                    style.paint("35", "feedback"),
+                    feedback.name,
+                    feedback.value
+                );
+                if let Some(comment) = &feedback.comment {
+                    let _ = write!(line, " {:?}", first_line(comment));
+                }
+                let _ = writeln!(out, "{branch}{line}");
+            }
+            Item::Signal(signal) => {
+                let _ = writeln!(
+                    out,
+                    "{branch}{} {} = {}",
+                    style.paint("35", "signal"),
+                    signal.name,
+                    signal.value
+                );
+            }
+        }
+    }
+}
+
+fn span_line(span: &SpanRecord, style: Style) -> String {
+    let mark = if span.status == Status::Error {
+        style.paint("1;31", "✗ ")
+    } else {
+        String::new()
+    };
+    let mut line = format!(
+        "{mark}{} {} {} {}",
+        style.paint("36", span.kind.as_str()),
+        style.paint("1", &span.name),
+        style.status(span.status),
+        format_duration(span.latency_ns)
+    );
+    if let Some(model) = &span.model {
+        let _ = write!(line, " {}", style.paint("34", model));
+    }
+    if let Some(provider) = &span.provider {
+        let _ = write!(line, " ({provider})");
+    }
+    if let Some(usage) = &span.usage {
+        line.push_str(&usage_text(usage, style));
+    }
+    line
+}
+
+fn usage_text(usage: &Usage, style: Style) -> String {
+    let mut tokens = String::new();
+    for (label, value) in [
+        ("in", usage.input_tokens),
+        ("out", usage.output_tokens),
+        ("cached", usage.cached_tokens),
+        ("reasoning", usage.reasoning_tokens),
+    ] {
+        if let Some(value) = value {
+            let _ = write!(tokens, " {label}={value}");
+        }
+    }
+    let mut text = String::new();
+    if !tokens.is_empty() {
+        let _ = write!(text, " {}", style.dim(&format!("tokens{tokens}")));
+    }
+    if let Some(cost) = usage.cost_usd {
+        let _ = write!(text, " {}", style.paint("33", &format!("${cost:.6}")));
+    }
+    text
+}
+
+fn span_details(span: &SpanRecord, prefix: &str, style: Style, out: &mut String) {
+    details(
+        span.error.as_ref(),
+        span.input.as_ref(),
+        span.output.as_ref(),
+        prefix,
+        style,
+        out,
+    );
+}
+
+fn details(
+    error: Option<&ErrorInfo>,
+    input: Option<&Payload>,
+    output: Option<&Payload>,
+    prefix: &str,
+    style: Style,
+    out: &mut String,
+) {
+    if let Some(error) = error {
+        let kind = error
+            .error_type
+            .as_deref()
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        let text = format!("error: {}{kind}", first_line(&error.message));
+        let _ = writeln!(out, "{prefix}  {}", style.paint("31", &text));
+    }
+    for (label, payload) in [("in: ", input), ("out:", output)] {
+        if let Some(payload) = payload {
+            let _ = writeln!(out, "{prefix}  {} {}", style.dim(label), payload_preview(payload));
+        }
+    }
+}
+
+fn message_line(message: &MessageRecord, style: Style) -> String {
+    let mut line = format!("{} {}", style.paint("35", "message"), message.role.as_str());
+    if message.is_internal {
+        line.push_str(" [internal]");
+    }
+    if let Some(id) = &message.tool_call_id {
+        let _ = write!(line, " ({id})");
+    }
+    let _ = write!(line, ": {}", first_line(&content_text(&message.content)));
+    line
+}
+
+/// Message content as one line of text, with non-text parts as bracketed markers.
+fn content_text(content: &Content) -> String {
+    let parts = match content {
+        Content::Text(text) => return text.clone(),
+        Content::Parts(parts) => parts,
+    };
+    let described: Vec<String> = parts
+        .iter()
+        .map(|part| match part {
+            ContentPart::Text { text } => text.clone(),
+            ContentPart::ImageUrl { url, .. } => format!("[image {url}]"),
+            ContentPart::ImageBase64 { media_type, data } => {
+                format!("[image {media_type}, {} bytes base64]", data.len())
+            }
+            ContentPart::Audio { media_type, data } => format!("[audio {media_type}, {} bytes base64]", data.len()),
+            ContentPart::File {
+                name, url, media_type, ..
+            } => {
+                let what = name.as_deref().or(url.as_deref()).unwrap_or("inline");
+                match media_type {
+                    Some(media_type) => format!("[file {what} {media_type}]"),
+                    None => format!("[file {what}]"),
+                }
+            }
+            ContentPart::ToolCall { name, arguments, .. } => format!("[tool call {name}({arguments})]"),
+            ContentPart::ToolResult { tool_call_id, content } => format!("[tool result {tool_call_id}: {content}]"),
+        })
+        .collect();
+    described.join(" ")
+}
+
+/// The first line of a payload: a JSON string as its text, markers described, anything
+/// else as compact JSON.
+fn payload_preview(payload: &Payload) -> String {
+    match serde_json::from_str::<Value>(payload.as_json()) {
+        Ok(Value::String(text)) => first_line(&text),
+        Ok(Value::Object(map)) if map.contains_key(TRUNCATED_KEY) => {
+            let bytes = map.get("original_bytes").and_then(Value::as_u64).unwrap_or(0);
+            let preview = map.get("preview").and_then(Value::as_str).unwrap_or("");
+            first_line(&format!("[truncated, {bytes} bytes] {preview}"))
+        }
+        Ok(Value::Object(map)) if map.contains_key(SERIALIZATION_ERROR_KEY) => {
+            let message = map.get(SERIALIZATION_ERROR_KEY).and_then(Value::as_str).unwrap_or("");
+            first_line(&format!("[could not serialize: {message}]"))
+        }
+        _ => first_line(payload.as_json()),
+    }
+}
+
+/// The first non-empty line of `text`, cut to [`PREVIEW_CHARS`] characters; `…` marks
+/// anything left out.
+pub fn first_line(text: &str) -> String {
+    let trimmed = text.trim();
+    let line = trimmed.lines().next().unwrap_or("").trim_end();
+    let mut shown: String = line.chars().take(PREVIEW_CHARS).collect();
+    if shown.len() < trimmed.len() {
+        shown.push('…');
+    }
+    shown
+}
