@@ -1,0 +1,104 @@
+//! Runs ONE (stack, case) pair in this process and prints one machine-readable line.
+//!
+//! ```text
+//! peers <stack> <case> <spans> [--queue RECORDS]
+//!   stack: mv37 | fastrace | otel | tracing
+//!   case:  sync | macro | async | capture | tiny | noclient
+//! ```
+//!
+//! The line is `RESULT stack=.. case=.. spans=.. ns_per_span=.. cpu_ns_per_span=..
+//! peak_rss_kib=.. expected=.. produced=.. exported=.. dropped=.. balanced=.. check=ok|FAIL`.
+//! The exit status is 0 when every span was exported or counted dropped, 2 when not,
+//! 64 on a usage error.
+
+mod fastrace_stack;
+mod mv37_stack;
+mod otel_stack;
+mod tracing_stack;
+
+use std::process::ExitCode;
+
+use mv37_bench::{process_usage, Case, Delivery, Meter, Outcome, Stack, Support, DEFAULT_QUEUE_RECORDS};
+
+/// Settings shared by the stacks.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Queue bound in records, for mv37 and for the OpenTelemetry batch span processor
+    /// (fastrace has no bound to set).
+    pub queue_records: usize,
+}
+
+fn usage(error: &str) -> ExitCode {
+    eprintln!("error: {error}");
+    eprintln!(
+        "usage: peers <mv37|fastrace|otel|tracing> <sync|macro|async|capture|tiny|noclient> <spans> [--queue RECORDS]"
+    );
+    ExitCode::from(64)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut positional = Vec::new();
+    let mut settings = Settings {
+        queue_records: DEFAULT_QUEUE_RECORDS,
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--queue" {
+            match rest.next().map(|value| value.parse()) {
+                Some(Ok(records)) => settings.queue_records = records,
+                _ => return usage("`--queue` takes a number of records"),
+            }
+        } else {
+            positional.push(arg.as_str());
+        }
+    }
+    let [stack, case, spans] = positional[..] else {
+        return usage("expected three arguments");
+    };
+    let stack: Stack = match stack.parse() {
+        Ok(stack) => stack,
+        Err(error) => return usage(&error),
+    };
+    let case: Case = match case.parse() {
+        Ok(case) => case,
+        Err(error) => return usage(&error),
+    };
+    let spans: u64 = match spans.parse() {
+        Ok(spans) if spans >= 2 => spans,
+        _ => return usage("`spans` must be a whole number of at least 2"),
+    };
+    // A tiny trace is two spans: measure whole traces.
+    let spans = if case == Case::Tiny { spans & !1 } else { spans };
+    if stack.runs(case) == Support::No {
+        return usage(&format!("{} has no `{case}` case", stack.label()));
+    }
+
+    let mut meter = Meter::default();
+    let delivery: Delivery = match stack {
+        Stack::Mv37 => mv37_stack::run(case, spans, settings, &mut meter),
+        Stack::Fastrace => fastrace_stack::run(case, spans, &mut meter),
+        Stack::Otel => otel_stack::run(case, spans, settings, &mut meter),
+        Stack::Tracing => tracing_stack::run(case, spans, settings, &mut meter),
+    };
+    let Some((hot, cpu)) = meter.finish() else {
+        eprintln!("error: the {stack} {case} run did not start and stop its meter");
+        return ExitCode::FAILURE;
+    };
+    let outcome = Outcome {
+        stack,
+        case,
+        spans,
+        ns_per_span: hot.as_nanos() as f64 / spans as f64,
+        cpu_ns_per_span: cpu.as_nanos() as f64 / spans as f64,
+        peak_rss_kib: process_usage().peak_rss_kib,
+        delivery,
+    };
+    println!("{}", outcome.to_line());
+    if outcome.delivery.is_accounted() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: not every span was exported or counted dropped: {delivery:?}");
+        ExitCode::from(2)
+    }
+}

@@ -1,0 +1,114 @@
+//! mv37: spans through the builder (`trace.task(..).run(..)`) and the `#[mv37::task]`
+//! macro, exported to `NoopExporter`, accounted by `client.stats()`.
+
+use std::hint::black_box;
+
+use mv37::{Client, NoopExporter};
+use mv37_bench::{block_on, Case, Delivery, Meter, Query};
+
+use crate::Settings;
+
+#[mv37::task(name = "step", skip_all, output = false)]
+fn step(i: u64) -> u64 {
+    black_box(i)
+}
+
+#[mv37::task(name = "step", skip_all, output = false)]
+async fn step_async(i: u64) -> u64 {
+    black_box(i)
+}
+
+fn client(settings: Settings) -> Client {
+    Client::builder()
+        .exporter(NoopExporter)
+        .max_queue_records(settings.queue_records)
+        .build()
+        .unwrap_or_else(|error| {
+            eprintln!("error: mv37 client: {error}");
+            std::process::exit(1)
+        })
+}
+
+/// Runs `case` for `spans` spans and reports where they went.
+pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Delivery {
+    if case == Case::NoClient {
+        return without_client(spans, meter);
+    }
+    let client = client(settings);
+    let _default = client.set_default();
+    // The long-lived trace adds one trace record; the tiny traces are all measured.
+    let expected = match case {
+        Case::Tiny => spans,
+        _ => spans + 1,
+    };
+    match case {
+        Case::Sync => client.trace("bench").run(|trace| {
+            meter.start();
+            for i in 0..spans {
+                trace.task("step").run(|_| black_box(i));
+            }
+            meter.stop();
+        }),
+        Case::Macro => client.trace("bench").run(|_| {
+            meter.start();
+            for i in 0..spans {
+                black_box(step(i));
+            }
+            meter.stop();
+        }),
+        Case::Async => block_on(client.trace("bench").run_async(|_| async {
+            meter.start();
+            for i in 0..spans {
+                black_box(step_async(i).await);
+            }
+            meter.stop();
+        })),
+        Case::Capture => {
+            let query = Query::sample();
+            client.trace("bench").run(|trace| {
+                meter.start();
+                for _ in 0..spans {
+                    trace.task("step").run(|span| {
+                        span.record_input(black_box(&query));
+                        span.record_output(black_box(&query));
+                    });
+                }
+                meter.stop();
+            })
+        }
+        Case::Tiny => {
+            meter.start();
+            for i in 0..spans / 2 {
+                client
+                    .trace("bench")
+                    .run(|trace| trace.task("step").run(|_| black_box(i)));
+            }
+            meter.stop();
+        }
+        Case::NoClient => unreachable!("handled above"),
+    }
+    if let Err(error) = client.shutdown() {
+        eprintln!("mv37: shutdown: {error}");
+    }
+    let stats = client.stats();
+    Delivery {
+        expected,
+        produced: stats.produced,
+        exported: stats.exported,
+        dropped: stats.dropped.total(),
+        balanced: stats.is_balanced() && stats.queued == 0 && stats.spooled == 0,
+    }
+}
+
+fn without_client(spans: u64, meter: &mut Meter) -> Delivery {
+    let installed = mv37::client().is_some();
+    meter.start();
+    for i in 0..spans {
+        black_box(step(i));
+    }
+    meter.stop();
+    Delivery {
+        balanced: !installed,
+        ..Delivery::default()
+    }
+}
