@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mv37_runtime::{Config, Exporter, IngestExporter, OtlpExporter, Record, TraceId, TraceRecord, TraceScope};
+use mv37_runtime::{Config, Exporter, IngestExporter, OtlpExporter, Record, Spool, TraceId, TraceRecord, TraceScope};
 
 use crate::error::{output_result, CliError, EXIT_BAD_INPUT, EXIT_OK};
 use crate::input::RecordReader;
@@ -49,8 +49,9 @@ pub struct SendArgs {
     /// sent without its trace-level fields.
     #[arg(long, value_name = "N", default_value_t = 10_000, hide_short_help = true)]
     pub max_pending: usize,
-    /// Re-deliver the segments of a disk spool (not supported yet).
-    #[arg(long, value_name = "DIR", hide = true)]
+    /// Re-deliver the segments of a disk spool (`MV37_SPOOL_DIR`), oldest first; each
+    /// segment is removed only once all its records were delivered.
+    #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
 }
 
@@ -276,10 +277,7 @@ fn progress_bar(files: &[String]) -> Option<ProgressBar> {
 /// Runs `mv37 send`, returning the exit code.
 pub fn run(args: SendArgs) -> Result<u8, CliError> {
     if let Some(spool) = &args.spool {
-        return Err(CliError::Usage(format!(
-            "--spool {} is not supported yet: this build of mv37 has no disk spool to re-deliver",
-            spool.display()
-        )));
+        return send_spool(&args, spool);
     }
     if args.files.is_empty() {
         return Err(CliError::Usage(
@@ -349,6 +347,72 @@ pub fn run(args: SendArgs) -> Result<u8, CliError> {
     outcome?;
     reader.diagnostics.report();
     Ok(if counts.failed > 0 || malformed > 0 {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_OK
+    })
+}
+
+/// `mv37 send --spool DIR`: delivers each segment whole, then removes it.
+fn send_spool(args: &SendArgs, dir: &std::path::Path) -> Result<u8, CliError> {
+    if !dir.is_dir() {
+        return Err(CliError::Unreadable {
+            path: dir.display().to_string(),
+            source: io::Error::new(io::ErrorKind::NotFound, "not a spool directory"),
+        });
+    }
+    let config = Config::from_env().map_err(|e| CliError::Config(e.to_string()))?;
+    let (mut exporter, target) = exporter(args, &config)?;
+    let batch_size = args.batch_size.unwrap_or(config.max_batch_records).max(1);
+    let unreadable = |source: io::Error| CliError::Unreadable {
+        path: dir.display().to_string(),
+        source,
+    };
+    let segments = Spool::open(dir, u64::MAX)
+        .and_then(|spool| spool.segments())
+        .map_err(unreadable)?;
+    let (mut delivered, mut sent, mut failed, mut malformed) = (0u64, 0u64, 0u64, 0u64);
+    for segment in &segments {
+        let contents = match Spool::read(segment) {
+            Ok(contents) => contents,
+            Err(error) => {
+                eprintln!("mv37: {}: {error}", segment.path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        for (line, error) in &contents.malformed {
+            eprintln!("{}:{line}: skipped malformed line: {error}", segment.path.display());
+        }
+        malformed += contents.malformed.len() as u64;
+        let mut ok = true;
+        for chunk in contents.records.chunks(batch_size) {
+            if let Err(error) = exporter.export(chunk) {
+                eprintln!("mv37: {}: {error}", segment.path.display());
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            Spool::remove(segment).map_err(|source| CliError::Unreadable {
+                path: segment.path.display().to_string(),
+                source,
+            })?;
+            delivered += 1;
+            sent += contents.records.len() as u64;
+        } else {
+            failed += 1;
+        }
+    }
+    let _ = exporter.shutdown();
+    let summary = format!(
+        "sent {sent} records from {delivered} of {} spool segments to {target}; {failed} segments kept for later; \
+         skipped {malformed} malformed lines\n",
+        segments.len()
+    );
+    let mut out = io::stdout().lock();
+    output_result(out.write_all(summary.as_bytes()).and_then(|()| out.flush()))?;
+    Ok(if failed > 0 || malformed > 0 {
         EXIT_BAD_INPUT
     } else {
         EXIT_OK

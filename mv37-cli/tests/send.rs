@@ -221,6 +221,84 @@ fn configuration_problems_and_the_spool_are_clear_errors() {
         1,
     );
     assert!(errors.contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{errors}");
-    let (_, errors) = send(&["--to", "otlp", "--spool", "/tmp/spool"], &[], 2);
-    assert!(errors.contains("not supported yet"), "{errors}");
+    let (_, errors) = send(&["--to", "otlp", "--spool", "/nonexistent/mv37-spool"], &[], 1);
+    assert!(errors.contains("not a spool directory"), "{errors}");
+}
+
+#[test]
+fn spooled_segments_are_delivered_once_by_send_spool_and_then_removed() {
+    use mv37_runtime::{Client, OtlpConfig, OtlpExporter, ResourceInfo, RetryPolicy, Spool};
+    use std::time::Duration;
+
+    let spool_dir = std::env::temp_dir().join(format!(
+        "mv37-cli-spool-{}-{}",
+        std::process::id(),
+        mv37_runtime::unix_nanos_now()
+    ));
+    // Collector down: a port nothing listens on.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = OtlpConfig {
+        endpoint: format!("http://{dead}/v1/traces"),
+        retry: RetryPolicy {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            connect_timeout: Duration::from_millis(100),
+            request_timeout: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        },
+        ..OtlpConfig::default()
+    };
+    let client = Client::builder()
+        .exporter(OtlpExporter::new(config, &ResourceInfo::default()).unwrap())
+        .spool_dir(&spool_dir)
+        .max_batch_records(5)
+        .build()
+        .unwrap();
+    for _ in 0..6 {
+        client.trace("offline").run(|trace| trace.task("step").run(|_| ()));
+    }
+    client.shutdown().unwrap();
+    let stats = client.stats();
+    assert_eq!(
+        (stats.produced, stats.spooled, stats.exported),
+        (12, 12, 0),
+        "{stats:?}"
+    );
+    assert!(stats.is_balanced());
+    let spool = Spool::open(&spool_dir, u64::MAX).unwrap();
+    assert!(!spool.segments().unwrap().is_empty());
+
+    // Collector up: the command re-delivers and empties the spool.
+    let collector = Collector::start();
+    let (summary, errors) = send(
+        &[
+            "--to",
+            "otlp",
+            "--endpoint",
+            &collector.url(),
+            "--spool",
+            spool_dir.to_str().unwrap(),
+        ],
+        &[],
+        0,
+    );
+    assert!(summary.contains("sent 12 records"), "{summary} {errors}");
+    assert!(spool.segments().unwrap().is_empty(), "segments removed once delivered");
+    let mut span_ids = Vec::new();
+    for (_, body) in collector.bodies() {
+        let request = ExportTraceServiceRequest::decode(&body[..]).unwrap();
+        for span in request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+        {
+            span_ids.push(hex(&span.span_id));
+        }
+    }
+    let unique: std::collections::HashSet<_> = span_ids.iter().collect();
+    assert_eq!(span_ids.len(), 12, "every span once");
+    assert_eq!(unique.len(), 12);
+    let _ = std::fs::remove_dir_all(spool_dir);
 }
