@@ -138,6 +138,7 @@ impl<L: Entries> Serialize for Input<L> {
 
 /// Describes the span of a `#[task]`, `#[llm]`, `#[tool]` or `#[span]` fn: in the trace
 /// open in the current context, else in an implicit trace named `name`.
+#[inline]
 pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
     if !crate::client::any_client_live() {
         return SpanSetup {

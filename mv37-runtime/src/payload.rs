@@ -149,12 +149,30 @@ struct CappedWriter<'a> {
     total: usize,
 }
 
-impl io::Write for CappedWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+impl CappedWriter<'_> {
+    #[inline]
+    fn keep(&mut self, bytes: &[u8]) {
         self.total = self.total.saturating_add(bytes.len());
-        let room = self.limit.saturating_sub(self.buffer.len());
-        self.buffer.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        if self.buffer.len() + bytes.len() <= self.limit {
+            self.buffer.extend_from_slice(bytes);
+        } else {
+            let room = self.limit.saturating_sub(self.buffer.len());
+            self.buffer.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        }
+    }
+}
+
+impl io::Write for CappedWriter<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.keep(bytes);
         Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.keep(bytes);
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
