@@ -53,6 +53,13 @@ thread_local! {
     static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Whether nothing is open on this thread (records finished now leave with no delay).
+pub(crate) fn is_idle() -> bool {
+    STACK
+        .try_with(|stack| stack.try_borrow().map_or(false, |stack| stack.is_empty()))
+        .unwrap_or(true)
+}
+
 /// Pushes a frame; returns the depth to give back to [`exit`].
 pub(crate) fn enter(frame: Frame) -> usize {
     STACK
@@ -67,11 +74,19 @@ pub(crate) fn enter(frame: Frame) -> usize {
 /// Pops back to `depth`. Frames above it (leaked guards) are dropped too, so a
 /// mistake in one scope cannot corrupt the parent links of the next.
 pub(crate) fn exit(depth: usize) {
-    let _ = STACK.try_with(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut() {
-            stack.truncate(depth);
-        }
-    });
+    let idle = STACK
+        .try_with(|stack| match stack.try_borrow_mut() {
+            Ok(mut stack) => {
+                stack.truncate(depth);
+                stack.is_empty()
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false);
+    if idle {
+        // The thread left its last open scope: what it finished leaves now.
+        crate::export::pipeline::hand_over_this_thread();
+    }
 }
 
 /// The innermost span of `trace` open here, or the trace's root span.
@@ -335,23 +350,35 @@ pub(crate) fn failed_on_err<T, E: std::fmt::Display>(result: &Result<T, E>) -> O
 /// Runs `f` with the scope current; ends the scope with `f`'s outcome, including a panic
 /// (which is then resumed).
 pub(crate) fn run_scope<H, R>(scope: Option<Scope>, handle: &H, f: impl FnOnce(&H) -> R, inspect: Inspect<R>) -> R {
-    let depth = scope.as_ref().map(|scope| enter(scope.frame()));
+    // The scope ends before it is left, so that its record leaves this thread together
+    // with those of its children.
+    let entered = Entered(scope.as_ref().map(|scope| enter(scope.frame())));
     let result = catch_unwind(AssertUnwindSafe(|| f(handle)));
-    if let Some(depth) = depth {
-        exit(depth);
-    }
     match result {
         Ok(value) => {
             if let Some(scope) = scope {
                 scope.finish(inspect(&value).map_or(Outcome::Ok, Outcome::Failed));
             }
+            drop(entered);
             value
         }
         Err(panic) => {
             if let Some(scope) = scope {
                 scope.finish(Outcome::Failed(panic_info(panic.as_ref())));
             }
+            drop(entered);
             resume_unwind(panic)
+        }
+    }
+}
+
+/// Leaves a scope's frame when dropped.
+struct Entered(Option<usize>);
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if let Some(depth) = self.0 {
+            exit(depth);
         }
     }
 }
@@ -388,24 +415,23 @@ impl<F: Future> Future for ScopeFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let depth = this.scope.as_ref().map(|scope| enter(scope.frame()));
+        let entered = Entered(this.scope.as_ref().map(|scope| enter(scope.frame())));
         let inner = this.inner;
         let result = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
-        if let Some(depth) = depth {
-            exit(depth);
-        }
         match result {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(value)) => {
                 if let Some(scope) = this.scope.take() {
                     scope.finish((this.inspect)(&value).map_or(Outcome::Ok, Outcome::Failed));
                 }
+                drop(entered);
                 Poll::Ready(value)
             }
             Err(panic) => {
                 if let Some(scope) = this.scope.take() {
                     scope.finish(Outcome::Failed(panic_info(panic.as_ref())));
                 }
+                drop(entered);
                 resume_unwind(panic)
             }
         }
@@ -450,9 +476,7 @@ impl<H: std::fmt::Debug> std::fmt::Debug for ScopeGuard<H> {
 
 impl<H> Drop for ScopeGuard<H> {
     fn drop(&mut self) {
-        if let Some(depth) = self.depth {
-            exit(depth);
-        }
+        let entered = Entered(self.depth.take());
         if let Some(scope) = self.scope.take() {
             let outcome = if std::thread::panicking() {
                 Outcome::Failed(ErrorInfo {
@@ -464,5 +488,6 @@ impl<H> Drop for ScopeGuard<H> {
             };
             scope.finish(outcome);
         }
+        drop(entered);
     }
 }

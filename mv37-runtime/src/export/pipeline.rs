@@ -1,6 +1,7 @@
 //! The batching pipeline: a bounded lock-free queue filled by the program's threads and
 //! drained by one background thread that batches records and calls the exporter.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -85,8 +86,68 @@ fn queued_bytes(state: u64) -> usize {
     (state & BYTES_MASK) as usize
 }
 
+/// Records a thread gathers before it hands them to the queue in one operation.
+const LOCAL_CHUNK: usize = 32;
+
+/// Records handed over together, with their approximate size.
+struct Chunk {
+    records: Vec<Record>,
+    bytes: u64,
+}
+
+/// The records the current thread has finished but not yet handed to a pipeline. They
+/// go to the queue when 32 have gathered, when the thread leaves the last open trace or
+/// span (so a trace's records leave with it), when this thread calls `flush` or
+/// `shutdown`, and when the thread exits.
+struct LocalRecords {
+    pipeline: Option<Arc<Pipeline>>,
+    records: Vec<Record>,
+    bytes: u64,
+}
+
+impl LocalRecords {
+    fn hand_over(&mut self) {
+        if self.records.is_empty() {
+            return;
+        }
+        if let Some(pipeline) = &self.pipeline {
+            // An exact-size vector leaves with the records; the gathering buffer stays.
+            let records: Vec<Record> = self.records.drain(..).collect();
+            pipeline.submit_chunk(Chunk {
+                records,
+                bytes: std::mem::take(&mut self.bytes),
+            });
+        }
+    }
+}
+
+impl Drop for LocalRecords {
+    fn drop(&mut self) {
+        self.hand_over();
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalRecords> = const {
+        RefCell::new(LocalRecords {
+            pipeline: None,
+            records: Vec::new(),
+            bytes: 0,
+        })
+    };
+}
+
+/// Hands over the records this thread has gathered, whatever pipeline they are for.
+pub(crate) fn hand_over_this_thread() {
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut() {
+            local.hand_over();
+        }
+    });
+}
+
 pub(crate) struct Pipeline {
-    queue: SegQueue<(Record, u64)>,
+    queue: SegQueue<Chunk>,
     state: AtomicU64,
     counters: Counters,
     finished: AtomicBool,
@@ -145,28 +206,69 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// Hands a finished record to the exporter thread. Never blocks: past the queue's
-    /// bound the record is dropped and counted.
-    pub(crate) fn submit(&self, record: Record) {
-        self.counters.produced.fetch_add(1, Ordering::Relaxed);
-        let bytes = (record.approx_bytes() as u64).min(BYTES_MASK >> 1);
-        let reservation = ONE_RECORD + bytes;
+    /// Hands a finished record to the exporter thread, through this thread's chunk.
+    /// Never blocks: past the queue's bound records are dropped and counted.
+    pub(crate) fn submit(self: &Arc<Self>, record: Record) {
+        let bytes = (record.approx_bytes() as u64).min(BYTES_MASK >> 8);
+        let mut record = Some(record);
+        let _ = LOCAL.try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else { return };
+            if !local.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, self)) {
+                local.hand_over();
+                local.pipeline = Some(Arc::clone(self));
+            }
+            if let Some(record) = record.take() {
+                local.records.push(record);
+                local.bytes += bytes;
+            }
+            if local.records.len() >= LOCAL_CHUNK || crate::context::is_idle() {
+                local.hand_over();
+            }
+        });
+        // No thread-local storage (the thread is exiting): hand it over alone.
+        if let Some(record) = record {
+            self.submit_chunk(Chunk {
+                records: vec![record],
+                bytes,
+            });
+        }
+    }
+
+    /// Hands over what this thread has gathered for this pipeline (before a flush).
+    fn hand_over_local(&self) {
+        let _ = LOCAL.try_with(|local| {
+            if let Ok(mut local) = local.try_borrow_mut() {
+                if local
+                    .pipeline
+                    .as_ref()
+                    .is_some_and(|p| std::ptr::eq(Arc::as_ptr(p), self))
+                {
+                    local.hand_over();
+                }
+            }
+        });
+    }
+
+    fn submit_chunk(&self, chunk: Chunk) {
+        let count = chunk.records.len() as u64;
+        self.counters.produced.fetch_add(count, Ordering::Relaxed);
+        let reservation = ONE_RECORD * count + chunk.bytes;
         let before = self.state.fetch_add(reservation, Ordering::AcqRel);
         let after = before + reservation;
         if before & CLOSED != 0 {
             self.state.fetch_sub(reservation, Ordering::AcqRel);
-            self.counters.drop_records(DropReason::AfterShutdown, 1);
+            self.counters.drop_records(DropReason::AfterShutdown, count);
             return;
         }
         let records = queued_records(after);
         if records > self.limits.max_queue_records || queued_bytes(after) > self.limits.max_queue_bytes {
             self.state.fetch_sub(reservation, Ordering::AcqRel);
-            self.counters.drop_records(DropReason::QueueFull, 1);
+            self.counters.drop_records(DropReason::QueueFull, count);
             return;
         }
         // Reserved before the pipeline closed: the exporter drains until every
         // reservation made before the close has arrived.
-        self.queue.push((record, bytes));
+        self.queue.push(chunk);
         if records >= self.limits.max_batch_records {
             self.wake();
         }
@@ -216,6 +318,7 @@ impl Pipeline {
         if self.on_exporter_thread() {
             return Err(FlushError::FromExporterThread);
         }
+        self.hand_over_local();
         let deadline = Instant::now() + timeout;
         let mut control = self.control();
         control.flush_requested += 1;
@@ -244,6 +347,7 @@ impl Pipeline {
         if self.on_exporter_thread() {
             return Err(ShutdownError::FromExporterThread);
         }
+        self.hand_over_local();
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut control = self.control();
         let now = Instant::now();
@@ -274,11 +378,12 @@ impl Pipeline {
         self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
-    fn pop(&self) -> Option<(Record, u64)> {
-        let item = self.queue.pop()?;
-        self.counters.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.state.fetch_sub(ONE_RECORD + item.1, Ordering::AcqRel);
-        Some(item)
+    fn pop(&self) -> Option<Chunk> {
+        let chunk = self.queue.pop()?;
+        let count = chunk.records.len() as u64;
+        self.counters.in_flight.fetch_add(count, Ordering::AcqRel);
+        self.state.fetch_sub(ONE_RECORD * count + chunk.bytes, Ordering::AcqRel);
+        Some(chunk)
     }
 
     fn run(self: Arc<Self>, mut exporter: Box<dyn Exporter>) {
@@ -364,10 +469,11 @@ impl Pipeline {
     fn fill(&self, batch: &mut Batch, mut budget: usize) -> usize {
         let mut moved = 0;
         while budget > 0 && !batch.is_full(&self.limits) {
-            let Some((record, bytes)) = self.pop() else { break };
-            batch.push(record, bytes as usize);
-            budget -= 1;
-            moved += 1;
+            let Some(chunk) = self.pop() else { break };
+            let count = chunk.records.len();
+            batch.push(chunk);
+            budget = budget.saturating_sub(count);
+            moved += count;
         }
         moved
     }
@@ -472,8 +578,8 @@ impl Pipeline {
     /// The shutdown deadline passed: what is still queued (and the batch in hand) goes to
     /// the spool, or is counted as `shutdown_timeout`.
     fn give_up(&self, batch: &mut Batch) {
-        while let Some((record, bytes)) = self.pop() {
-            batch.push(record, bytes as usize);
+        while let Some(chunk) = self.pop() {
+            batch.push(chunk);
         }
         let count = batch.records.len() as u64;
         if count > 0 && !self.spool_records(&batch.records) {
@@ -552,12 +658,16 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, record: Record, bytes: usize) {
+    fn push(&mut self, chunk: Chunk) {
         if self.records.is_empty() {
             self.oldest = Some(Instant::now());
         }
-        self.records.push(record);
-        self.bytes += bytes;
+        if self.records.is_empty() {
+            self.records = chunk.records;
+        } else {
+            self.records.extend(chunk.records);
+        }
+        self.bytes += chunk.bytes as usize;
     }
 
     fn clear(&mut self) {
