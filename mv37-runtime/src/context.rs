@@ -56,7 +56,7 @@ thread_local! {
 /// Whether nothing is open on this thread (records finished now leave with no delay).
 pub(crate) fn is_idle() -> bool {
     STACK
-        .try_with(|stack| stack.try_borrow().map_or(false, |stack| stack.is_empty()))
+        .try_with(|stack| stack.try_borrow().is_ok_and(|stack| stack.is_empty()))
         .unwrap_or(true)
 }
 
