@@ -86,6 +86,10 @@ fn queued_bytes(state: u64) -> usize {
     (state & BYTES_MASK) as usize
 }
 
+/// How soon the exporter looks again after urgent work (a trace ended), so that trace
+/// ends within this window need no wake-up of their own.
+const URGENT_LINGER_NANOS: u64 = 1_000_000;
+
 /// Records a thread gathers before it hands them to the queue in one operation.
 const LOCAL_CHUNK: usize = 32;
 
@@ -153,6 +157,7 @@ pub(crate) struct Pipeline {
     finished: AtomicBool,
     urgent: AtomicBool,
     wake_pending: AtomicBool,
+    last_urgent_wake: AtomicU64,
     limits: Limits,
     control: Mutex<Control>,
     changed: Condvar,
@@ -183,6 +188,7 @@ impl Pipeline {
             finished: AtomicBool::new(false),
             urgent: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
+            last_urgent_wake: AtomicU64::new(0),
             limits: Limits {
                 max_queue_records: config.max_queue_records.clamp(1, MAX_QUEUE_RECORDS),
                 max_queue_bytes: config.max_queue_bytes.clamp(1, MAX_QUEUE_BYTES),
@@ -275,9 +281,22 @@ impl Pipeline {
     }
 
     /// Asks the exporter thread to export what is queued now (a trace ended).
+    ///
+    /// At most one wake-up per millisecond: after urgent work the exporter checks again
+    /// within a millisecond by itself, so a program ending thousands of traces a second
+    /// does not pay a futex wake for each.
     pub(crate) fn export_soon(&self) {
         self.urgent.store(true, Ordering::Release);
-        self.wake();
+        let now = crate::clock::unix_nanos_now();
+        let last = self.last_urgent_wake.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= URGENT_LINGER_NANOS
+            && self
+                .last_urgent_wake
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.wake();
+        }
     }
 
     fn wake(&self) {
@@ -391,6 +410,7 @@ impl Pipeline {
         let mut deadline_told = false;
         let mut spool_pending = self.lock_spool().is_some();
         let mut next_redelivery = Instant::now();
+        let mut lingering = false;
         loop {
             self.wake_pending.store(false, Ordering::Release);
             let (flush_target, shutdown_deadline) = {
@@ -407,6 +427,7 @@ impl Pipeline {
             let urgent =
                 self.urgent.swap(false, Ordering::AcqRel) || flush_target.is_some() || shutdown_deadline.is_some();
             if urgent {
+                lingering = true;
                 self.drain(exporter.as_mut(), &mut batch, shutdown_deadline);
             } else {
                 self.fill(&mut batch, usize::MAX);
@@ -458,10 +479,13 @@ impl Pipeline {
             {
                 continue;
             }
-            let wait = batch.oldest.map_or(self.limits.batch_interval, |oldest| {
+            let mut wait = batch.oldest.map_or(self.limits.batch_interval, |oldest| {
                 self.limits.batch_interval.saturating_sub(oldest.elapsed())
             });
-            thread::park_timeout(wait.max(Duration::from_millis(1)));
+            if std::mem::take(&mut lingering) {
+                wait = wait.min(Duration::from_nanos(URGENT_LINGER_NANOS));
+            }
+            thread::park_timeout(wait.max(Duration::from_micros(100)));
         }
     }
 
