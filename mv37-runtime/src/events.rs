@@ -12,9 +12,6 @@ use crate::record::{Content, FeedbackRecord, MessageRecord, Record, Role, TraceS
 use crate::span::SpanInner;
 use crate::trace::TraceInner;
 
-/// Messages one span or trace record carries; later ones are sent as records of their own.
-pub(crate) const MAX_NESTED_MESSAGES: usize = 256;
-
 impl From<&str> for Role {
     fn from(role: &str) -> Self {
         match role {

@@ -14,6 +14,7 @@ mod ids;
 mod llm;
 #[doc(hidden)]
 pub mod macro_support;
+mod open;
 mod payload;
 mod record;
 mod redact;

@@ -3,14 +3,15 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::clock::Moment;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Outcome, Scope, ScopeFuture, ScopeGuard};
-use crate::events::{MessageBuilder, MAX_NESTED_MESSAGES};
+use crate::events::MessageBuilder;
 use crate::ids::{SpanId, TraceId};
+use crate::open::OpenRecord;
 use crate::payload::Payload;
 use crate::record::{Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SpanKind, SpanRecord, Status, Usage};
 use crate::trace::TraceInner;
@@ -18,42 +19,18 @@ use crate::trace::TraceInner;
 pub(crate) struct SpanInner {
     pub(crate) trace: Arc<TraceInner>,
     pub(crate) span_id: SpanId,
-    start: Moment,
-    record: Mutex<Option<SpanRecord>>,
+    record: OpenRecord<SpanRecord>,
 }
 
 impl SpanInner {
-    fn record(&self) -> MutexGuard<'_, Option<SpanRecord>> {
-        self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Adds a message to the open span record; gives it back if the span has ended or
-    /// holds too many messages already.
     pub(crate) fn attach_message(&self, message: MessageRecord) -> Option<MessageRecord> {
-        match self.record().as_mut() {
-            Some(record) if record.messages.len() < MAX_NESTED_MESSAGES => {
-                record.messages.push(message);
-                None
-            }
-            _ => Some(message),
-        }
+        self.record.attach_message(message)
     }
 
     pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
-        let Some(mut record) = self.record().take() else {
-            return;
-        };
-        let end = Moment::now();
-        record.end_time_unix_nano = end.unix_nanos;
-        record.latency_ns = self.start.nanos_until(&end);
-        // An explicit `fail` wins over a normal end; a failure or cancellation wins over it.
-        if status != Status::Ok || record.status == Status::Ok {
-            record.status = status;
+        if let Some(record) = self.record.close(status, error) {
+            self.trace.client.submit(Record::Span(record));
         }
-        if error.is_some() {
-            record.error = error;
-        }
-        self.trace.client.submit(Record::Span(record));
     }
 }
 
@@ -106,9 +83,7 @@ impl Span {
 
     fn update(&self, change: impl FnOnce(&mut SpanRecord)) {
         if let Some(inner) = &self.inner {
-            if let Some(record) = inner.record().as_mut() {
-                change(record);
-            }
+            inner.record.update(change);
         }
     }
 
@@ -326,8 +301,7 @@ impl SpanBuilder {
         let inner = Arc::new(SpanInner {
             trace,
             span_id,
-            start,
-            record: Mutex::new(Some(record)),
+            record: OpenRecord::new(start, record),
         });
         (Span::from_inner(Some(Arc::clone(&inner))), Some(Scope::Span(inner)))
     }

@@ -4,15 +4,16 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::client::ClientInner;
 use crate::clock::Moment;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
-use crate::events::{FeedbackBuilder, MessageBuilder, MAX_NESTED_MESSAGES};
+use crate::events::{FeedbackBuilder, MessageBuilder};
 use crate::ids::{IdParseError, SpanId, TraceId, TraceParent};
+use crate::open::OpenRecord;
 use crate::payload::Payload;
 use crate::record::{
     Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SignalRecord, SpanKind, Status, TraceRecord,
@@ -25,42 +26,19 @@ pub(crate) struct TraceInner {
     pub(crate) trace_id: TraceId,
     pub(crate) root_span_id: SpanId,
     pub(crate) scope: Arc<TraceScope>,
-    start: Moment,
-    record: Mutex<Option<TraceRecord>>,
+    record: OpenRecord<TraceRecord>,
 }
 
 impl TraceInner {
-    fn record(&self) -> MutexGuard<'_, Option<TraceRecord>> {
-        self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Adds a message to the open trace record; gives it back if the trace has ended or
-    /// holds too many messages already.
     pub(crate) fn attach_message(&self, message: MessageRecord) -> Option<MessageRecord> {
-        match self.record().as_mut() {
-            Some(record) if record.messages.len() < MAX_NESTED_MESSAGES => {
-                record.messages.push(message);
-                None
-            }
-            _ => Some(message),
-        }
+        self.record.attach_message(message)
     }
 
     pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
-        let Some(mut record) = self.record().take() else {
-            return;
-        };
-        let end = Moment::now();
-        record.end_time_unix_nano = end.unix_nanos;
-        record.latency_ns = self.start.nanos_until(&end);
-        if status != Status::Ok || record.status == Status::Ok {
-            record.status = status;
+        if let Some(record) = self.record.close(status, error) {
+            self.client.submit(Record::Trace(record));
+            self.client.trace_ended();
         }
-        if error.is_some() {
-            record.error = error;
-        }
-        self.client.submit(Record::Trace(record));
-        self.client.trace_ended();
     }
 
     /// The span that a record made now through this trace belongs to.
@@ -200,9 +178,7 @@ impl Trace {
 
     fn update(&self, change: impl FnOnce(&mut TraceRecord)) {
         if let Some(inner) = &self.inner {
-            if let Some(record) = inner.record().as_mut() {
-                change(record);
-            }
+            inner.record.update(change);
         }
     }
 
@@ -442,8 +418,7 @@ impl TraceBuilder {
             trace_id,
             root_span_id,
             scope,
-            start,
-            record: Mutex::new(Some(record)),
+            record: OpenRecord::new(start, record),
         });
         (Trace::from_inner(Some(Arc::clone(&inner))), Some(Scope::Trace(inner)))
     }
