@@ -89,37 +89,29 @@ pub(crate) fn exit(depth: usize) {
     }
 }
 
-/// The innermost span of `trace` open here, or the trace's root span.
-pub(crate) fn parent_in(trace: &Arc<TraceInner>) -> SpanId {
+/// Looks at the innermost frame of `trace` open here (no reference count taken).
+fn with_frame_in<R>(trace: &Arc<TraceInner>, look: impl FnOnce(&Frame) -> R) -> Option<R> {
     STACK
         .try_with(|stack| {
-            stack.try_borrow().ok().and_then(|stack| {
-                stack
-                    .iter()
-                    .rev()
-                    .find(|frame| Arc::ptr_eq(frame.trace(), trace))
-                    .map(Frame::span_id)
-            })
+            let stack = stack.try_borrow().ok()?;
+            stack
+                .iter()
+                .rev()
+                .find(|frame| Arc::ptr_eq(frame.trace(), trace))
+                .map(look)
         })
         .ok()
         .flatten()
-        .unwrap_or(trace.root_span_id)
+}
+
+/// The innermost span of `trace` open here, or the trace's root span.
+pub(crate) fn parent_in(trace: &Arc<TraceInner>) -> SpanId {
+    with_frame_in(trace, Frame::span_id).unwrap_or(trace.root_span_id)
 }
 
 /// The innermost frame of `trace` open here.
 pub(crate) fn frame_in(trace: &Arc<TraceInner>) -> Option<Frame> {
-    STACK
-        .try_with(|stack| {
-            stack.try_borrow().ok().and_then(|stack| {
-                stack
-                    .iter()
-                    .rev()
-                    .find(|frame| Arc::ptr_eq(frame.trace(), trace))
-                    .cloned()
-            })
-        })
-        .ok()
-        .flatten()
+    with_frame_in(trace, Frame::clone)
 }
 
 pub(crate) fn current_frame() -> Option<Frame> {
