@@ -57,6 +57,11 @@ impl<R: Closable> OpenRecord<R> {
         self.record.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Time since the record was opened.
+    pub(crate) fn elapsed(&self) -> std::time::Duration {
+        self.start.instant.elapsed()
+    }
+
     /// Changes the record if it is still open (writes after the end are ignored).
     pub(crate) fn update(&self, change: impl FnOnce(&mut R)) {
         if let Some(record) = self.lock().as_mut() {

@@ -76,6 +76,11 @@ impl Span {
         self.inner.as_ref().map(|inner| inner.span_id)
     }
 
+    /// Time since the span started (`None` for a disabled span).
+    pub fn elapsed(&self) -> Option<std::time::Duration> {
+        self.inner.as_ref().map(|inner| inner.record.elapsed())
+    }
+
     /// The id of the span's trace (`None` for a disabled span).
     pub fn trace_id(&self) -> Option<TraceId> {
         self.inner.as_ref().map(|inner| inner.trace.trace_id)

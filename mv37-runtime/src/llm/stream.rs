@@ -648,8 +648,8 @@ impl<S: Stream, A, C> std::fmt::Debug for TracedStream<S, A, C> {
 }
 
 /// Records a stream of chunks on `span`; see [`TracedStream`]. The time to first token
-/// is measured from now; call [`TracedStream::started_at`] with the time the request
-/// was sent to include the wait for the response headers.
+/// is measured from the start of `span` (so start it when the request is sent); call
+/// [`TracedStream::started_at`] to measure from another moment.
 ///
 /// ```
 /// use std::pin::Pin;
@@ -703,13 +703,18 @@ impl<S: Stream, A, C> TracedStream<S, A, C> {
     where
         A: StreamAccumulator<C>,
     {
+        let now = Instant::now();
+        let started = span
+            .elapsed()
+            .and_then(|elapsed| now.checked_sub(elapsed))
+            .unwrap_or(now);
         Self {
             inner,
             split,
             recorder: Recorder {
                 span: Some(span),
                 accumulator,
-                started: Instant::now(),
+                started,
                 first_output: None,
                 chunks: 0,
                 output_chunks: 0,
