@@ -18,7 +18,7 @@ use crate::record::{Content, ContentPart, Role, Usage};
 use crate::span::DetachedSpan;
 use crate::usage::{usage_from_anthropic, usage_from_openai};
 
-/// Attribute: milliseconds from the start of the stream (see [`TracedStream::started_at`])
+/// Attribute: milliseconds from the start of the streamed span (see [`TracedStream::started_at`])
 /// to its first chunk carrying output, as a float.
 pub const TTFT_MS_ATTRIBUTE: &str = "mv37.ttft_ms";
 /// Attribute: output tokens per second between the first output chunk and the end of the
