@@ -115,8 +115,9 @@ impl LocalRecords {
             return;
         }
         if let Some(pipeline) = &self.pipeline {
-            // An exact-size vector leaves with the records; the gathering buffer stays.
-            let records: Vec<Record> = self.records.drain(..).collect();
+            // The gathered vector leaves as it is (no copy); the next one is sized like it.
+            let size = self.records.len();
+            let records = std::mem::replace(&mut self.records, Vec::with_capacity(size));
             pipeline.submit_chunk(Chunk {
                 records,
                 bytes: std::mem::take(&mut self.bytes),
@@ -216,28 +217,31 @@ impl Pipeline {
     /// Never blocks: past the queue's bound records are dropped and counted.
     pub(crate) fn submit(self: &Arc<Self>, record: Record) {
         let bytes = (record.approx_bytes() as u64).min(BYTES_MASK >> 8);
-        let mut record = Some(record);
-        let _ = LOCAL.try_with(|local| {
-            let Ok(mut local) = local.try_borrow_mut() else { return };
-            if !local.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, self)) {
-                local.hand_over();
-                local.pipeline = Some(Arc::clone(self));
-            }
-            if let Some(record) = record.take() {
-                local.records.push(record);
-                local.bytes += bytes;
-            }
-            if local.records.len() >= LOCAL_CHUNK || crate::context::is_idle() {
-                local.hand_over();
-            }
-        });
-        // No thread-local storage (the thread is exiting): hand it over alone.
-        if let Some(record) = record {
-            self.submit_chunk(Chunk {
+        if LOCAL.try_with(|_| ()).is_err() {
+            // No thread-local storage (the thread is exiting): hand it over alone.
+            return self.submit_chunk(Chunk {
                 records: vec![record],
                 bytes,
             });
         }
+        // The record moves straight into the thread's chunk (no intermediate copies).
+        LOCAL.with(|local| match local.try_borrow_mut() {
+            Ok(mut local) => {
+                if !local.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, self)) {
+                    local.hand_over();
+                    local.pipeline = Some(Arc::clone(self));
+                }
+                local.records.push(record);
+                local.bytes += bytes;
+                if local.records.len() >= LOCAL_CHUNK || crate::context::is_idle() {
+                    local.hand_over();
+                }
+            }
+            Err(_) => self.submit_chunk(Chunk {
+                records: vec![record],
+                bytes,
+            }),
+        });
     }
 
     /// Hands over what this thread has gathered for this pipeline (before a flush).
