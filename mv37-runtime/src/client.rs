@@ -135,7 +135,10 @@ impl Client {
     }
 
     /// Waits until everything recorded before the call is exported, up to the shutdown
-    /// timeout.
+    /// timeout: what this thread finished, and what other threads handed over. A thread
+    /// hands its finished records over in chunks: when 32 have gathered, when it leaves
+    /// its last open trace or span, and when it exits; so spans still inside a scope that
+    /// is open on another thread may wait for that scope.
     pub fn flush(&self) -> Result<(), FlushError> {
         match &self.inner {
             Some(inner) => inner.pipeline.flush(inner.shutdown_timeout),
