@@ -294,27 +294,34 @@ impl OpenAiAccumulator {
     }
 }
 
-impl<C: Serialize + ?Sized> StreamAccumulator<C> for OpenAiAccumulator {
-    fn push(&mut self, chunk: &C) -> bool {
-        serde_json::to_value(chunk).is_ok_and(|chunk| self.push_value(&chunk))
-    }
+/// The provider accumulators read any `Serialize` chunk through its JSON form.
+macro_rules! json_accumulator {
+    ($accumulator:ty) => {
+        impl<C: Serialize + ?Sized> StreamAccumulator<C> for $accumulator {
+            fn push(&mut self, chunk: &C) -> bool {
+                serde_json::to_value(chunk).is_ok_and(|chunk| self.push_value(&chunk))
+            }
 
-    fn output(&self) -> Option<Value> {
-        Self::output(self)
-    }
+            fn output(&self) -> Option<Value> {
+                Self::output(self)
+            }
 
-    fn message(&self) -> Option<Content> {
-        self.assembly.message()
-    }
+            fn message(&self) -> Option<Content> {
+                self.assembly.message()
+            }
 
-    fn usage(&self) -> Option<Usage> {
-        Self::usage(self)
-    }
+            fn usage(&self) -> Option<Usage> {
+                Self::usage(self)
+            }
 
-    fn model(&self) -> Option<&str> {
-        Self::model(self)
-    }
+            fn model(&self) -> Option<&str> {
+                Self::model(self)
+            }
+        }
+    };
 }
+
+json_accumulator!(OpenAiAccumulator);
 
 /// Assembles Anthropic Messages streams: `message_start` (model, input and cache
 /// usage), `content_block_start` / `content_block_delta` (`text_delta`,
@@ -467,27 +474,7 @@ fn block_key(event: &Value) -> String {
     event.get("index").and_then(Value::as_u64).unwrap_or(0).to_string()
 }
 
-impl<C: Serialize + ?Sized> StreamAccumulator<C> for AnthropicAccumulator {
-    fn push(&mut self, chunk: &C) -> bool {
-        serde_json::to_value(chunk).is_ok_and(|chunk| self.push_value(&chunk))
-    }
-
-    fn output(&self) -> Option<Value> {
-        Self::output(self)
-    }
-
-    fn message(&self) -> Option<Content> {
-        self.assembly.message()
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        Self::usage(self)
-    }
-
-    fn model(&self) -> Option<&str> {
-        Self::model(self)
-    }
-}
+json_accumulator!(AnthropicAccumulator);
 
 /// Assembles text from a function that picks the text delta out of each chunk of your
 /// own type.
