@@ -17,8 +17,9 @@ use crate::export::pipeline::{FlushError, Pipeline, ShutdownError, MAX_QUEUE_BYT
 use crate::export::spool::Spool;
 use crate::export::{ConsoleExporter, Exporter, FanOut, IngestExporter, JsonlExporter, NoopExporter, OtlpExporter};
 use crate::ids::TraceId;
-use crate::record::Record;
+use crate::record::{Record, TraceScope};
 use crate::redact::RedactHook;
+use crate::span::RawSpan;
 use crate::stats::Stats;
 use crate::trace::TraceBuilder;
 
@@ -37,6 +38,10 @@ pub(crate) struct ClientInner {
 impl ClientInner {
     pub(crate) fn submit(&self, record: Record) {
         self.pipeline.submit(record);
+    }
+
+    pub(crate) fn submit_span(&self, span: RawSpan, scope: &Arc<TraceScope>) {
+        self.pipeline.submit_span(span, scope);
     }
 
     /// A trace ended: "the trace flushes". Its records are exported now rather than at

@@ -4,7 +4,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::Moment;
-use crate::record::{ErrorInfo, MessageRecord, SpanRecord, Status, TraceRecord};
+use crate::record::{ErrorInfo, MessageRecord, Status, TraceRecord};
 
 /// Messages one span or trace record carries; later ones are sent as records of their own.
 pub(crate) const MAX_NESTED_MESSAGES: usize = 256;
@@ -25,9 +25,7 @@ macro_rules! closable {
             fn close(&mut self, end_unix_nanos: u64, latency_ns: u64, status: Status, error: Option<ErrorInfo>) {
                 self.end_time_unix_nano = end_unix_nanos;
                 self.latency_ns = latency_ns;
-                // An explicit `fail` wins over a normal end; a failure or cancellation wins
-                // over that.
-                if status != Status::Ok || self.status == Status::Ok {
+                if status.overrides(self.status) {
                     self.status = status;
                 }
                 if error.is_some() {
@@ -37,7 +35,6 @@ macro_rules! closable {
         }
     };
 }
-closable!(SpanRecord);
 closable!(TraceRecord);
 
 pub(crate) struct OpenRecord<R> {

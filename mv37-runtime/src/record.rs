@@ -86,7 +86,7 @@ impl Record {
     }
 }
 
-fn messages_bytes(messages: &[MessageRecord]) -> usize {
+pub(crate) fn messages_bytes(messages: &[MessageRecord]) -> usize {
     messages.iter().map(|m| 128 + m.content.approx_bytes()).sum()
 }
 
@@ -244,6 +244,12 @@ pub enum Status {
 }
 
 impl Status {
+    /// Whether a scope ending with `self` replaces the status it had: an explicit `fail`
+    /// wins over a normal end; a failure or cancellation at the end wins over that.
+    pub(crate) fn overrides(self, current: Status) -> bool {
+        self != Status::Ok || current == Status::Ok
+    }
+
     /// The status as written in records.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -11,15 +11,17 @@ use crate::clock::Moment;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Outcome, Scope, ScopeFuture, ScopeGuard};
 use crate::events::MessageBuilder;
 use crate::ids::{SpanId, TraceId};
-use crate::open::OpenRecord;
+use crate::open::{Closable, OpenRecord};
 use crate::payload::Payload;
-use crate::record::{Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SpanKind, SpanRecord, Status, Usage};
+use crate::record::{
+    Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SpanKind, SpanRecord, Status, TraceScope, Usage,
+};
 use crate::trace::TraceInner;
 
 pub(crate) struct SpanInner {
     pub(crate) trace: Arc<TraceInner>,
     pub(crate) span_id: SpanId,
-    record: OpenRecord<SpanRecord>,
+    record: OpenRecord<OpenSpan>,
 }
 
 impl SpanInner {
@@ -28,8 +30,105 @@ impl SpanInner {
     }
 
     pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
-        if let Some(record) = self.record.close(status, error) {
-            self.trace.client.submit(Record::Span(record));
+        if let Some(open) = self.record.close(status, error) {
+            let raw = RawSpan {
+                trace_id: self.trace.trace_id,
+                span_id: self.span_id,
+                open,
+            };
+            self.trace.client.submit_span(raw, &self.trace.scope);
+        }
+    }
+}
+
+/// What is rarely set on a span, kept out of line so that a bare span stays small.
+#[derive(Default)]
+pub(crate) struct SpanExtras {
+    error: Option<ErrorInfo>,
+    model: Option<String>,
+    provider: Option<String>,
+    usage: Option<Usage>,
+    input: Option<Payload>,
+    output: Option<Payload>,
+    attributes: Attributes,
+    messages: Vec<MessageRecord>,
+}
+
+/// The changeable part of an open span, and after its end what leaves the thread.
+pub(crate) struct OpenSpan {
+    parent: SpanId,
+    kind: SpanKind,
+    name: Cow<'static, str>,
+    start_unix_nanos: u64,
+    latency_ns: u64,
+    status: Status,
+    extras: Option<Box<SpanExtras>>,
+}
+
+impl OpenSpan {
+    fn extras(&mut self) -> &mut SpanExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+}
+
+impl Closable for OpenSpan {
+    fn messages(&mut self) -> &mut Vec<MessageRecord> {
+        &mut self.extras().messages
+    }
+
+    fn close(&mut self, _end_unix_nanos: u64, latency_ns: u64, status: Status, error: Option<ErrorInfo>) {
+        self.latency_ns = latency_ns;
+        if status.overrides(self.status) {
+            self.status = status;
+        }
+        if error.is_some() {
+            self.extras().error = error;
+        }
+    }
+}
+
+/// A finished span as it travels to the exporter thread: ids, times, name and an
+/// optional box of extras. It becomes a [`SpanRecord`] there, off the program's threads.
+pub(crate) struct RawSpan {
+    trace_id: TraceId,
+    span_id: SpanId,
+    open: OpenSpan,
+}
+
+impl RawSpan {
+    /// Roughly what the record will weigh once built (counted against the queue bound).
+    pub(crate) fn approx_bytes(&self) -> usize {
+        const BASE: usize = std::mem::size_of::<Record>() + 64;
+        let extras = self.open.extras.as_deref().map_or(0, |extras| {
+            extras.input.as_ref().map_or(0, Payload::len)
+                + extras.output.as_ref().map_or(0, Payload::len)
+                + crate::record::messages_bytes(&extras.messages)
+        });
+        BASE + self.open.name.len() + extras
+    }
+
+    pub(crate) fn into_record(self, scope: Option<Arc<TraceScope>>) -> SpanRecord {
+        let open = self.open;
+        let extras = open.extras.map(|extras| *extras).unwrap_or_default();
+        SpanRecord {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent_span_id: Some(open.parent),
+            kind: open.kind,
+            name: open.name,
+            start_time_unix_nano: open.start_unix_nanos,
+            end_time_unix_nano: open.start_unix_nanos.saturating_add(open.latency_ns),
+            latency_ns: open.latency_ns,
+            status: open.status,
+            error: extras.error,
+            model: extras.model,
+            provider: extras.provider,
+            usage: extras.usage,
+            input: extras.input,
+            output: extras.output,
+            attributes: extras.attributes,
+            messages: extras.messages,
+            scope,
         }
     }
 }
@@ -86,9 +185,9 @@ impl Span {
         self.inner.as_ref().map(|inner| inner.trace.trace_id)
     }
 
-    fn update(&self, change: impl FnOnce(&mut SpanRecord)) {
+    fn update(&self, change: impl FnOnce(&mut SpanExtras)) {
         if let Some(inner) = &self.inner {
-            inner.record.update(change);
+            inner.record.update(|open| change(open.extras()));
         }
     }
 
@@ -145,11 +244,13 @@ impl Span {
 
     /// Marks the span failed with the error's `Display` text and type name.
     pub fn fail<E: Display + ?Sized>(&self, error: &E) {
-        let info = context::error_info(error);
-        self.update(|record| {
-            record.status = Status::Error;
-            record.error = Some(info);
-        });
+        if let Some(inner) = &self.inner {
+            let info = context::error_info(error);
+            inner.record.update(|open| {
+                open.status = Status::Error;
+                open.extras().error = Some(info);
+            });
+        }
     }
 
     /// Records a conversation message attached to this span (sent when the builder is
@@ -186,10 +287,7 @@ pub struct SpanBuilder {
     kind: SpanKind,
     name: Option<Cow<'static, str>>,
     parent: Option<SpanId>,
-    model: Option<String>,
-    provider: Option<String>,
-    input: Option<Payload>,
-    attributes: Attributes,
+    extras: Option<Box<SpanExtras>>,
 }
 
 impl std::fmt::Debug for SpanBuilder {
@@ -209,11 +307,12 @@ impl SpanBuilder {
             kind,
             name: None,
             parent: None,
-            model: None,
-            provider: None,
-            input: None,
-            attributes: Attributes::new(),
+            extras: None,
         }
+    }
+
+    fn extras(&mut self) -> &mut SpanExtras {
+        self.extras.get_or_insert_with(Box::default)
     }
 
     /// Whether the span will record anything.
@@ -232,7 +331,7 @@ impl SpanBuilder {
     /// The model the span calls.
     pub fn model(mut self, model: impl Into<String>) -> Self {
         if self.trace.is_some() {
-            self.model = Some(model.into());
+            self.extras().model = Some(model.into());
         }
         self
     }
@@ -240,7 +339,7 @@ impl SpanBuilder {
     /// The model's provider.
     pub fn provider(mut self, provider: impl Into<String>) -> Self {
         if self.trace.is_some() {
-            self.provider = Some(provider.into());
+            self.extras().provider = Some(provider.into());
         }
         self
     }
@@ -248,7 +347,8 @@ impl SpanBuilder {
     /// The span's input, captured now.
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
         if let Some(trace) = &self.trace {
-            self.input = Some(Payload::capture(input, trace.client.max_payload_bytes));
+            let payload = Payload::capture(input, trace.client.max_payload_bytes);
+            self.extras().input = Some(payload);
         }
         self
     }
@@ -261,7 +361,8 @@ impl SpanBuilder {
     /// One attribute.
     pub fn attribute(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
         if self.trace.is_some() {
-            self.attributes.insert(key.into(), json_value(&value));
+            let value = json_value(&value);
+            self.extras().attributes.insert(key.into(), value);
         }
         self
     }
@@ -280,33 +381,22 @@ impl SpanBuilder {
         let span_id = SpanId::random();
         let parent = self.parent.unwrap_or_else(|| context::parent_in(&trace));
         let start = Moment::now();
-        let record = SpanRecord {
-            trace_id: trace.trace_id,
-            span_id,
-            parent_span_id: Some(parent),
+        let open = OpenSpan {
+            parent,
             name: self.name.unwrap_or_else(|| match &self.kind {
                 SpanKind::Custom(name) => name.clone(),
                 kind => Cow::Borrowed(static_kind_name(kind)),
             }),
             kind: self.kind,
-            start_time_unix_nano: start.unix_nanos,
-            end_time_unix_nano: start.unix_nanos,
+            start_unix_nanos: start.unix_nanos,
             latency_ns: 0,
             status: Status::Ok,
-            error: None,
-            model: self.model,
-            provider: self.provider,
-            usage: None,
-            input: self.input,
-            output: None,
-            attributes: self.attributes,
-            messages: Vec::new(),
-            scope: Some(Arc::clone(&trace.scope)),
+            extras: self.extras,
         };
         let inner = Arc::new(SpanInner {
             trace,
             span_id,
-            record: OpenRecord::new(start, record),
+            record: OpenRecord::new(start, open),
         });
         (Span::from_inner(Some(Arc::clone(&inner))), Some(Scope::Span(inner)))
     }

@@ -8,13 +8,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_queue::SegQueue;
+use crossbeam_queue::{ArrayQueue, SegQueue};
 
 use super::spool::Spool;
 use super::Exporter;
 use crate::config::{Config, ConfigError};
-use crate::record::Record;
+use crate::record::{Record, TraceScope};
 use crate::redact::{redact_record, RedactHook};
+use crate::span::RawSpan;
 use crate::stats::{Counters, DropReason, Stats};
 
 /// Why `flush` did not complete.
@@ -93,10 +94,71 @@ const URGENT_LINGER_NANOS: u64 = 1_000_000;
 /// Records a thread gathers before it hands them to the queue in one operation.
 const LOCAL_CHUNK: usize = 32;
 
-/// Records handed over together, with their approximate size.
+/// Empty chunks kept for reuse, so that a chunk's memory goes back to the threads that
+/// fill chunks instead of being freed by the exporter thread (a cross-thread free).
+const SPARE_CHUNKS: usize = 64;
+
+/// What a thread hands over: finished spans in their compact form (turned into records
+/// on the exporter thread), other records boxed.
+enum Item {
+    Span { span: RawSpan, scope: u32 },
+    Record(Box<Record>),
+}
+
+/// Records handed over together, with their approximate size. The spans of a chunk share
+/// its list of trace scopes (usually one), so the shared scope's reference count is
+/// touched once per chunk rather than once per span.
 struct Chunk {
-    records: Vec<Record>,
+    items: Vec<Item>,
+    scopes: Vec<Arc<TraceScope>>,
     bytes: u64,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        Self {
+            items: Vec::with_capacity(LOCAL_CHUNK),
+            scopes: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    fn one(item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) -> Self {
+        Self {
+            items: vec![item],
+            scopes: scope.into_iter().cloned().collect(),
+            bytes,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The index of `scope` in this chunk's list, adding it if it is not the last one.
+    fn scope_index(&mut self, scope: &Arc<TraceScope>) -> u32 {
+        if !self.scopes.last().is_some_and(|last| Arc::ptr_eq(last, scope)) {
+            self.scopes.push(Arc::clone(scope));
+        }
+        u32::try_from(self.scopes.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Empties the chunk (its records are dropped), keeping its memory.
+    fn clear(&mut self) {
+        self.items.clear();
+        self.scopes.clear();
+        self.bytes = 0;
+    }
+
+    /// Turns the chunk's items into records, appended to `records`; leaves it empty.
+    fn drain_into(&mut self, records: &mut Vec<Record>) {
+        let scopes = &self.scopes;
+        records.extend(self.items.drain(..).map(|item| match item {
+            Item::Span { span, scope } => Record::Span(span.into_record(scopes.get(scope as usize).cloned())),
+            Item::Record(record) => *record,
+        }));
+        self.clear();
+    }
 }
 
 /// The records the current thread has finished but not yet handed to a pipeline. They
@@ -105,23 +167,34 @@ struct Chunk {
 /// `shutdown`, and when the thread exits.
 struct LocalRecords {
     pipeline: Option<Arc<Pipeline>>,
-    records: Vec<Record>,
-    bytes: u64,
+    chunk: Option<Chunk>,
 }
 
 impl LocalRecords {
     fn hand_over(&mut self) {
-        if self.records.is_empty() {
+        let Some(pipeline) = &self.pipeline else { return };
+        if self.chunk.as_ref().is_none_or(|chunk| chunk.items.is_empty()) {
             return;
         }
-        if let Some(pipeline) = &self.pipeline {
-            // The gathered vector leaves as it is (no copy); the next one is sized like it.
-            let size = self.records.len();
-            let records = std::mem::replace(&mut self.records, Vec::with_capacity(size));
-            pipeline.submit_chunk(Chunk {
-                records,
-                bytes: std::mem::take(&mut self.bytes),
-            });
+        // The chunk leaves as it is (no copy); an empty one from the spares replaces it.
+        let fresh = pipeline.spare.pop().unwrap_or_else(Chunk::new);
+        if let Some(full) = self.chunk.replace(fresh) {
+            pipeline.submit_chunk(full);
+        }
+    }
+
+    /// This thread's chunk for `pipeline` (handing over one gathered for another).
+    fn chunk_for(&mut self, pipeline: &Arc<Pipeline>) -> &mut Chunk {
+        if !self.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, pipeline)) {
+            self.hand_over();
+            self.pipeline = Some(Arc::clone(pipeline));
+        }
+        self.chunk.get_or_insert_with(Chunk::new)
+    }
+
+    fn pushed(&mut self) {
+        if self.chunk.as_ref().is_some_and(|chunk| chunk.len() >= LOCAL_CHUNK) || crate::context::is_idle() {
+            self.hand_over();
         }
     }
 }
@@ -136,8 +209,7 @@ thread_local! {
     static LOCAL: RefCell<LocalRecords> = const {
         RefCell::new(LocalRecords {
             pipeline: None,
-            records: Vec::new(),
-            bytes: 0,
+            chunk: None,
         })
     };
 }
@@ -153,6 +225,7 @@ pub(crate) fn hand_over_this_thread() {
 
 pub(crate) struct Pipeline {
     queue: SegQueue<Chunk>,
+    spare: ArrayQueue<Chunk>,
     state: AtomicU64,
     counters: Counters,
     finished: AtomicBool,
@@ -184,6 +257,7 @@ impl Pipeline {
     ) -> Result<Arc<Self>, ConfigError> {
         let pipeline = Arc::new(Self {
             queue: SegQueue::new(),
+            spare: ArrayQueue::new(SPARE_CHUNKS),
             state: AtomicU64::new(0),
             counters: Counters::default(),
             finished: AtomicBool::new(false),
@@ -217,31 +291,33 @@ impl Pipeline {
     /// Never blocks: past the queue's bound records are dropped and counted.
     pub(crate) fn submit(self: &Arc<Self>, record: Record) {
         let bytes = (record.approx_bytes() as u64).min(BYTES_MASK >> 8);
-        if LOCAL.try_with(|_| ()).is_err() {
-            // No thread-local storage (the thread is exiting): hand it over alone.
-            return self.submit_chunk(Chunk {
-                records: vec![record],
-                bytes,
-            });
-        }
-        // The record moves straight into the thread's chunk (no intermediate copies).
-        LOCAL.with(|local| match local.try_borrow_mut() {
-            Ok(mut local) => {
-                if !local.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, self)) {
-                    local.hand_over();
-                    local.pipeline = Some(Arc::clone(self));
+        self.push(Item::Record(Box::new(record)), None, bytes);
+    }
+
+    /// Hands a finished span to the exporter thread, in its compact form.
+    pub(crate) fn submit_span(self: &Arc<Self>, span: RawSpan, scope: &Arc<TraceScope>) {
+        let bytes = (span.approx_bytes() as u64).min(BYTES_MASK >> 8);
+        self.push(Item::Span { span, scope: 0 }, Some(scope), bytes);
+    }
+
+    fn push(self: &Arc<Self>, item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
+        let mut item = Some(item);
+        let _ = LOCAL.try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else { return };
+            let chunk = local.chunk_for(self);
+            if let Some(mut item) = item.take() {
+                if let (Item::Span { scope: index, .. }, Some(scope)) = (&mut item, scope) {
+                    *index = chunk.scope_index(scope);
                 }
-                local.records.push(record);
-                local.bytes += bytes;
-                if local.records.len() >= LOCAL_CHUNK || crate::context::is_idle() {
-                    local.hand_over();
-                }
+                chunk.items.push(item);
+                chunk.bytes += bytes;
             }
-            Err(_) => self.submit_chunk(Chunk {
-                records: vec![record],
-                bytes,
-            }),
+            local.pushed();
         });
+        // No thread-local storage (the thread is exiting), or it is in use: alone.
+        if let Some(item) = item {
+            self.submit_chunk(Chunk::one(item, scope, bytes));
+        }
     }
 
     /// Hands over what this thread has gathered for this pipeline (before a flush).
@@ -259,8 +335,8 @@ impl Pipeline {
         });
     }
 
-    fn submit_chunk(&self, chunk: Chunk) {
-        let count = chunk.records.len() as u64;
+    fn submit_chunk(&self, mut chunk: Chunk) {
+        let count = chunk.len() as u64;
         self.counters.produced.fetch_add(count, Ordering::Relaxed);
         let reservation = ONE_RECORD * count + chunk.bytes;
         let before = self.state.fetch_add(reservation, Ordering::AcqRel);
@@ -268,12 +344,16 @@ impl Pipeline {
         if before & CLOSED != 0 {
             self.state.fetch_sub(reservation, Ordering::AcqRel);
             self.counters.drop_records(DropReason::AfterShutdown, count);
+            chunk.clear();
+            let _ = self.spare.push(chunk);
             return;
         }
         let records = queued_records(after);
         if records > self.limits.max_queue_records || queued_bytes(after) > self.limits.max_queue_bytes {
             self.state.fetch_sub(reservation, Ordering::AcqRel);
             self.counters.drop_records(DropReason::QueueFull, count);
+            chunk.clear();
+            let _ = self.spare.push(chunk);
             return;
         }
         // Reserved before the pipeline closed: the exporter drains until every
@@ -403,10 +483,16 @@ impl Pipeline {
 
     fn pop(&self) -> Option<Chunk> {
         let chunk = self.queue.pop()?;
-        let count = chunk.records.len() as u64;
+        let count = chunk.len() as u64;
         self.counters.in_flight.fetch_add(count, Ordering::AcqRel);
         self.state.fetch_sub(ONE_RECORD * count + chunk.bytes, Ordering::AcqRel);
         Some(chunk)
+    }
+
+    /// Moves a chunk's records into the batch and keeps the emptied chunk for reuse.
+    fn take(&self, batch: &mut Batch, mut chunk: Chunk) {
+        batch.push(&mut chunk);
+        let _ = self.spare.push(chunk);
     }
 
     fn run(self: Arc<Self>, mut exporter: Box<dyn Exporter>) {
@@ -498,8 +584,8 @@ impl Pipeline {
         let mut moved = 0;
         while budget > 0 && !batch.is_full(&self.limits) {
             let Some(chunk) = self.pop() else { break };
-            let count = chunk.records.len();
-            batch.push(chunk);
+            let count = chunk.len();
+            self.take(batch, chunk);
             budget = budget.saturating_sub(count);
             moved += count;
         }
@@ -607,7 +693,7 @@ impl Pipeline {
     /// the spool, or is counted as `shutdown_timeout`.
     fn give_up(&self, batch: &mut Batch) {
         while let Some(chunk) = self.pop() {
-            batch.push(chunk);
+            self.take(batch, chunk);
         }
         let count = batch.records.len() as u64;
         if count > 0 && !self.spool_records(&batch.records) {
@@ -686,16 +772,12 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, chunk: Chunk) {
+    fn push(&mut self, chunk: &mut Chunk) {
         if self.records.is_empty() {
             self.oldest = Some(Instant::now());
         }
-        if self.records.is_empty() {
-            self.records = chunk.records;
-        } else {
-            self.records.extend(chunk.records);
-        }
         self.bytes += chunk.bytes as usize;
+        chunk.drain_into(&mut self.records);
     }
 
     fn clear(&mut self) {
