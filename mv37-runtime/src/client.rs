@@ -21,7 +21,7 @@ use crate::record::{Record, TraceScope};
 use crate::redact::RedactHook;
 use crate::span::RawSpan;
 use crate::stats::Stats;
-use crate::trace::TraceBuilder;
+use crate::trace::{RawTrace, TraceBuilder};
 
 pub(crate) struct ClientInner {
     pipeline: Arc<Pipeline>,
@@ -30,9 +30,6 @@ pub(crate) struct ClientInner {
     sample_below: Option<u64>,
     flush_on_end: bool,
     shutdown_timeout: Duration,
-    pub(crate) environment: Option<Arc<str>>,
-    pub(crate) release: Option<Arc<str>>,
-    pub(crate) service_name: Option<Arc<str>>,
 }
 
 impl ClientInner {
@@ -42,6 +39,10 @@ impl ClientInner {
 
     pub(crate) fn submit_span(&self, span: RawSpan, scope: &Arc<TraceScope>) {
         self.pipeline.submit_span(span, scope);
+    }
+
+    pub(crate) fn submit_trace(&self, trace: RawTrace, scope: &Arc<TraceScope>) {
+        self.pipeline.submit_trace(trace, scope);
     }
 
     /// A trace ended: "the trace flushes". Its records are exported now rather than at
@@ -552,9 +553,6 @@ impl ClientBuilder {
                 sample_below,
                 flush_on_end: config.flush_on_end,
                 shutdown_timeout: config.shutdown_timeout,
-                environment: config.environment.map(Arc::from),
-                release: config.release.map(Arc::from),
-                service_name: config.service_name.map(Arc::from),
             })),
         })
     }

@@ -72,7 +72,7 @@ impl Record {
 
     /// A rough size in bytes, used to bound the queue's memory.
     pub(crate) fn approx_bytes(&self) -> usize {
-        const BASE: usize = std::mem::size_of::<Record>() + 64;
+        const BASE: usize = RECORD_BASE_BYTES;
         let payloads = |input: &Option<Payload>, output: &Option<Payload>| {
             input.as_ref().map_or(0, Payload::len) + output.as_ref().map_or(0, Payload::len)
         };
@@ -85,6 +85,9 @@ impl Record {
         }
     }
 }
+
+/// What any record is counted as weighing in the queue, before its variable parts.
+pub(crate) const RECORD_BASE_BYTES: usize = std::mem::size_of::<Record>() + 64;
 
 pub(crate) fn messages_bytes(messages: &[MessageRecord]) -> usize {
     messages.iter().map(|m| 128 + m.content.approx_bytes()).sum()

@@ -11,11 +11,9 @@ use crate::clock::Moment;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Outcome, Scope, ScopeFuture, ScopeGuard};
 use crate::events::MessageBuilder;
 use crate::ids::{SpanId, TraceId};
-use crate::open::{Closable, OpenRecord};
+use crate::open::{Closable, Extras, OpenRecord, Progress};
 use crate::payload::Payload;
-use crate::record::{
-    Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SpanKind, SpanRecord, Status, TraceScope, Usage,
-};
+use crate::record::{Content, ErrorInfo, MessageRecord, Role, SpanKind, SpanRecord, Status, TraceScope, Usage};
 use crate::trace::TraceInner;
 
 pub(crate) struct SpanInner {
@@ -41,49 +39,17 @@ impl SpanInner {
     }
 }
 
-/// What is rarely set on a span, kept out of line so that a bare span stays small.
-#[derive(Default)]
-pub(crate) struct SpanExtras {
-    error: Option<ErrorInfo>,
-    model: Option<String>,
-    provider: Option<String>,
-    usage: Option<Usage>,
-    input: Option<Payload>,
-    output: Option<Payload>,
-    attributes: Attributes,
-    messages: Vec<MessageRecord>,
-}
-
-/// The changeable part of an open span, and after its end what leaves the thread.
+/// An open span: what identifies it, and its progress.
 pub(crate) struct OpenSpan {
     parent: SpanId,
     kind: SpanKind,
     name: Cow<'static, str>,
-    start_unix_nanos: u64,
-    latency_ns: u64,
-    status: Status,
-    extras: Option<Box<SpanExtras>>,
-}
-
-impl OpenSpan {
-    fn extras(&mut self) -> &mut SpanExtras {
-        self.extras.get_or_insert_with(Box::default)
-    }
+    progress: Progress,
 }
 
 impl Closable for OpenSpan {
-    fn messages(&mut self) -> &mut Vec<MessageRecord> {
-        &mut self.extras().messages
-    }
-
-    fn close(&mut self, _end_unix_nanos: u64, latency_ns: u64, status: Status, error: Option<ErrorInfo>) {
-        self.latency_ns = latency_ns;
-        if status.overrides(self.status) {
-            self.status = status;
-        }
-        if error.is_some() {
-            self.extras().error = error;
-        }
+    fn progress(&mut self) -> &mut Progress {
+        &mut self.progress
     }
 }
 
@@ -98,28 +64,24 @@ pub(crate) struct RawSpan {
 impl RawSpan {
     /// Roughly what the record will weigh once built (counted against the queue bound).
     pub(crate) fn approx_bytes(&self) -> usize {
-        const BASE: usize = std::mem::size_of::<Record>() + 64;
-        let extras = self.open.extras.as_deref().map_or(0, |extras| {
-            extras.input.as_ref().map_or(0, Payload::len)
-                + extras.output.as_ref().map_or(0, Payload::len)
-                + crate::record::messages_bytes(&extras.messages)
-        });
-        BASE + self.open.name.len() + extras
+        crate::record::RECORD_BASE_BYTES
+            + self.open.name.len()
+            + Extras::approx_bytes(self.open.progress.extras.as_deref())
     }
 
     pub(crate) fn into_record(self, scope: Option<Arc<TraceScope>>) -> SpanRecord {
-        let open = self.open;
-        let extras = open.extras.map(|extras| *extras).unwrap_or_default();
+        let mut open = self.open;
+        let extras = open.progress.take_extras();
         SpanRecord {
             trace_id: self.trace_id,
             span_id: self.span_id,
             parent_span_id: Some(open.parent),
             kind: open.kind,
             name: open.name,
-            start_time_unix_nano: open.start_unix_nanos,
-            end_time_unix_nano: open.start_unix_nanos.saturating_add(open.latency_ns),
-            latency_ns: open.latency_ns,
-            status: open.status,
+            start_time_unix_nano: open.progress.start_unix_nanos,
+            end_time_unix_nano: open.progress.end_unix_nanos(),
+            latency_ns: open.progress.latency_ns,
+            status: open.progress.status,
             error: extras.error,
             model: extras.model,
             provider: extras.provider,
@@ -185,9 +147,9 @@ impl Span {
         self.inner.as_ref().map(|inner| inner.trace.trace_id)
     }
 
-    fn update(&self, change: impl FnOnce(&mut SpanExtras)) {
+    fn update(&self, change: impl FnOnce(&mut Extras)) {
         if let Some(inner) = &self.inner {
-            inner.record.update(|open| change(open.extras()));
+            inner.record.update(|progress| change(progress.extras()));
         }
     }
 
@@ -246,9 +208,9 @@ impl Span {
     pub fn fail<E: Display + ?Sized>(&self, error: &E) {
         if let Some(inner) = &self.inner {
             let info = context::error_info(error);
-            inner.record.update(|open| {
-                open.status = Status::Error;
-                open.extras().error = Some(info);
+            inner.record.update(|progress| {
+                progress.status = Status::Error;
+                progress.extras().error = Some(info);
             });
         }
     }
@@ -287,7 +249,7 @@ pub struct SpanBuilder {
     kind: SpanKind,
     name: Option<Cow<'static, str>>,
     parent: Option<SpanId>,
-    extras: Option<Box<SpanExtras>>,
+    extras: Option<Box<Extras>>,
 }
 
 impl std::fmt::Debug for SpanBuilder {
@@ -311,7 +273,7 @@ impl SpanBuilder {
         }
     }
 
-    fn extras(&mut self) -> &mut SpanExtras {
+    fn extras(&mut self) -> &mut Extras {
         self.extras.get_or_insert_with(Box::default)
     }
 
@@ -388,10 +350,7 @@ impl SpanBuilder {
                 kind => Cow::Borrowed(static_kind_name(kind)),
             }),
             kind: self.kind,
-            start_unix_nanos: start.unix_nanos,
-            latency_ns: 0,
-            status: Status::Ok,
-            extras: self.extras,
+            progress: Progress::new(&start, self.extras),
         };
         let inner = Arc::new(SpanInner {
             trace,

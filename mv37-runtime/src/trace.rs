@@ -13,7 +13,7 @@ use crate::clock::Moment;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
 use crate::events::{FeedbackBuilder, MessageBuilder};
 use crate::ids::{IdParseError, SpanId, TraceId, TraceParent};
-use crate::open::OpenRecord;
+use crate::open::{Closable, Extras, OpenRecord, Progress};
 use crate::payload::Payload;
 use crate::record::{
     Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SignalRecord, SpanKind, Status, TraceRecord,
@@ -26,7 +26,73 @@ pub(crate) struct TraceInner {
     pub(crate) trace_id: TraceId,
     pub(crate) root_span_id: SpanId,
     pub(crate) scope: Arc<TraceScope>,
-    record: OpenRecord<TraceRecord>,
+    record: OpenRecord<OpenTrace>,
+}
+
+/// An open trace: its remote parent, and its progress. The rest of what the trace record
+/// holds is in its [`TraceScope`].
+pub(crate) struct OpenTrace {
+    parent: Option<SpanId>,
+    progress: Progress,
+}
+
+impl Closable for OpenTrace {
+    fn progress(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
+}
+
+/// A finished trace as it travels to the exporter thread; it becomes a [`TraceRecord`]
+/// there, with its scope and the client's resource fields.
+pub(crate) struct RawTrace {
+    trace_id: TraceId,
+    span_id: SpanId,
+    open: OpenTrace,
+}
+
+/// The client's fields that every trace record carries.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TraceResource {
+    pub(crate) environment: Option<Arc<str>>,
+    pub(crate) release: Option<Arc<str>>,
+    pub(crate) service_name: Option<Arc<str>>,
+}
+
+impl RawTrace {
+    /// Roughly what the record will weigh once built (counted against the queue bound).
+    pub(crate) fn approx_bytes(&self, scope: &TraceScope) -> usize {
+        crate::record::RECORD_BASE_BYTES + scope.name.len() + Extras::approx_bytes(self.open.progress.extras.as_deref())
+    }
+
+    pub(crate) fn into_record(self, scope: Option<&Arc<TraceScope>>, resource: &TraceResource) -> TraceRecord {
+        let mut open = self.open;
+        let extras = open.progress.take_extras();
+        let scope = scope.map(Arc::as_ref);
+        let field = |get: fn(&TraceScope) -> &Option<String>| scope.and_then(|scope| get(scope).clone());
+        TraceRecord {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent_span_id: open.parent,
+            name: scope.map_or(Cow::Borrowed(""), |scope| scope.name.clone()),
+            user_id: field(|scope| &scope.user_id),
+            session_id: field(|scope| &scope.session_id),
+            conversation_id: field(|scope| &scope.conversation_id),
+            external_trace_id: field(|scope| &scope.external_trace_id),
+            start_time_unix_nano: open.progress.start_unix_nanos,
+            end_time_unix_nano: open.progress.end_unix_nanos(),
+            latency_ns: open.progress.latency_ns,
+            status: open.progress.status,
+            error: extras.error,
+            input: extras.input,
+            output: extras.output,
+            attributes: extras.attributes,
+            messages: extras.messages,
+            context: scope.and_then(|scope| scope.context.clone()),
+            environment: resource.environment.clone(),
+            release: resource.release.clone(),
+            service_name: resource.service_name.clone(),
+        }
+    }
 }
 
 impl TraceInner {
@@ -35,8 +101,13 @@ impl TraceInner {
     }
 
     pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
-        if let Some(record) = self.record.close(status, error) {
-            self.client.submit(Record::Trace(record));
+        if let Some(open) = self.record.close(status, error) {
+            let raw = RawTrace {
+                trace_id: self.trace_id,
+                span_id: self.root_span_id,
+                open,
+            };
+            self.client.submit_trace(raw, &self.scope);
             self.client.trace_ended();
         }
     }
@@ -176,9 +247,9 @@ impl Trace {
         }
     }
 
-    fn update(&self, change: impl FnOnce(&mut TraceRecord)) {
+    fn update(&self, change: impl FnOnce(&mut Extras)) {
         if let Some(inner) = &self.inner {
-            inner.record.update(change);
+            inner.record.update(|progress| change(progress.extras()));
         }
     }
 
@@ -210,11 +281,13 @@ impl Trace {
 
     /// Marks the trace failed with the error's `Display` text and type name.
     pub fn fail<E: Display + ?Sized>(&self, error: &E) {
-        let info = context::error_info(error);
-        self.update(|record| {
-            record.status = Status::Error;
-            record.error = Some(info);
-        });
+        if let Some(inner) = &self.inner {
+            let info = context::error_info(error);
+            inner.record.update(|progress| {
+                progress.status = Status::Error;
+                progress.extras().error = Some(info);
+            });
+        }
     }
 }
 
@@ -380,38 +453,25 @@ impl TraceBuilder {
             return (Trace::disabled(), None);
         }
         let root_span_id = SpanId::random();
-        let context = (!fields.context.is_empty()).then(|| Arc::new(fields.context));
         let scope = Arc::new(TraceScope {
-            name: self.name.clone(),
-            user_id: fields.user_id.clone(),
-            session_id: fields.session_id.clone(),
-            conversation_id: fields.conversation_id.clone(),
-            external_trace_id: fields.external_trace_id.clone(),
-            context: context.clone(),
-        });
-        let start = Moment::now();
-        let record = TraceRecord {
-            trace_id,
-            span_id: root_span_id,
-            parent_span_id: fields.parent.map(|p| p.parent_span_id),
             name: self.name,
             user_id: fields.user_id,
             session_id: fields.session_id,
             conversation_id: fields.conversation_id,
             external_trace_id: fields.external_trace_id,
-            start_time_unix_nano: start.unix_nanos,
-            end_time_unix_nano: start.unix_nanos,
-            latency_ns: 0,
-            status: Status::Ok,
-            error: None,
-            input: fields.input,
-            output: None,
-            attributes: fields.attributes,
-            messages: Vec::new(),
-            context,
-            environment: client.environment.clone(),
-            release: client.release.clone(),
-            service_name: client.service_name.clone(),
+            context: (!fields.context.is_empty()).then(|| Arc::new(fields.context)),
+        });
+        let extras = (fields.input.is_some() || !fields.attributes.is_empty()).then(|| {
+            Box::new(Extras {
+                input: fields.input,
+                attributes: fields.attributes,
+                ..Extras::default()
+            })
+        });
+        let start = Moment::now();
+        let record = OpenTrace {
+            parent: fields.parent.map(|p| p.parent_span_id),
+            progress: Progress::new(&start, extras),
         };
         let inner = Arc::new(TraceInner {
             client,

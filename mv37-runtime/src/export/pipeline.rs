@@ -9,6 +9,7 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
+use smallvec::SmallVec;
 
 use super::spool::Spool;
 use super::Exporter;
@@ -17,6 +18,7 @@ use crate::record::{Record, TraceScope};
 use crate::redact::{redact_record, RedactHook};
 use crate::span::RawSpan;
 use crate::stats::{Counters, DropReason, Stats};
+use crate::trace::{RawTrace, TraceResource};
 
 /// Why `flush` did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,33 +96,48 @@ const URGENT_LINGER_NANOS: u64 = 1_000_000;
 /// Records a thread gathers before it hands them to the queue in one operation.
 const LOCAL_CHUNK: usize = 32;
 
-/// Empty chunks kept for reuse, so that a chunk's memory goes back to the threads that
-/// fill chunks instead of being freed by the exporter thread (a cross-thread free).
-const SPARE_CHUNKS: usize = 64;
+/// Records a hand-over moves into a small chunk rather than sending its full one (a
+/// thread left its last scope after a short trace).
+const SMALL_CHUNK: usize = 4;
 
-/// What a thread hands over: finished spans in their compact form (turned into records
-/// on the exporter thread), other records boxed.
+/// Empty chunks kept for the producing threads to reuse, full-size and small. The
+/// exporter thread allocates them and takes them back, so that a chunk's memory is not
+/// freed by a thread other than the one that allocated it (such a free contends for the
+/// lock of the allocating thread's malloc arena, and the arena's bookkeeping shares cache
+/// lines with the producer's live objects).
+const SPARE_FULL: usize = 64;
+const SPARE_SMALL: usize = 512;
+
+/// What a thread hands over: finished spans and traces in their compact form (turned
+/// into records on the exporter thread), other records boxed.
 enum Item {
     Span { span: RawSpan, scope: u32 },
+    Trace { trace: RawTrace, scope: u32 },
     Record(Box<Record>),
 }
 
-/// Records handed over together, with their approximate size. The spans of a chunk share
-/// its list of trace scopes (usually one), so the shared scope's reference count is
+/// Records handed over together, with their approximate size. The items of a chunk
+/// share its list of trace scopes (usually one), so that a scope's reference count is
 /// touched once per chunk rather than once per span.
 struct Chunk {
     items: Vec<Item>,
-    scopes: Vec<Arc<TraceScope>>,
+    scopes: SmallVec<[Arc<TraceScope>; 2]>,
     bytes: u64,
 }
 
 impl Chunk {
-    fn new() -> Self {
+    fn with_capacity(items: usize) -> Self {
         Self {
-            items: Vec::with_capacity(LOCAL_CHUNK),
-            scopes: Vec::new(),
+            items: Vec::with_capacity(items),
+            scopes: SmallVec::new(),
             bytes: 0,
         }
+    }
+
+    /// What the chunk counts against the queue's byte bound while queued: its records'
+    /// approximate size and its own memory.
+    fn weight(&self) -> u64 {
+        self.bytes + (std::mem::size_of::<Self>() + self.items.capacity() * std::mem::size_of::<Item>()) as u64
     }
 
     fn one(item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) -> Self {
@@ -150,14 +167,16 @@ impl Chunk {
         self.bytes = 0;
     }
 
-    /// Turns the chunk's items into records, appended to `records`; leaves it empty.
-    fn drain_into(&mut self, records: &mut Vec<Record>) {
+    /// Turns the chunk's items into records, appended to `records`. The chunk keeps its
+    /// scopes (see [`Pipeline::recycle`]).
+    fn drain_into(&mut self, records: &mut Vec<Record>, resource: &TraceResource) {
         let scopes = &self.scopes;
         records.extend(self.items.drain(..).map(|item| match item {
             Item::Span { span, scope } => Record::Span(span.into_record(scopes.get(scope as usize).cloned())),
+            Item::Trace { trace, scope } => Record::Trace(trace.into_record(scopes.get(scope as usize), resource)),
             Item::Record(record) => *record,
         }));
-        self.clear();
+        self.bytes = 0;
     }
 }
 
@@ -176,11 +195,20 @@ impl LocalRecords {
         if self.chunk.as_ref().is_none_or(|chunk| chunk.items.is_empty()) {
             return;
         }
-        // The chunk leaves as it is (no copy); an empty one from the spares replaces it.
-        let fresh = pipeline.spare.pop().unwrap_or_else(Chunk::new);
-        if let Some(full) = self.chunk.replace(fresh) {
-            pipeline.submit_chunk(full);
-        }
+        let Some(chunk) = self.chunk.as_mut() else { return };
+        // The records are copied into a spare chunk of their size, and the thread keeps
+        // its gathering chunk: its memory stays in this core's cache, where writing the
+        // next records costs no transfer from the exporter's core, and a queue of small
+        // hand-overs stays as small as its records.
+        let mut out = pipeline.spare_chunk(if chunk.len() <= SMALL_CHUNK {
+            SMALL_CHUNK
+        } else {
+            LOCAL_CHUNK
+        });
+        out.items.append(&mut chunk.items);
+        out.scopes.extend(chunk.scopes.drain(..));
+        out.bytes = std::mem::take(&mut chunk.bytes);
+        pipeline.submit_chunk(out);
     }
 
     /// This thread's chunk for `pipeline` (handing over one gathered for another).
@@ -189,7 +217,7 @@ impl LocalRecords {
             self.hand_over();
             self.pipeline = Some(Arc::clone(pipeline));
         }
-        self.chunk.get_or_insert_with(Chunk::new)
+        self.chunk.get_or_insert_with(|| Chunk::with_capacity(LOCAL_CHUNK))
     }
 
     fn pushed(&mut self) {
@@ -225,7 +253,8 @@ pub(crate) fn hand_over_this_thread() {
 
 pub(crate) struct Pipeline {
     queue: SegQueue<Chunk>,
-    spare: ArrayQueue<Chunk>,
+    spare_full: ArrayQueue<Chunk>,
+    spare_small: ArrayQueue<Chunk>,
     state: AtomicU64,
     counters: Counters,
     finished: AtomicBool,
@@ -240,6 +269,8 @@ pub(crate) struct Pipeline {
     redact: Option<RedactHook>,
     /// Used by the exporter thread only; a lock so the pipeline can be shared.
     spool: Mutex<Option<Spool>>,
+    /// The client's fields every trace record carries, added on the exporter thread.
+    resource: TraceResource,
 }
 
 // The redaction hook is only called under `catch_unwind` on the exporter thread, and
@@ -257,7 +288,8 @@ impl Pipeline {
     ) -> Result<Arc<Self>, ConfigError> {
         let pipeline = Arc::new(Self {
             queue: SegQueue::new(),
-            spare: ArrayQueue::new(SPARE_CHUNKS),
+            spare_full: ArrayQueue::new(SPARE_FULL),
+            spare_small: ArrayQueue::new(SPARE_SMALL),
             state: AtomicU64::new(0),
             counters: Counters::default(),
             finished: AtomicBool::new(false),
@@ -277,6 +309,11 @@ impl Pipeline {
             failures_logged: AtomicU64::new(0),
             redact,
             spool: Mutex::new(spool),
+            resource: TraceResource {
+                environment: config.environment.as_deref().map(Arc::from),
+                release: config.release.as_deref().map(Arc::from),
+                service_name: config.service_name.as_deref().map(Arc::from),
+            },
         });
         let worker = Arc::clone(&pipeline);
         let handle = thread::Builder::new()
@@ -300,13 +337,21 @@ impl Pipeline {
         self.push(Item::Span { span, scope: 0 }, Some(scope), bytes);
     }
 
+    /// Hands a finished trace to the exporter thread, in its compact form.
+    pub(crate) fn submit_trace(self: &Arc<Self>, trace: RawTrace, scope: &Arc<TraceScope>) {
+        let bytes = (trace.approx_bytes(scope) as u64).min(BYTES_MASK >> 8);
+        self.push(Item::Trace { trace, scope: 0 }, Some(scope), bytes);
+    }
+
     fn push(self: &Arc<Self>, item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
         let mut item = Some(item);
         let _ = LOCAL.try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else { return };
             let chunk = local.chunk_for(self);
             if let Some(mut item) = item.take() {
-                if let (Item::Span { scope: index, .. }, Some(scope)) = (&mut item, scope) {
+                if let (Item::Span { scope: index, .. } | Item::Trace { scope: index, .. }, Some(scope)) =
+                    (&mut item, scope)
+                {
                     *index = chunk.scope_index(scope);
                 }
                 chunk.items.push(item);
@@ -335,26 +380,22 @@ impl Pipeline {
         });
     }
 
-    fn submit_chunk(&self, mut chunk: Chunk) {
+    fn submit_chunk(&self, chunk: Chunk) {
         let count = chunk.len() as u64;
         self.counters.produced.fetch_add(count, Ordering::Relaxed);
-        let reservation = ONE_RECORD * count + chunk.bytes;
+        let reservation = ONE_RECORD * count + chunk.weight();
         let before = self.state.fetch_add(reservation, Ordering::AcqRel);
         let after = before + reservation;
         if before & CLOSED != 0 {
             self.state.fetch_sub(reservation, Ordering::AcqRel);
             self.counters.drop_records(DropReason::AfterShutdown, count);
-            chunk.clear();
-            let _ = self.spare.push(chunk);
-            return;
+            return self.recycle(chunk);
         }
         let records = queued_records(after);
         if records > self.limits.max_queue_records || queued_bytes(after) > self.limits.max_queue_bytes {
             self.state.fetch_sub(reservation, Ordering::AcqRel);
             self.counters.drop_records(DropReason::QueueFull, count);
-            chunk.clear();
-            let _ = self.spare.push(chunk);
-            return;
+            return self.recycle(chunk);
         }
         // Reserved before the pipeline closed: the exporter drains until every
         // reservation made before the close has arrived.
@@ -485,14 +526,60 @@ impl Pipeline {
         let chunk = self.queue.pop()?;
         let count = chunk.len() as u64;
         self.counters.in_flight.fetch_add(count, Ordering::AcqRel);
-        self.state.fetch_sub(ONE_RECORD * count + chunk.bytes, Ordering::AcqRel);
+        self.state
+            .fetch_sub(ONE_RECORD * count + chunk.weight(), Ordering::AcqRel);
         Some(chunk)
     }
 
     /// Moves a chunk's records into the batch and keeps the emptied chunk for reuse.
     fn take(&self, batch: &mut Batch, mut chunk: Chunk) {
-        batch.push(&mut chunk);
-        let _ = self.spare.push(chunk);
+        batch.push(&mut chunk, &self.resource);
+        self.recycle(chunk);
+    }
+
+    /// The spare chunks for chunks of `capacity` items.
+    fn spares(&self, capacity: usize) -> Option<&ArrayQueue<Chunk>> {
+        if capacity >= LOCAL_CHUNK {
+            Some(&self.spare_full)
+        } else if capacity >= SMALL_CHUNK {
+            Some(&self.spare_small)
+        } else {
+            None
+        }
+    }
+
+    /// An empty chunk for `capacity` items: a spare one, or a new one if none is left.
+    fn spare_chunk(&self, capacity: usize) -> Chunk {
+        match self.spares(capacity).and_then(ArrayQueue::pop) {
+            Some(mut chunk) => {
+                chunk.clear();
+                chunk
+            }
+            None => Chunk::with_capacity(capacity),
+        }
+    }
+
+    /// Keeps an emptied chunk for the producing threads to reuse. Its trace scopes go
+    /// with it, so that the last reference to a scope is usually dropped by a producing
+    /// thread, which allocated it.
+    fn recycle(&self, mut chunk: Chunk) {
+        chunk.items.clear();
+        chunk.bytes = 0;
+        if let Some(spares) = self.spares(chunk.items.capacity()) {
+            let _ = spares.push(chunk);
+        }
+    }
+
+    /// Allocates spare chunks on the exporter thread, up to half of each reserve.
+    fn top_up_spares(&self) {
+        for (spares, capacity) in [(&self.spare_small, SMALL_CHUNK), (&self.spare_full, LOCAL_CHUNK)] {
+            let want = spares.capacity() / 2;
+            for _ in spares.len()..want {
+                if spares.push(Chunk::with_capacity(capacity)).is_err() {
+                    break;
+                }
+            }
+        }
     }
 
     fn run(self: Arc<Self>, mut exporter: Box<dyn Exporter>) {
@@ -503,6 +590,7 @@ impl Pipeline {
         let mut lingering = false;
         loop {
             self.wake_pending.store(false, Ordering::Release);
+            self.top_up_spares();
             let (flush_target, shutdown_deadline) = {
                 let control = self.control();
                 (
@@ -772,12 +860,12 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, chunk: &mut Chunk) {
+    fn push(&mut self, chunk: &mut Chunk, resource: &TraceResource) {
         if self.records.is_empty() {
             self.oldest = Some(Instant::now());
         }
         self.bytes += chunk.bytes as usize;
-        chunk.drain_into(&mut self.records);
+        chunk.drain_into(&mut self.records, resource);
     }
 
     fn clear(&mut self) {
