@@ -543,6 +543,7 @@ impl ClientBuilder {
             ),
             None => None,
         };
+        crate::clock::init();
         let pipeline = Pipeline::start(&config, exporter, self.redact, spool)?;
         LIVE_CLIENTS.fetch_add(1, Ordering::AcqRel);
         let sample_below = (config.sample_rate < 1.0).then_some((config.sample_rate * u64::MAX as f64) as u64);

@@ -23,34 +23,32 @@ fn anchor() -> &'static Anchor {
     })
 }
 
-/// A point in time: the monotonic instant, and the Unix time derived from one anchor,
-/// so that timestamps of one process never go backwards even if the wall clock does.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Moment {
-    pub(crate) instant: Instant,
-    pub(crate) unix_nanos: u64,
+/// Fixes the anchor now (when a client is built), before any clock reading it converts.
+pub(crate) fn init() {
+    anchor();
 }
 
-impl Moment {
-    pub(crate) fn now() -> Self {
-        let anchor = anchor();
-        let instant = Instant::now();
-        let since = instant.saturating_duration_since(anchor.instant).as_nanos();
-        Self {
-            instant,
-            unix_nanos: anchor
-                .unix_nanos
-                .saturating_add(u64::try_from(since).unwrap_or(u64::MAX)),
-        }
-    }
+/// A raw reading of the monotonic clock, to be turned into Unix time later (on the
+/// exporter thread): the hot path only reads the counter.
+pub(crate) fn tick() -> Instant {
+    Instant::now()
+}
 
-    /// Nanoseconds from `self` to `later` (zero if `later` is earlier).
-    pub(crate) fn nanos_until(&self, later: &Moment) -> u64 {
-        u64::try_from(later.instant.saturating_duration_since(self.instant).as_nanos()).unwrap_or(u64::MAX)
-    }
+/// The Unix time of a [`tick`], on the process's monotonic timeline.
+pub(crate) fn unix_nanos_at(tick: Instant) -> u64 {
+    let anchor = anchor();
+    let since = tick.saturating_duration_since(anchor.instant).as_nanos();
+    anchor
+        .unix_nanos
+        .saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+}
+
+/// Nanoseconds from `start` to `end` (zero if `end` is earlier).
+pub(crate) fn nanos_between(start: Instant, end: Instant) -> u64 {
+    u64::try_from(end.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The current Unix time in nanoseconds, on the process's monotonic timeline.
 pub fn unix_nanos_now() -> u64 {
-    Moment::now().unix_nanos
+    unix_nanos_at(Instant::now())
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::client::ClientInner;
-use crate::clock::Moment;
+use crate::clock;
 use crate::context;
 use crate::ids::{SpanId, TraceId};
 use crate::record::{Content, FeedbackRecord, MessageRecord, Record, Role, TraceScope};
@@ -68,7 +68,7 @@ impl MessageBuilder {
                 MessageRecord {
                     trace_id: trace.trace_id,
                     span_id,
-                    time_unix_nano: Moment::now().unix_nanos,
+                    time_unix_nano: clock::unix_nanos_now(),
                     role,
                     content,
                     tool_call_id: None,
@@ -154,7 +154,7 @@ impl FeedbackBuilder {
                 FeedbackRecord {
                     trace_id,
                     span_id: None,
-                    time_unix_nano: Moment::now().unix_nanos,
+                    time_unix_nano: clock::unix_nanos_now(),
                     name,
                     value,
                     comment: None,

@@ -4,7 +4,9 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use crate::clock::Moment;
+use fastant::Instant;
+
+use crate::clock;
 use crate::payload::Payload;
 use crate::record::{Attributes, ErrorInfo, MessageRecord, Status, Usage};
 
@@ -36,22 +38,33 @@ impl Extras {
     }
 }
 
-/// The timing, status and extras of an open span or trace.
+/// The timing, status and extras of an open span or trace. Start and end are raw clock
+/// readings, turned into Unix times and a latency on the exporter thread.
 pub(crate) struct Progress {
-    pub(crate) start_unix_nanos: u64,
-    pub(crate) latency_ns: u64,
+    start: Instant,
+    end: Instant,
     pub(crate) status: Status,
     pub(crate) extras: Option<Box<Extras>>,
 }
 
 impl Progress {
-    pub(crate) fn new(start: &Moment, extras: Option<Box<Extras>>) -> Self {
+    pub(crate) fn new(start: Instant, extras: Option<Box<Extras>>) -> Self {
         Self {
-            start_unix_nanos: start.unix_nanos,
-            latency_ns: 0,
+            start,
+            end: start,
             status: Status::Ok,
             extras,
         }
+    }
+
+    /// Start in Unix nanoseconds.
+    pub(crate) fn start_unix_nanos(&self) -> u64 {
+        clock::unix_nanos_at(self.start)
+    }
+
+    /// Duration on the monotonic clock, in nanoseconds.
+    pub(crate) fn latency_ns(&self) -> u64 {
+        clock::nanos_between(self.start, self.end)
     }
 
     /// The extras, made on first use.
@@ -64,13 +77,8 @@ impl Progress {
         self.extras.take().map(|extras| *extras).unwrap_or_default()
     }
 
-    /// End in Unix nanoseconds (on the same timeline as the start).
-    pub(crate) fn end_unix_nanos(&self) -> u64 {
-        self.start_unix_nanos.saturating_add(self.latency_ns)
-    }
-
-    fn close(&mut self, latency_ns: u64, status: Status, error: Option<ErrorInfo>) {
-        self.latency_ns = latency_ns;
+    fn close(&mut self, end: Instant, status: Status, error: Option<ErrorInfo>) {
+        self.end = end;
         if status.overrides(self.status) {
             self.status = status;
         }
@@ -86,12 +94,12 @@ pub(crate) trait Closable {
 }
 
 pub(crate) struct OpenRecord<R> {
-    start: Moment,
+    start: Instant,
     record: Mutex<Option<R>>,
 }
 
 impl<R: Closable> OpenRecord<R> {
-    pub(crate) fn new(start: Moment, record: R) -> Self {
+    pub(crate) fn new(start: Instant, record: R) -> Self {
         Self {
             start,
             record: Mutex::new(Some(record)),
@@ -104,7 +112,7 @@ impl<R: Closable> OpenRecord<R> {
 
     /// Time since the record was opened.
     pub(crate) fn elapsed(&self) -> std::time::Duration {
-        self.start.instant.elapsed()
+        self.start.elapsed()
     }
 
     /// Changes the progress if still open (writes after the end are ignored).
@@ -129,8 +137,7 @@ impl<R: Closable> OpenRecord<R> {
     /// Closes the record now; `None` if it was closed already.
     pub(crate) fn close(&self, status: Status, error: Option<ErrorInfo>) -> Option<R> {
         let mut record = self.lock().take()?;
-        let end = Moment::now();
-        record.progress().close(self.start.nanos_until(&end), status, error);
+        record.progress().close(clock::tick(), status, error);
         Some(record)
     }
 }

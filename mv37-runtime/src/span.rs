@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::clock::Moment;
+use crate::clock;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Outcome, Scope, ScopeFuture, ScopeGuard};
 use crate::events::MessageBuilder;
 use crate::ids::{SpanId, TraceId};
@@ -72,15 +72,16 @@ impl RawSpan {
     pub(crate) fn into_record(self, scope: Option<Arc<TraceScope>>) -> SpanRecord {
         let mut open = self.open;
         let extras = open.progress.take_extras();
+        let (start, latency) = (open.progress.start_unix_nanos(), open.progress.latency_ns());
         SpanRecord {
             trace_id: self.trace_id,
             span_id: self.span_id,
             parent_span_id: Some(open.parent),
             kind: open.kind,
             name: open.name,
-            start_time_unix_nano: open.progress.start_unix_nanos,
-            end_time_unix_nano: open.progress.end_unix_nanos(),
-            latency_ns: open.progress.latency_ns,
+            start_time_unix_nano: start,
+            end_time_unix_nano: start.saturating_add(latency),
+            latency_ns: latency,
             status: open.progress.status,
             error: extras.error,
             model: extras.model,
@@ -342,7 +343,7 @@ impl SpanBuilder {
         };
         let span_id = SpanId::random();
         let parent = self.parent.unwrap_or_else(|| context::parent_in(&trace));
-        let start = Moment::now();
+        let start = clock::tick();
         let open = OpenSpan {
             parent,
             name: self.name.unwrap_or_else(|| match &self.kind {
@@ -350,7 +351,7 @@ impl SpanBuilder {
                 kind => Cow::Borrowed(static_kind_name(kind)),
             }),
             kind: self.kind,
-            progress: Progress::new(&start, self.extras),
+            progress: Progress::new(start, self.extras),
         };
         let inner = Arc::new(SpanInner {
             trace,

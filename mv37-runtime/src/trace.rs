@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::client::ClientInner;
-use crate::clock::Moment;
+use crate::clock;
 use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
 use crate::events::{FeedbackBuilder, MessageBuilder};
 use crate::ids::{IdParseError, SpanId, TraceId, TraceParent};
@@ -67,6 +67,7 @@ impl RawTrace {
     pub(crate) fn into_record(self, scope: Option<&Arc<TraceScope>>, resource: &TraceResource) -> TraceRecord {
         let mut open = self.open;
         let extras = open.progress.take_extras();
+        let (start, latency) = (open.progress.start_unix_nanos(), open.progress.latency_ns());
         let scope = scope.map(Arc::as_ref);
         let field = |get: fn(&TraceScope) -> &Option<String>| scope.and_then(|scope| get(scope).clone());
         TraceRecord {
@@ -78,9 +79,9 @@ impl RawTrace {
             session_id: field(|scope| &scope.session_id),
             conversation_id: field(|scope| &scope.conversation_id),
             external_trace_id: field(|scope| &scope.external_trace_id),
-            start_time_unix_nano: open.progress.start_unix_nanos,
-            end_time_unix_nano: open.progress.end_unix_nanos(),
-            latency_ns: open.progress.latency_ns,
+            start_time_unix_nano: start,
+            end_time_unix_nano: start.saturating_add(latency),
+            latency_ns: latency,
             status: open.progress.status,
             error: extras.error,
             input: extras.input,
@@ -239,7 +240,7 @@ impl Trace {
             inner.client.submit(Record::Signal(SignalRecord {
                 trace_id: inner.trace_id,
                 span_id: Some(span_id),
-                time_unix_nano: Moment::now().unix_nanos,
+                time_unix_nano: clock::unix_nanos_now(),
                 name: name.into(),
                 value: value.into(),
                 scope: Some(Arc::clone(&inner.scope)),
@@ -468,10 +469,10 @@ impl TraceBuilder {
                 ..Extras::default()
             })
         });
-        let start = Moment::now();
+        let start = clock::tick();
         let record = OpenTrace {
             parent: fields.parent.map(|p| p.parent_span_id),
-            progress: Progress::new(&start, extras),
+            progress: Progress::new(start, extras),
         };
         let inner = Arc::new(TraceInner {
             client,
