@@ -146,6 +146,13 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
             builder: None,
         };
     }
+    begin_live_span(kind, name)
+}
+
+/// [`begin_span`] when a client exists: out of line, so that a call with no client is a
+/// load, a branch and the body, in a small stack frame.
+#[inline(never)]
+fn begin_live_span(kind: SpanKind, name: &'static str) -> SpanSetup {
     let trace = crate::current_trace();
     if trace.is_recording() {
         return SpanSetup {
@@ -232,13 +239,9 @@ impl SpanSetup {
     #[inline]
     pub fn run<R>(self, body: impl FnOnce() -> R, output: fn(&Span, &R)) -> R {
         let Self { implicit, builder } = self;
-        let Some(builder) = builder else {
-            return body();
-        };
-        let run = move || builder.run(|span| recorded(span, body(), output));
-        match implicit {
-            None => run(),
-            Some(scope) => run_scope(Some(scope), &(), |_| run(), never_failed),
+        match builder {
+            None => body(),
+            Some(builder) => run_live(implicit, builder, body, output),
         }
     }
 
@@ -251,13 +254,9 @@ impl SpanSetup {
         output: fn(&Span, &T),
     ) -> Result<T, E> {
         let Self { implicit, builder } = self;
-        let Some(builder) = builder else {
-            return body();
-        };
-        let run = move || builder.try_run(|span| recorded_ok(span, body(), output));
-        match implicit {
-            None => run(),
-            Some(scope) => run_scope(Some(scope), &(), |_| run(), failed_on_err::<T, E>),
+        match builder {
+            None => body(),
+            Some(builder) => run_result_live(implicit, builder, body, output),
         }
     }
 
@@ -285,6 +284,31 @@ impl SpanSetup {
         let builder = builder.unwrap_or_else(|| SpanBuilder::new(None, SpanKind::Span));
         let inner = builder.try_run_async(|span| Recorded::new(body, span, OkOnly(output)));
         ScopeFuture::new(inner, implicit, failed_on_err::<T, E>)
+    }
+}
+
+/// [`SpanSetup::run`] when recording: out of line, off the path taken with no client.
+#[inline(never)]
+fn run_live<R>(implicit: Option<Scope>, builder: SpanBuilder, body: impl FnOnce() -> R, output: fn(&Span, &R)) -> R {
+    let run = move || builder.run(|span| recorded(span, body(), output));
+    match implicit {
+        None => run(),
+        Some(scope) => run_scope(Some(scope), &(), |_| run(), never_failed),
+    }
+}
+
+/// [`SpanSetup::run_result`] when recording.
+#[inline(never)]
+fn run_result_live<T, E: ErrorDisplay>(
+    implicit: Option<Scope>,
+    builder: SpanBuilder,
+    body: impl FnOnce() -> Result<T, E>,
+    output: fn(&Span, &T),
+) -> Result<T, E> {
+    let run = move || builder.try_run(|span| recorded_ok(span, body(), output));
+    match implicit {
+        None => run(),
+        Some(scope) => run_scope(Some(scope), &(), |_| run(), failed_on_err::<T, E>),
     }
 }
 
