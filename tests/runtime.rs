@@ -999,3 +999,143 @@ fn a_detached_span_ends_when_dropped_or_cancelled_and_parents_its_children() {
     );
     assert_eq!(memory.span("dropped").expect("dropped span").status, Status::Ok);
 }
+
+/// A span run in a scope keeps its state on the thread's context stack until a handle
+/// is needed elsewhere; these check that every way of needing one sees the same span
+/// and that nothing written before or after is lost.
+mod scoped_spans {
+    use super::*;
+
+    #[test]
+    fn writes_before_and_after_the_span_becomes_shareable_all_land() {
+        let (client, memory) = memory_client();
+        client.trace("t").run(|trace| {
+            trace.tool("lookup").run(|span| {
+                span.record_input(&"before");
+                span.set_model("m-1");
+                // A captured context makes the span shareable.
+                let context = Context::current();
+                std::thread::spawn(move || {
+                    context.span().set_attribute("from_thread", true);
+                    context.run(|| mv37::span(SpanKind::Task).name("child").run(|_| ()));
+                })
+                .join()
+                .expect("the thread runs");
+                span.record_output(&"after");
+                span.set_usage(Usage {
+                    input_tokens: Some(3),
+                    ..Usage::default()
+                });
+            });
+        });
+        flushed(&client);
+        let lookup = memory.span("lookup").expect("the span is exported");
+        assert_eq!(lookup.input.as_ref().map(|p| p.as_json()), Some("\"before\""));
+        assert_eq!(lookup.output.as_ref().map(|p| p.as_json()), Some("\"after\""));
+        assert_eq!(lookup.model.as_deref(), Some("m-1"));
+        assert_eq!(lookup.attributes["from_thread"], true);
+        assert_eq!(lookup.usage.as_ref().and_then(|u| u.input_tokens), Some(3));
+        let child = memory.span("child").expect("the child is exported");
+        assert_eq!(child.parent_span_id, Some(lookup.span_id));
+        assert_eq!(memory.spans().len(), 2, "each span is exported once");
+    }
+
+    #[test]
+    fn a_handle_sent_to_another_thread_writes_into_the_span() {
+        let (client, memory) = memory_client();
+        client.trace("t").run(|trace| {
+            trace.task("work").run(|span| {
+                let shared = span.to_span();
+                std::thread::spawn(move || shared.record_output(&42))
+                    .join()
+                    .expect("the thread runs");
+                assert_eq!(span.id(), span.to_span().id());
+            });
+        });
+        flushed(&client);
+        let work = memory.span("work").expect("the span is exported");
+        assert_eq!(work.output.as_ref().map(|p| p.as_json()), Some("42"));
+    }
+
+    #[test]
+    fn a_message_made_inside_lands_on_the_span() {
+        let (client, memory) = memory_client();
+        client.trace("t").run(|trace| {
+            trace.llm("call").run(|span| {
+                span.record_input(&"prompt");
+                trace.message(Role::User, "hello");
+            });
+        });
+        flushed(&client);
+        let call = memory.span("call").expect("the span is exported");
+        assert_eq!(call.messages.len(), 1);
+        assert_eq!(call.input.as_ref().map(|p| p.as_json()), Some("\"prompt\""));
+    }
+
+    #[test]
+    fn ending_inside_the_closure_exports_once_and_ignores_later_writes() {
+        let (client, memory) = memory_client();
+        client.trace("t").run(|trace| {
+            trace.task("early").run(|span| {
+                span.record_input(&1);
+                span.end();
+                span.record_output(&2);
+            });
+        });
+        flushed(&client);
+        let early = memory.spans();
+        assert_eq!(early.len(), 1);
+        assert_eq!(early[0].input.as_ref().map(|p| p.as_json()), Some("1"));
+        assert!(early[0].output.is_none());
+        assert_eq!(early[0].status, Status::Ok);
+        assert!(client.stats().is_balanced());
+    }
+
+    #[test]
+    fn a_guard_dropped_inside_a_later_span_ends_both_spans() {
+        let (client, memory) = memory_client();
+        client.trace("t").run(|trace| {
+            let outer = trace.task("outer").start();
+            trace.task("inner").run(move |span| {
+                span.record_input(&"kept");
+                // Out of order: the outer guard leaves while the inner span is open,
+                // which takes the inner span off the stack; it ends there, not lost.
+                drop(outer);
+                span.record_output(&"ignored, the span ended");
+            });
+            trace.task("next").run(|_| ());
+        });
+        flushed(&client);
+        let inner = memory.span("inner").expect("the inner span is exported");
+        assert_eq!(inner.input.as_ref().map(|p| p.as_json()), Some("\"kept\""));
+        let outer = memory.span("outer").expect("the outer span is exported");
+        let next = memory.span("next").expect("the next span is exported");
+        assert_eq!(next.parent_span_id, Some(memory.traces()[0].span_id));
+        assert_ne!(next.parent_span_id, Some(outer.span_id));
+        assert_eq!(memory.spans().len(), 3);
+        assert!(client.stats().is_balanced());
+    }
+
+    #[test]
+    fn a_failure_recorded_inside_and_a_panic_both_mark_the_span() {
+        let (client, memory) = memory_client();
+        client.trace("t").run(|trace| {
+            trace.task("failed").run(|span| span.fail(&"bad input"));
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                trace.task("panicked").run(|span| {
+                    span.record_input(&"x");
+                    panic!("boom");
+                })
+            }));
+            assert!(caught.is_err());
+        });
+        flushed(&client);
+        let failed = memory.span("failed").expect("exported");
+        assert_eq!(failed.status, Status::Error);
+        assert_eq!(failed.error.as_ref().map(|e| e.message.as_str()), Some("bad input"));
+        let panicked = memory.span("panicked").expect("exported");
+        assert_eq!(panicked.status, Status::Error);
+        assert_eq!(panicked.error.as_ref().map(|e| e.message.as_str()), Some("boom"));
+        assert_eq!(panicked.input.as_ref().map(|p| p.as_json()), Some("\"x\""));
+    }
+}

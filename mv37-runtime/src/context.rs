@@ -15,6 +15,7 @@ use pin_project_lite::pin_project;
 use crate::client::any_client_live;
 use crate::ids::SpanId;
 use crate::record::{ErrorInfo, Status};
+use crate::scoped::LocalSpan;
 use crate::span::{Span, SpanInner};
 use crate::trace::{Trace, TraceInner};
 
@@ -49,8 +50,39 @@ impl Frame {
     }
 }
 
+/// One entry of the stack: a frame (a trace or a shared span, entered by a guard, a
+/// future or a captured [`Context`]), or a span run here whose state the stack holds.
+enum Entry {
+    Frame(Frame),
+    Local(LocalSpan),
+}
+
+impl Entry {
+    fn trace(&self) -> &Arc<TraceInner> {
+        match self {
+            Entry::Frame(frame) => frame.trace(),
+            Entry::Local(span) => span.trace(),
+        }
+    }
+
+    fn span_id(&self) -> SpanId {
+        match self {
+            Entry::Frame(frame) => frame.span_id(),
+            Entry::Local(span) => span.span_id(),
+        }
+    }
+
+    /// The entry as a frame to hand out; a local span becomes shared.
+    fn frame(&mut self) -> Option<Frame> {
+        match self {
+            Entry::Frame(frame) => Some(frame.clone()),
+            Entry::Local(span) => span.share().map(Frame::Span),
+        }
+    }
+}
+
 thread_local! {
-    static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether nothing is open on this thread (records finished now leave with no delay).
@@ -60,45 +92,98 @@ pub(crate) fn is_idle() -> bool {
         .unwrap_or(true)
 }
 
-/// Pushes a frame; returns the depth to give back to [`exit`].
-pub(crate) fn enter(frame: Frame) -> usize {
-    STACK
-        .try_with(|stack| {
-            let mut stack = stack.borrow_mut();
-            stack.push(frame);
-            stack.len() - 1
-        })
-        .unwrap_or(usize::MAX)
+/// Pushes `value` as an entry; gives it back if there is no stack to hold it (the
+/// thread is exiting, or the stack is in use further up this call).
+fn push<T>(value: T, entry: impl FnOnce(T) -> Entry) -> Result<usize, T> {
+    if STACK.try_with(|_| ()).is_err() {
+        return Err(value);
+    }
+    STACK.with(|stack| match stack.try_borrow_mut() {
+        Ok(mut stack) => {
+            stack.push(entry(value));
+            Ok(stack.len() - 1)
+        }
+        Err(_) => Err(value),
+    })
 }
 
-/// Pops back to `depth`. Frames above it (leaked guards) are dropped too, so a
-/// mistake in one scope cannot corrupt the parent links of the next.
-pub(crate) fn exit(depth: usize) {
-    let idle = STACK
-        .try_with(|stack| match stack.try_borrow_mut() {
-            Ok(mut stack) => {
-                stack.truncate(depth);
-                stack.is_empty()
+/// Pushes a frame; returns the depth to give back to [`exit`].
+pub(crate) fn enter(frame: Frame) -> usize {
+    push(frame, Entry::Frame).unwrap_or(usize::MAX)
+}
+
+/// Pushes a span run on this thread; gives it back if there is no stack to hold it.
+pub(crate) fn enter_local(span: LocalSpan) -> Result<usize, LocalSpan> {
+    push(span, Entry::Local)
+}
+
+/// Pops back to `depth` and returns the entry that was there, and whether the stack is
+/// now empty. Entries above it (leaked guards) go too, so that a mistake in one scope
+/// cannot corrupt the parent links of the next; spans held by them are ended, not lost.
+fn pop_to(depth: usize) -> (Option<Entry>, bool) {
+    let mut cut_off = Vec::new();
+    let popped = STACK.try_with(|stack| {
+        let mut stack = stack.try_borrow_mut().ok()?;
+        if stack.len() == depth + 1 {
+            // The usual case: the scope is the innermost one.
+            let entry = stack.pop();
+            return Some((entry, stack.is_empty()));
+        }
+        let mut entry = None;
+        while stack.len() > depth {
+            match stack.pop() {
+                Some(popped) if stack.len() == depth => entry = Some(popped),
+                Some(Entry::Local(span)) => cut_off.push(span),
+                _ => {}
             }
-            Err(_) => false,
-        })
-        .unwrap_or(false);
+        }
+        Some((entry, stack.is_empty()))
+    });
+    for span in cut_off {
+        span.finish(Outcome::Ok);
+    }
+    popped.ok().flatten().unwrap_or((None, false))
+}
+
+/// Hands over the thread's records if it left its last open scope.
+fn settle(idle: bool) {
     if idle {
-        // The thread left its last open scope: what it finished leaves now.
         crate::export::pipeline::hand_over_this_thread();
     }
 }
 
-/// Looks at the innermost frame of `trace` open here (no reference count taken).
-fn with_frame_in<R>(trace: &Arc<TraceInner>, look: impl FnOnce(&Frame) -> R) -> Option<R> {
+/// Pops back to `depth`, dropping the frame there.
+pub(crate) fn exit(depth: usize) {
+    let (entry, idle) = pop_to(depth);
+    if let Some(Entry::Local(span)) = entry {
+        // A span run here was left from a guard's depth (guards dropped out of order):
+        // it ends rather than being lost.
+        span.finish(Outcome::Ok);
+    }
+    settle(idle);
+}
+
+/// Ends the span run at `depth` with `outcome` and leaves it.
+pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
+    let (entry, idle) = pop_to(depth);
+    match entry {
+        Some(Entry::Local(span)) if span.span_id() == span_id => span.finish(outcome),
+        // Ours was ended already (cut off); whatever took its place ends too.
+        Some(Entry::Local(span)) => span.finish(Outcome::Ok),
+        _ => {}
+    }
+    settle(idle);
+}
+
+/// Runs `f` on the span run at `depth` (`None` if it is not there any more).
+pub(crate) fn with_local<R>(depth: usize, span_id: SpanId, f: impl FnOnce(&mut LocalSpan) -> R) -> Option<R> {
     STACK
         .try_with(|stack| {
-            let stack = stack.try_borrow().ok()?;
-            stack
-                .iter()
-                .rev()
-                .find(|frame| Arc::ptr_eq(frame.trace(), trace))
-                .map(look)
+            let mut stack = stack.try_borrow_mut().ok()?;
+            match stack.get_mut(depth) {
+                Some(Entry::Local(span)) if span.span_id() == span_id => Some(f(span)),
+                _ => None,
+            }
         })
         .ok()
         .flatten()
@@ -106,12 +191,47 @@ fn with_frame_in<R>(trace: &Arc<TraceInner>, look: impl FnOnce(&Frame) -> R) -> 
 
 /// The innermost span of `trace` open here, or the trace's root span.
 pub(crate) fn parent_in(trace: &Arc<TraceInner>) -> SpanId {
-    with_frame_in(trace, Frame::span_id).unwrap_or(trace.root_span_id)
+    STACK
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            stack
+                .iter()
+                .rev()
+                .find(|entry| Arc::ptr_eq(entry.trace(), trace))
+                .map(Entry::span_id)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(trace.root_span_id)
 }
 
 /// The innermost frame of `trace` open here.
 pub(crate) fn frame_in(trace: &Arc<TraceInner>) -> Option<Frame> {
-    with_frame_in(trace, Frame::clone)
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            stack
+                .iter_mut()
+                .rev()
+                .find(|entry| Arc::ptr_eq(entry.trace(), trace))
+                .and_then(Entry::frame)
+        })
+        .ok()
+        .flatten()
+}
+
+/// The trace open here, without making a span run here shareable.
+pub(crate) fn current_trace() -> Option<Arc<TraceInner>> {
+    if !any_client_live() {
+        return None;
+    }
+    STACK
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            stack.last().map(|entry| Arc::clone(entry.trace()))
+        })
+        .ok()
+        .flatten()
 }
 
 pub(crate) fn current_frame() -> Option<Frame> {
@@ -119,7 +239,12 @@ pub(crate) fn current_frame() -> Option<Frame> {
         return None;
     }
     STACK
-        .try_with(|stack| stack.try_borrow().ok().and_then(|stack| stack.last().cloned()))
+        .try_with(|stack| {
+            stack
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut stack| stack.last_mut()?.frame())
+        })
         .ok()
         .flatten()
 }
@@ -282,6 +407,16 @@ pub(crate) enum Outcome {
     Cancelled,
 }
 
+impl Outcome {
+    pub(crate) fn into_status(self) -> (Status, Option<ErrorInfo>) {
+        match self {
+            Outcome::Ok => (Status::Ok, None),
+            Outcome::Failed(error) => (Status::Error, Some(error)),
+            Outcome::Cancelled => (Status::Cancelled, None),
+        }
+    }
+}
+
 /// A trace or span whose end this crate drives.
 pub(crate) enum Scope {
     Trace(Arc<TraceInner>),
@@ -297,11 +432,7 @@ impl Scope {
     }
 
     pub(crate) fn finish(self, outcome: Outcome) {
-        let (status, error) = match outcome {
-            Outcome::Ok => (Status::Ok, None),
-            Outcome::Failed(error) => (Status::Error, Some(error)),
-            Outcome::Cancelled => (Status::Cancelled, None),
-        };
+        let (status, error) = outcome.into_status();
         match self {
             Scope::Trace(trace) => trace.end(status, error),
             Scope::Span(span) => span.end(status, error),

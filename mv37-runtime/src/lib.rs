@@ -18,6 +18,7 @@ mod open;
 mod payload;
 mod record;
 mod redact;
+mod scoped;
 mod span;
 mod stats;
 mod trace;
@@ -53,6 +54,7 @@ pub use record::{
     SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope, Usage, SCHEMA_VERSION,
 };
 pub use redact::REDACTION_ERROR_KEY;
+pub use scoped::ScopedSpan;
 pub use span::{DetachedSpan, Span, SpanBuilder, SpanGuard};
 pub use stats::{DropReason, DroppedStats, Stats};
 pub use trace::{Trace, TraceBuilder, TraceGuard};
@@ -84,7 +86,7 @@ pub fn trace(name: impl Into<Cow<'static, str>>) -> TraceBuilder {
 
 /// The trace open in the current context (a no-op handle when none is).
 pub fn current_trace() -> Trace {
-    Context::current().trace()
+    Trace::from_inner(context::current_trace())
 }
 
 /// The innermost span open in the current context (a no-op handle when none is).

@@ -20,7 +20,7 @@ use pin_project_lite::pin_project;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::context::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture};
-pub use crate::{trace as new_trace, Span, SpanBuilder, SpanKind, Trace, TraceBuilder, Usage};
+pub use crate::{trace as new_trace, ScopedSpan, Span, SpanBuilder, SpanKind, Trace, TraceBuilder, Usage};
 
 /// Key of the attribute that a `#[trace]` fn called inside another trace records: the
 /// id of that enclosing trace (a `#[trace]` fn always starts a new root trace).
@@ -153,11 +153,10 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
 /// load, a branch and the body, in a small stack frame.
 #[inline(never)]
 fn begin_live_span(kind: SpanKind, name: &'static str) -> SpanSetup {
-    let trace = crate::current_trace();
-    if trace.is_recording() {
+    if let Some(trace) = crate::context::current_trace() {
         return SpanSetup {
             implicit: None,
-            builder: Some(trace.span(kind).name(name)),
+            builder: Some(SpanBuilder::new(Some(trace), kind).name(name)),
         };
     }
     match crate::client() {
@@ -237,7 +236,7 @@ impl SpanSetup {
 
     /// Runs a sync body inside the span; `output` records its value.
     #[inline]
-    pub fn run<R>(self, body: impl FnOnce() -> R, output: fn(&Span, &R)) -> R {
+    pub fn run<R>(self, body: impl FnOnce() -> R, output: fn(&ScopedSpan, &R)) -> R {
         let Self { implicit, builder } = self;
         match builder {
             None => body(),
@@ -251,7 +250,7 @@ impl SpanSetup {
     pub fn run_result<T, E: ErrorDisplay>(
         self,
         body: impl FnOnce() -> Result<T, E>,
-        output: fn(&Span, &T),
+        output: fn(&ScopedSpan, &T),
     ) -> Result<T, E> {
         let Self { implicit, builder } = self;
         match builder {
@@ -289,7 +288,12 @@ impl SpanSetup {
 
 /// [`SpanSetup::run`] when recording: out of line, off the path taken with no client.
 #[inline(never)]
-fn run_live<R>(implicit: Option<Scope>, builder: SpanBuilder, body: impl FnOnce() -> R, output: fn(&Span, &R)) -> R {
+fn run_live<R>(
+    implicit: Option<Scope>,
+    builder: SpanBuilder,
+    body: impl FnOnce() -> R,
+    output: fn(&ScopedSpan, &R),
+) -> R {
     let run = move || builder.run(|span| recorded(span, body(), output));
     match implicit {
         None => run(),
@@ -303,7 +307,7 @@ fn run_result_live<T, E: ErrorDisplay>(
     implicit: Option<Scope>,
     builder: SpanBuilder,
     body: impl FnOnce() -> Result<T, E>,
-    output: fn(&Span, &T),
+    output: fn(&ScopedSpan, &T),
 ) -> Result<T, E> {
     let run = move || builder.try_run(|span| recorded_ok(span, body(), output));
     match implicit {
@@ -453,6 +457,18 @@ impl Handle for Span {
     #[inline]
     fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
         Span::record_output(self, output);
+    }
+}
+
+impl Handle for ScopedSpan {
+    #[inline]
+    fn is_recording(&self) -> bool {
+        ScopedSpan::is_recording(self)
+    }
+
+    #[inline]
+    fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
+        ScopedSpan::record_output(self, output);
     }
 }
 

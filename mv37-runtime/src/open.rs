@@ -77,7 +77,7 @@ impl Progress {
         self.extras.take().map(|extras| *extras).unwrap_or_default()
     }
 
-    fn close(&mut self, end: Instant, status: Status, error: Option<ErrorInfo>) {
+    pub(crate) fn close(&mut self, end: Instant, status: Status, error: Option<ErrorInfo>) {
         self.end = end;
         if status.overrides(self.status) {
             self.status = status;

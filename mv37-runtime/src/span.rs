@@ -8,13 +8,81 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::clock;
-use crate::context::{self, failed_on_err, never_failed, run_scope, Outcome, Scope, ScopeFuture, ScopeGuard};
+use fastant::Instant;
+
+use crate::context::{self, failed_on_err, never_failed, Outcome, Scope, ScopeFuture, ScopeGuard};
 use crate::events::MessageBuilder;
 use crate::ids::{SpanId, TraceId};
 use crate::open::{Closable, Extras, OpenRecord, Progress};
 use crate::payload::Payload;
-use crate::record::{Content, ErrorInfo, MessageRecord, Role, SpanKind, SpanRecord, Status, TraceScope, Usage};
+use crate::record::{Content, ErrorInfo, MessageRecord, Role, SpanKind, SpanRecord, Status, TraceScope};
+use crate::scoped::{run_local, LocalSpan, ScopedSpan};
 use crate::trace::TraceInner;
+
+/// The methods that record onto an open span, for [`Span`] and [`ScopedSpan`]: each
+/// type provides `payload_limit` (`None` when not recording) and `change`.
+macro_rules! recording_methods {
+    () => {
+        /// Records the span's input: any `Serialize` value, captured now.
+        pub fn record_input<T: serde::Serialize + ?Sized>(&self, input: &T) {
+            if let Some(limit) = self.payload_limit() {
+                let payload = $crate::payload::Payload::capture(input, limit);
+                self.change(|progress| progress.extras().input = Some(payload));
+            }
+        }
+
+        /// Records the span's output: any `Serialize` value, captured now.
+        pub fn record_output<T: serde::Serialize + ?Sized>(&self, output: &T) {
+            if let Some(limit) = self.payload_limit() {
+                let payload = $crate::payload::Payload::capture(output, limit);
+                self.change(|progress| progress.extras().output = Some(payload));
+            }
+        }
+
+        /// Sets token usage and cost; `total_tokens` is derived when absent.
+        pub fn set_usage(&self, usage: $crate::record::Usage) {
+            self.change(|progress| progress.extras().usage = Some(usage.with_derived_total()));
+        }
+
+        /// Sets the model name.
+        pub fn set_model(&self, model: impl Into<String>) {
+            if self.payload_limit().is_some() {
+                let model = model.into();
+                self.change(|progress| progress.extras().model = Some(model));
+            }
+        }
+
+        /// Sets the model provider.
+        pub fn set_provider(&self, provider: impl Into<String>) {
+            if self.payload_limit().is_some() {
+                let provider = provider.into();
+                self.change(|progress| progress.extras().provider = Some(provider));
+            }
+        }
+
+        /// Sets one attribute.
+        pub fn set_attribute(&self, key: impl Into<String>, value: impl serde::Serialize) {
+            if self.payload_limit().is_some() {
+                let (key, value) = (key.into(), $crate::span::json_value(&value));
+                self.change(|progress| {
+                    progress.extras().attributes.insert(key, value);
+                });
+            }
+        }
+
+        /// Marks the span failed with the error's `Display` text and type name.
+        pub fn fail<E: std::fmt::Display + ?Sized>(&self, error: &E) {
+            if self.payload_limit().is_some() {
+                let info = $crate::context::error_info(error);
+                self.change(|progress| {
+                    progress.status = $crate::record::Status::Error;
+                    progress.extras().error = Some(info);
+                });
+            }
+        }
+    };
+}
+pub(crate) use recording_methods;
 
 pub(crate) struct SpanInner {
     pub(crate) trace: Arc<TraceInner>,
@@ -27,16 +95,33 @@ impl SpanInner {
         self.record.attach_message(message)
     }
 
-    pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
-        if let Some(open) = self.record.close(status, error) {
-            let raw = RawSpan {
-                trace_id: self.trace.trace_id,
-                span_id: self.span_id,
-                open,
-            };
-            self.trace.client.submit_span(raw, &self.trace.scope);
+    pub(crate) fn new(trace: Arc<TraceInner>, span_id: SpanId, start: Instant, open: OpenSpan) -> Self {
+        Self {
+            trace,
+            span_id,
+            record: OpenRecord::new(start, open),
         }
     }
+
+    pub(crate) fn update(&self, change: impl FnOnce(&mut Progress)) {
+        self.record.update(change);
+    }
+
+    pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
+        if let Some(open) = self.record.close(status, error) {
+            submit(&self.trace, self.span_id, open);
+        }
+    }
+}
+
+/// Sends a closed span to the exporter thread.
+pub(crate) fn submit(trace: &TraceInner, span_id: SpanId, open: OpenSpan) {
+    let raw = RawSpan {
+        trace_id: trace.trace_id,
+        span_id,
+        open,
+    };
+    trace.client.submit_span(raw, &trace.scope);
 }
 
 /// An open span: what identifies it, and its progress.
@@ -45,6 +130,13 @@ pub(crate) struct OpenSpan {
     kind: SpanKind,
     name: Cow<'static, str>,
     progress: Progress,
+}
+
+impl OpenSpan {
+    /// Closes the record now.
+    pub(crate) fn close(&mut self, status: Status, error: Option<ErrorInfo>) {
+        self.progress.close(clock::tick(), status, error);
+    }
 }
 
 impl Closable for OpenSpan {
@@ -148,73 +240,19 @@ impl Span {
         self.inner.as_ref().map(|inner| inner.trace.trace_id)
     }
 
-    fn update(&self, change: impl FnOnce(&mut Extras)) {
+    /// The payload size limit, when recording.
+    pub(crate) fn payload_limit(&self) -> Option<usize> {
+        self.inner.as_ref().map(|inner| inner.trace.client.max_payload_bytes)
+    }
+
+    /// Changes the open span's progress (ignored once it ended).
+    pub(crate) fn change(&self, change: impl FnOnce(&mut Progress)) {
         if let Some(inner) = &self.inner {
-            inner.record.update(|progress| change(progress.extras()));
+            inner.update(change);
         }
     }
 
-    fn capture<T: Serialize + ?Sized>(&self, value: &T) -> Option<Payload> {
-        self.inner
-            .as_ref()
-            .map(|inner| Payload::capture(value, inner.trace.client.max_payload_bytes))
-    }
-
-    /// Records the span's input: any `Serialize` value, captured now.
-    pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {
-        if let Some(payload) = self.capture(input) {
-            self.update(|record| record.input = Some(payload));
-        }
-    }
-
-    /// Records the span's output: any `Serialize` value, captured now.
-    pub fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
-        if let Some(payload) = self.capture(output) {
-            self.update(|record| record.output = Some(payload));
-        }
-    }
-
-    /// Sets token usage and cost; `total_tokens` is derived when absent.
-    pub fn set_usage(&self, usage: Usage) {
-        self.update(|record| record.usage = Some(usage.with_derived_total()));
-    }
-
-    /// Sets the model name.
-    pub fn set_model(&self, model: impl Into<String>) {
-        if self.inner.is_some() {
-            let model = model.into();
-            self.update(|record| record.model = Some(model));
-        }
-    }
-
-    /// Sets the model provider.
-    pub fn set_provider(&self, provider: impl Into<String>) {
-        if self.inner.is_some() {
-            let provider = provider.into();
-            self.update(|record| record.provider = Some(provider));
-        }
-    }
-
-    /// Sets one attribute.
-    pub fn set_attribute(&self, key: impl Into<String>, value: impl Serialize) {
-        if self.inner.is_some() {
-            let (key, value) = (key.into(), json_value(&value));
-            self.update(|record| {
-                record.attributes.insert(key, value);
-            });
-        }
-    }
-
-    /// Marks the span failed with the error's `Display` text and type name.
-    pub fn fail<E: Display + ?Sized>(&self, error: &E) {
-        if let Some(inner) = &self.inner {
-            let info = context::error_info(error);
-            inner.record.update(|progress| {
-                progress.status = Status::Error;
-                progress.extras().error = Some(info);
-            });
-        }
-    }
+    recording_methods!();
 
     /// Records a conversation message attached to this span (sent when the builder is
     /// dropped, at the end of the statement).
@@ -337,10 +375,10 @@ impl SpanBuilder {
         self
     }
 
-    fn open(self) -> (Span, Option<Scope>) {
-        let Some(trace) = self.trace else {
-            return (Span::disabled(), None);
-        };
+    /// The span's state at its start: its id, start time and open record (`None` when
+    /// the builder records nothing).
+    pub(crate) fn prepare(self) -> Option<LocalSpan> {
+        let trace = self.trace?;
         let span_id = SpanId::random();
         let parent = self.parent.unwrap_or_else(|| context::parent_in(&trace));
         let start = clock::tick();
@@ -353,12 +391,14 @@ impl SpanBuilder {
             kind: self.kind,
             progress: Progress::new(start, self.extras),
         };
-        let inner = Arc::new(SpanInner {
-            trace,
-            span_id,
-            record: OpenRecord::new(start, open),
-        });
-        (Span::from_inner(Some(Arc::clone(&inner))), Some(Scope::Span(inner)))
+        Some(LocalSpan::new(trace, span_id, start, open))
+    }
+
+    fn open(self) -> (Span, Option<Scope>) {
+        match self.prepare().and_then(LocalSpan::into_shared) {
+            Some(inner) => (Span::from_inner(Some(Arc::clone(&inner))), Some(Scope::Span(inner))),
+            None => (Span::disabled(), None),
+        }
     }
 
     /// Starts the span and makes it current on this thread until the guard is dropped.
@@ -377,18 +417,23 @@ impl SpanBuilder {
     }
 
     /// Runs `f` inside the span; a panic marks it failed (and is resumed).
-    pub fn run<R>(self, f: impl FnOnce(&Span) -> R) -> R {
-        if self.trace.is_none() {
-            return f(&Span::disabled());
+    ///
+    /// `f` gets a [`ScopedSpan`]: the span's state stays on this thread (no allocation,
+    /// no lock) unless a handle to it is needed elsewhere, when it dereferences to a
+    /// shareable [`Span`].
+    pub fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R) -> R {
+        match self.prepare() {
+            Some(local) => run_local(local, f, never_failed),
+            None => f(&ScopedSpan::disabled()),
         }
-        let (span, scope) = self.open();
-        run_scope(scope, &span, f, never_failed)
     }
 
     /// Runs `f` inside the span; `Err` (or a panic) marks it failed with the error's text.
-    pub fn try_run<T, E: Display>(self, f: impl FnOnce(&Span) -> Result<T, E>) -> Result<T, E> {
-        let (span, scope) = self.open();
-        run_scope(scope, &span, f, failed_on_err::<T, E>)
+    pub fn try_run<T, E: Display>(self, f: impl FnOnce(&ScopedSpan) -> Result<T, E>) -> Result<T, E> {
+        match self.prepare() {
+            Some(local) => run_local(local, f, failed_on_err::<T, E>),
+            None => f(&ScopedSpan::disabled()),
+        }
     }
 
     /// Runs the future made by `f` inside the span: the span is current at every poll,

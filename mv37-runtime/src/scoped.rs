@@ -1,0 +1,281 @@
+//! Spans run by `run` and by sync instrumented fns: their state lives in this thread's
+//! context stack while they are open, so that a span nobody shares costs no allocation,
+//! no lock and no reference count. The handle the closure gets, [`ScopedSpan`], writes
+//! into that state directly; when a handle is needed elsewhere (a clone, a captured
+//! [`crate::Context`], a message attached from nested code), the state moves once into a
+//! shared record and every handle writes there from then on.
+
+use std::cell::OnceCell;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use fastant::Instant;
+
+use crate::context::{self, panic_info, run_scope, Inspect, Outcome, Scope};
+use crate::ids::{SpanId, TraceId};
+use crate::open::{Closable, Progress};
+use crate::span::{recording_methods, submit, OpenSpan, Span, SpanInner};
+use crate::trace::TraceInner;
+
+/// An open span whose state is held by the context stack of the thread that runs it.
+pub(crate) struct LocalSpan {
+    trace: Arc<TraceInner>,
+    span_id: SpanId,
+    start: Instant,
+    state: State,
+}
+
+enum State {
+    /// Only this thread knows the span: its record is here.
+    Local(OpenSpan),
+    /// A handle escaped: the record moved into a shared span.
+    Shared(Arc<SpanInner>),
+    /// Momentarily, while the record moves.
+    Moving,
+}
+
+impl LocalSpan {
+    pub(crate) fn new(trace: Arc<TraceInner>, span_id: SpanId, start: Instant, open: OpenSpan) -> Self {
+        Self {
+            trace,
+            span_id,
+            start,
+            state: State::Local(open),
+        }
+    }
+
+    pub(crate) fn trace(&self) -> &Arc<TraceInner> {
+        &self.trace
+    }
+
+    pub(crate) fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The shared span, made now if the state was still local.
+    pub(crate) fn share(&mut self) -> Option<Arc<SpanInner>> {
+        match std::mem::replace(&mut self.state, State::Moving) {
+            State::Local(open) => {
+                let inner = Arc::new(SpanInner::new(Arc::clone(&self.trace), self.span_id, self.start, open));
+                self.state = State::Shared(Arc::clone(&inner));
+                Some(inner)
+            }
+            State::Shared(inner) => {
+                self.state = State::Shared(Arc::clone(&inner));
+                Some(inner)
+            }
+            State::Moving => None,
+        }
+    }
+
+    /// Made shareable from the start (a span that is not run in a scope).
+    pub(crate) fn into_shared(self) -> Option<Arc<SpanInner>> {
+        match self.state {
+            State::Local(open) => Some(Arc::new(SpanInner::new(self.trace, self.span_id, self.start, open))),
+            State::Shared(inner) => Some(inner),
+            State::Moving => None,
+        }
+    }
+
+    fn change(&mut self, change: impl FnOnce(&mut Progress)) {
+        match &mut self.state {
+            State::Local(open) => change(open.progress()),
+            State::Shared(inner) => inner.update(change),
+            State::Moving => {}
+        }
+    }
+
+    /// Ends the span with `outcome` and hands its record to the exporter.
+    pub(crate) fn finish(self, outcome: Outcome) {
+        let (status, error) = outcome.into_status();
+        match self.state {
+            State::Local(mut open) => {
+                open.close(status, error);
+                submit(&self.trace, self.span_id, open);
+            }
+            State::Shared(inner) => inner.end(status, error),
+            State::Moving => {}
+        }
+    }
+}
+
+/// The span as the closure of [`crate::SpanBuilder::run`] (or a sync instrumented fn)
+/// sees it: record input, output, usage and failure on it directly.
+///
+/// It is not `Send`: it stays on the thread that runs the span. It dereferences to a
+/// [`Span`], the shareable handle, for everything else (`clone`, `message`, `end`, a
+/// helper that takes `&Span`); the first such use moves the span's state into a shared
+/// record, which costs one allocation.
+///
+/// ```
+/// use mv37_runtime::{Client, MemoryExporter, Span};
+///
+/// fn note(span: &Span) {
+///     span.set_attribute("noted", true);
+/// }
+///
+/// let memory = MemoryExporter::new();
+/// let client = Client::builder().exporter(memory.clone()).build().unwrap();
+/// client.trace("turn").run(|trace| {
+///     trace.tool("lookup").run(|span| {
+///         span.record_input(&"order 42"); // straight into the open span
+///         note(span); // a `&Span`: the span becomes shareable here
+///         span.record_output(&"shipped");
+///     });
+/// });
+/// client.flush().unwrap();
+/// let lookup = memory.span("lookup").unwrap();
+/// assert_eq!(lookup.attributes["noted"], true);
+/// assert_eq!(lookup.output.unwrap().as_json(), r#""shipped""#);
+/// ```
+pub struct ScopedSpan {
+    local: Option<LocalHandle>,
+    shared: OnceCell<Span>,
+    _not_send: PhantomData<*const ()>,
+}
+
+#[derive(Clone, Copy)]
+struct LocalHandle {
+    depth: usize,
+    span_id: SpanId,
+    trace_id: TraceId,
+    payload_limit: usize,
+}
+
+impl std::fmt::Debug for ScopedSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.local {
+            Some(local) => write!(f, "ScopedSpan({}/{})", local.trace_id, local.span_id),
+            None => self.span().fmt(f),
+        }
+    }
+}
+
+impl ScopedSpan {
+    /// A handle that records nothing.
+    pub(crate) fn disabled() -> Self {
+        Self::of_span(Span::disabled())
+    }
+
+    fn of_span(span: Span) -> Self {
+        Self {
+            local: None,
+            shared: OnceCell::from(span),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The shareable handle to this span (the first call moves its state out of the
+    /// thread's context stack).
+    pub fn span(&self) -> &Span {
+        self.shared.get_or_init(|| {
+            let inner = self
+                .local
+                .and_then(|local| context::with_local(local.depth, local.span_id, LocalSpan::share))
+                .flatten();
+            Span::from_inner(inner)
+        })
+    }
+
+    /// A shareable, `Send` handle to this span, to keep or move to another thread or
+    /// task (`Span::clone` through the dereference does the same).
+    pub fn to_span(&self) -> Span {
+        self.span().clone()
+    }
+
+    /// Whether this span records anything.
+    pub fn is_recording(&self) -> bool {
+        self.payload_limit().is_some()
+    }
+
+    /// The span's id (`None` for a disabled span).
+    pub fn id(&self) -> Option<SpanId> {
+        match &self.local {
+            Some(local) => Some(local.span_id),
+            None => self.span().id(),
+        }
+    }
+
+    /// The id of the span's trace (`None` for a disabled span).
+    pub fn trace_id(&self) -> Option<TraceId> {
+        match &self.local {
+            Some(local) => Some(local.trace_id),
+            None => self.span().trace_id(),
+        }
+    }
+
+    fn payload_limit(&self) -> Option<usize> {
+        match &self.local {
+            Some(local) => Some(local.payload_limit),
+            None => self.span().payload_limit(),
+        }
+    }
+
+    fn change(&self, change: impl FnOnce(&mut Progress)) {
+        match &self.local {
+            // On the stack (or already shared, which the entry knows); if the entry is
+            // gone the span has ended and writes are ignored, as for any ended span.
+            Some(local) => {
+                let _ = context::with_local(local.depth, local.span_id, |span| span.change(change));
+            }
+            None => self.span().change(change),
+        }
+    }
+
+    recording_methods!();
+}
+
+/// A clone is a handle to the same span, on this thread; use [`ScopedSpan::to_span`]
+/// for one to move elsewhere.
+impl Clone for ScopedSpan {
+    fn clone(&self) -> Self {
+        Self::of_span(self.to_span())
+    }
+}
+
+impl std::ops::Deref for ScopedSpan {
+    type Target = Span;
+
+    fn deref(&self) -> &Span {
+        self.span()
+    }
+}
+
+/// Runs `f` with `span` open and current on this thread, then ends it with `f`'s outcome
+/// (a panic marks it failed and is resumed).
+pub(crate) fn run_local<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
+    let handle = LocalHandle {
+        depth: 0,
+        span_id: span.span_id,
+        trace_id: span.trace.trace_id,
+        payload_limit: span.trace.client.max_payload_bytes,
+    };
+    let depth = match context::enter_local(span) {
+        Ok(depth) => depth,
+        Err(span) => {
+            // No context stack here (the thread is exiting): a shared span, run as one.
+            let inner = span.into_shared();
+            let scoped = ScopedSpan::of_span(Span::from_inner(inner.clone()));
+            return run_scope(inner.map(Scope::Span), &scoped, f, inspect);
+        }
+    };
+    let scoped = ScopedSpan {
+        local: Some(LocalHandle { depth, ..handle }),
+        shared: OnceCell::new(),
+        _not_send: PhantomData,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| f(&scoped)));
+    let outcome = match &result {
+        Ok(value) => inspect(value).map_or(Outcome::Ok, Outcome::Failed),
+        Err(panic) => Outcome::Failed(panic_info(panic.as_ref())),
+    };
+    // The span ends as it leaves the stack, before the thread's records are handed over,
+    // so that its record leaves together with those of its children.
+    context::leave_local(depth, handle.span_id, outcome);
+    drop(scoped);
+    match result {
+        Ok(value) => value,
+        Err(panic) => resume_unwind(panic),
+    }
+}
