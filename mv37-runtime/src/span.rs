@@ -154,6 +154,11 @@ pub(crate) struct RawSpan {
 }
 
 impl RawSpan {
+    /// Where the extras are, to move them out and back in transit.
+    pub(crate) fn extras_slot(&mut self) -> &mut Option<Box<Extras>> {
+        &mut self.open.progress.extras
+    }
+
     /// Roughly what the record will weigh once built (counted against the queue bound).
     pub(crate) fn approx_bytes(&self) -> usize {
         crate::record::RECORD_BASE_BYTES

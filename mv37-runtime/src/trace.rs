@@ -59,6 +59,11 @@ pub(crate) struct TraceResource {
 }
 
 impl RawTrace {
+    /// Where the extras are, to move them out and back in transit.
+    pub(crate) fn extras_slot(&mut self) -> &mut Option<Box<Extras>> {
+        &mut self.open.progress.extras
+    }
+
     /// Roughly what the record will weigh once built (counted against the queue bound).
     pub(crate) fn approx_bytes(&self, scope: &TraceScope) -> usize {
         crate::record::RECORD_BASE_BYTES + scope.name.len() + Extras::approx_bytes(self.open.progress.extras.as_deref())

@@ -2,6 +2,7 @@
 //! drained by one background thread that batches records and calls the exporter.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -14,6 +15,8 @@ use smallvec::SmallVec;
 use super::spool::Spool;
 use super::Exporter;
 use crate::config::{Config, ConfigError};
+use crate::open::Extras;
+use crate::payload::Payload;
 use crate::record::{Record, TraceScope};
 use crate::redact::{redact_record, RedactHook};
 use crate::span::RawSpan;
@@ -111,10 +114,24 @@ const SPARE_SMALL: usize = 512;
 /// What a thread hands over: finished spans and traces in their compact form (turned
 /// into records on the exporter thread), other records boxed.
 enum Item {
-    Span { span: RawSpan, scope: u32 },
-    Trace { trace: RawTrace, scope: u32 },
+    Span { span: RawSpan, scope: u32, parked: bool },
+    Trace { trace: RawTrace, scope: u32, parked: bool },
     Record(Box<Record>),
 }
+
+/// The extras of a span or trace in a chunk, out of their box, with the text of their
+/// input and output moved into the chunk's data. The box and the payloads are freed by
+/// the producing thread that allocated them (where the allocator reuses them for the
+/// next span), and the exporter thread rebuilds them from memory it owns: a capture-heavy
+/// program does not make the two threads contend for the producer's malloc arena.
+struct Parked {
+    extras: Extras,
+    input: Option<Range<usize>>,
+    output: Option<Range<usize>>,
+}
+
+/// A chunk's data buffer larger than this is not kept for reuse.
+const MAX_KEPT_DATA: usize = 64 * 1024;
 
 /// Records handed over together, with their approximate size. The items of a chunk
 /// share its list of trace scopes (usually one), so that a scope's reference count is
@@ -122,6 +139,8 @@ enum Item {
 struct Chunk {
     items: Vec<Item>,
     scopes: SmallVec<[Arc<TraceScope>; 2]>,
+    parked: Vec<Parked>,
+    data: String,
     bytes: u64,
 }
 
@@ -130,22 +149,70 @@ impl Chunk {
         Self {
             items: Vec::with_capacity(items),
             scopes: SmallVec::new(),
+            parked: Vec::new(),
+            data: String::new(),
             bytes: 0,
         }
+    }
+
+    /// Adds an item: its scope goes into the chunk's list, its extras are parked.
+    fn add(&mut self, mut item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
+        let (index, parked, extras) = match &mut item {
+            Item::Span { span, scope, parked } => (scope, parked, span.extras_slot()),
+            Item::Trace { trace, scope, parked } => (scope, parked, trace.extras_slot()),
+            Item::Record(_) => {
+                self.items.push(item);
+                self.bytes += bytes;
+                return;
+            }
+        };
+        if let Some(scope) = scope {
+            *index = self.scope_index(scope);
+        }
+        if let Some(mut boxed) = extras.take() {
+            let mut stash = |payload: Option<Payload>| {
+                payload.map(|payload| {
+                    let start = self.data.len();
+                    self.data.push_str(payload.as_json());
+                    start..self.data.len()
+                })
+            };
+            let (input, output) = (stash(boxed.input.take()), stash(boxed.output.take()));
+            self.parked.push(Parked {
+                extras: std::mem::take(&mut *boxed),
+                input,
+                output,
+            });
+            *parked = true;
+        }
+        self.items.push(item);
+        self.bytes += bytes;
+    }
+
+    /// Moves everything gathered in `from` into this (empty) chunk.
+    fn take_from(&mut self, from: &mut Chunk) {
+        self.items.append(&mut from.items);
+        self.scopes.extend(from.scopes.drain(..));
+        self.parked.append(&mut from.parked);
+        self.data.push_str(&from.data);
+        from.data.clear();
+        self.bytes = std::mem::take(&mut from.bytes);
     }
 
     /// What the chunk counts against the queue's byte bound while queued: its records'
     /// approximate size and its own memory.
     fn weight(&self) -> u64 {
-        self.bytes + (std::mem::size_of::<Self>() + self.items.capacity() * std::mem::size_of::<Item>()) as u64
+        let memory = std::mem::size_of::<Self>()
+            + self.items.capacity() * std::mem::size_of::<Item>()
+            + self.parked.capacity() * std::mem::size_of::<Parked>()
+            + self.data.capacity();
+        self.bytes + memory as u64
     }
 
     fn one(item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) -> Self {
-        Self {
-            items: vec![item],
-            scopes: scope.into_iter().cloned().collect(),
-            bytes,
-        }
+        let mut chunk = Self::with_capacity(1);
+        chunk.add(item, scope, bytes);
+        chunk
     }
 
     fn len(&self) -> usize {
@@ -164,19 +231,57 @@ impl Chunk {
     fn clear(&mut self) {
         self.items.clear();
         self.scopes.clear();
+        self.clear_data();
+    }
+
+    fn clear_data(&mut self) {
+        self.parked.clear();
+        if self.data.capacity() > MAX_KEPT_DATA {
+            self.data = String::new();
+        }
+        self.data.clear();
         self.bytes = 0;
     }
 
     /// Turns the chunk's items into records, appended to `records`. The chunk keeps its
     /// scopes (see [`Pipeline::recycle`]).
     fn drain_into(&mut self, records: &mut Vec<Record>, resource: &TraceResource) {
-        let scopes = &self.scopes;
+        let (scopes, data) = (&self.scopes, &self.data);
+        let mut parked = self.parked.drain(..);
+        let mut unpark = |slot: &mut Option<Box<Extras>>, is_parked: bool| {
+            if let Some(Parked {
+                mut extras,
+                input,
+                output,
+            }) = is_parked.then(|| parked.next()).flatten()
+            {
+                let text = |range: Option<Range<usize>>| range.and_then(|range| data.get(range)).map(Payload::trusted);
+                extras.input = text(input);
+                extras.output = text(output);
+                *slot = Some(Box::new(extras));
+            }
+        };
         records.extend(self.items.drain(..).map(|item| match item {
-            Item::Span { span, scope } => Record::Span(span.into_record(scopes.get(scope as usize).cloned())),
-            Item::Trace { trace, scope } => Record::Trace(trace.into_record(scopes.get(scope as usize), resource)),
+            Item::Span {
+                mut span,
+                scope,
+                parked,
+            } => {
+                unpark(span.extras_slot(), parked);
+                Record::Span(span.into_record(scopes.get(scope as usize).cloned()))
+            }
+            Item::Trace {
+                mut trace,
+                scope,
+                parked,
+            } => {
+                unpark(trace.extras_slot(), parked);
+                Record::Trace(trace.into_record(scopes.get(scope as usize), resource))
+            }
             Item::Record(record) => *record,
         }));
-        self.bytes = 0;
+        drop(parked);
+        self.clear_data();
     }
 }
 
@@ -205,9 +310,7 @@ impl LocalRecords {
         } else {
             LOCAL_CHUNK
         });
-        out.items.append(&mut chunk.items);
-        out.scopes.extend(chunk.scopes.drain(..));
-        out.bytes = std::mem::take(&mut chunk.bytes);
+        out.take_from(chunk);
         pipeline.submit_chunk(out);
     }
 
@@ -334,13 +437,23 @@ impl Pipeline {
     /// Hands a finished span to the exporter thread, in its compact form.
     pub(crate) fn submit_span(self: &Arc<Self>, span: RawSpan, scope: &Arc<TraceScope>) {
         let bytes = (span.approx_bytes() as u64).min(BYTES_MASK >> 8);
-        self.push(Item::Span { span, scope: 0 }, Some(scope), bytes);
+        let item = Item::Span {
+            span,
+            scope: 0,
+            parked: false,
+        };
+        self.push(item, Some(scope), bytes);
     }
 
     /// Hands a finished trace to the exporter thread, in its compact form.
     pub(crate) fn submit_trace(self: &Arc<Self>, trace: RawTrace, scope: &Arc<TraceScope>) {
         let bytes = (trace.approx_bytes(scope) as u64).min(BYTES_MASK >> 8);
-        self.push(Item::Trace { trace, scope: 0 }, Some(scope), bytes);
+        let item = Item::Trace {
+            trace,
+            scope: 0,
+            parked: false,
+        };
+        self.push(item, Some(scope), bytes);
     }
 
     fn push(self: &Arc<Self>, item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
@@ -348,14 +461,8 @@ impl Pipeline {
         let _ = LOCAL.try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else { return };
             let chunk = local.chunk_for(self);
-            if let Some(mut item) = item.take() {
-                if let (Item::Span { scope: index, .. } | Item::Trace { scope: index, .. }, Some(scope)) =
-                    (&mut item, scope)
-                {
-                    *index = chunk.scope_index(scope);
-                }
-                chunk.items.push(item);
-                chunk.bytes += bytes;
+            if let Some(item) = item.take() {
+                chunk.add(item, scope, bytes);
             }
             local.pushed();
         });
@@ -564,7 +671,7 @@ impl Pipeline {
     /// thread, which allocated it.
     fn recycle(&self, mut chunk: Chunk) {
         chunk.items.clear();
-        chunk.bytes = 0;
+        chunk.clear_data();
         if let Some(spares) = self.spares(chunk.items.capacity()) {
             let _ = spares.push(chunk);
         }
