@@ -799,6 +799,54 @@ async fn an_async_fn_future_stays_send_and_joins_its_parent_in_a_spawned_task() 
     assert_eq!(rec.span("fetch_answer").parent_span_id, task_span);
 }
 
+#[mv37::task]
+async fn branch(label: &'static str, turns: usize) -> usize {
+    let mut done = 0;
+    for _ in 0..turns {
+        tokio::task::yield_now().await;
+        done += leaf(label).await;
+    }
+    done
+}
+
+#[mv37::tool]
+async fn leaf(label: &'static str) -> usize {
+    tokio::task::yield_now().await;
+    label.len()
+}
+
+#[tokio::test]
+async fn interleaved_async_spans_on_one_thread_keep_their_own_children() {
+    let rec = recorder();
+    let (a, b) = mv37::traced!("agent", async move |_trace| {
+        tokio::join!(branch("a", 3), branch("bb", 2))
+    })
+    .await;
+    assert_eq!((a, b), (3, 4));
+    let spans = rec.flushed().spans();
+    let branch_of = |label: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == "branch" && input(s).is_some_and(|i| i["label"] == label))
+            .map(|s| s.span_id)
+    };
+    let (span_a, span_b) = (branch_of("a"), branch_of("bb"));
+    assert!(span_a.is_some() && span_b.is_some() && span_a != span_b);
+    let leaves_under = |parent| {
+        spans
+            .iter()
+            .filter(|s| s.name == "leaf" && s.parent_span_id == parent)
+            .map(|s| input(s))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(leaves_under(span_a), vec![Some(json!({"label": "a"})); 3]);
+    assert_eq!(leaves_under(span_b), vec![Some(json!({"label": "bb"})); 2]);
+    assert!(spans
+        .iter()
+        .filter(|s| s.name == "branch")
+        .all(|s| s.output.is_some() && s.status == Status::Ok));
+}
+
 #[tokio::test]
 async fn a_dropped_async_span_is_marked_cancelled() {
     let rec = recorder();

@@ -175,6 +175,22 @@ pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
     settle(idle);
 }
 
+/// Takes the span run at `depth` off the stack, still open (a future's span between
+/// polls); `None` if it was ended meanwhile.
+pub(crate) fn take_local(depth: usize, span_id: SpanId) -> Option<LocalSpan> {
+    let (entry, idle) = pop_to(depth);
+    let span = match entry {
+        Some(Entry::Local(span)) if span.span_id() == span_id => Some(span),
+        Some(Entry::Local(span)) => {
+            span.finish(Outcome::Ok);
+            None
+        }
+        _ => None,
+    };
+    settle(idle);
+    span
+}
+
 /// Runs `f` on the span run at `depth` (`None` if it is not there any more).
 pub(crate) fn with_local<R>(depth: usize, span_id: SpanId, f: impl FnOnce(&mut LocalSpan) -> R) -> Option<R> {
     STACK

@@ -20,6 +20,7 @@ use pin_project_lite::pin_project;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::context::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture};
+pub use crate::scoped::ScopedFuture;
 pub use crate::{trace as new_trace, ScopedSpan, Span, SpanBuilder, SpanKind, Trace, TraceBuilder, Usage};
 
 /// Key of the attribute that a `#[trace]` fn called inside another trace records: the
@@ -264,12 +265,15 @@ impl SpanSetup {
     pub fn run_async<F: Future>(
         self,
         body: F,
-        output: fn(&Span, &F::Output),
-    ) -> SpanFuture<F, OutputFn<Span, F::Output>> {
+        output: fn(&ScopedSpan, &F::Output),
+    ) -> SpanFuture<F, OutputFn<ScopedSpan, F::Output>> {
         let Self { implicit, builder } = self;
-        let builder = builder.unwrap_or_else(|| SpanBuilder::new(None, SpanKind::Span));
-        let inner = builder.run_async(|span| Recorded::new(body, span, output));
-        ScopeFuture::new(inner, implicit, never_failed)
+        let span = builder.and_then(SpanBuilder::prepare);
+        ScopeFuture::new(
+            ScopedFuture::new(body, span, output, never_failed),
+            implicit,
+            never_failed,
+        )
     }
 
     /// Like [`SpanSetup::run_async`] for a future of `Result`.
@@ -277,11 +281,11 @@ impl SpanSetup {
     pub fn run_result_async<T, E: ErrorDisplay, F: Future<Output = Result<T, E>>>(
         self,
         body: F,
-        output: fn(&Span, &T),
-    ) -> SpanFuture<F, OkOnly<Span, T>> {
+        output: fn(&ScopedSpan, &T),
+    ) -> SpanFuture<F, OkOnly<ScopedSpan, T>> {
         let Self { implicit, builder } = self;
-        let builder = builder.unwrap_or_else(|| SpanBuilder::new(None, SpanKind::Span));
-        let inner = builder.try_run_async(|span| Recorded::new(body, span, OkOnly(output)));
+        let span = builder.and_then(SpanBuilder::prepare);
+        let inner = ScopedFuture::new(body, span, OkOnly(output), failed_on_err::<T, E>);
         ScopeFuture::new(inner, implicit, failed_on_err::<T, E>)
     }
 }
@@ -505,7 +509,7 @@ pub type OutputFn<H, T> = fn(&H, &T);
 
 /// The future of an instrumented `async fn` span: the implicit trace (if any) around
 /// the span around the body.
-pub type SpanFuture<F, O> = ScopeFuture<ScopeFuture<Recorded<F, Span, O>>>;
+pub type SpanFuture<F, O> = ScopeFuture<ScopedFuture<F, O>>;
 
 /// The future of a `#[trace]` `async fn`.
 pub type TraceFuture<F, O> = ScopeFuture<Recorded<F, Trace, O>>;

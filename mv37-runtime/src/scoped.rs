@@ -6,14 +6,19 @@
 //! shared record and every handle writes there from then on.
 
 use std::cell::OnceCell;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 
 use fastant::Instant;
+use pin_project_lite::pin_project;
 
 use crate::context::{self, panic_info, run_scope, Inspect, Outcome, Scope};
 use crate::ids::{SpanId, TraceId};
+use crate::macro_support::RecordOutput;
 use crate::open::{Closable, Progress};
 use crate::span::{recording_methods, submit, OpenSpan, Span, SpanInner};
 use crate::trace::TraceInner;
@@ -143,6 +148,25 @@ struct LocalHandle {
     payload_limit: usize,
 }
 
+impl LocalHandle {
+    fn of(span: &LocalSpan) -> Self {
+        Self {
+            depth: 0,
+            span_id: span.span_id,
+            trace_id: span.trace.trace_id,
+            payload_limit: span.trace.client.max_payload_bytes,
+        }
+    }
+
+    fn at(self, depth: usize) -> ScopedSpan {
+        ScopedSpan {
+            local: Some(Self { depth, ..self }),
+            shared: OnceCell::new(),
+            _not_send: PhantomData,
+        }
+    }
+}
+
 impl std::fmt::Debug for ScopedSpan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.local {
@@ -245,12 +269,7 @@ impl std::ops::Deref for ScopedSpan {
 /// Runs `f` with `span` open and current on this thread, then ends it with `f`'s outcome
 /// (a panic marks it failed and is resumed).
 pub(crate) fn run_local<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
-    let handle = LocalHandle {
-        depth: 0,
-        span_id: span.span_id,
-        trace_id: span.trace.trace_id,
-        payload_limit: span.trace.client.max_payload_bytes,
-    };
+    let handle = LocalHandle::of(&span);
     let depth = match context::enter_local(span) {
         Ok(depth) => depth,
         Err(span) => {
@@ -260,11 +279,7 @@ pub(crate) fn run_local<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, in
             return run_scope(inner.map(Scope::Span), &scoped, f, inspect);
         }
     };
-    let scoped = ScopedSpan {
-        local: Some(LocalHandle { depth, ..handle }),
-        shared: OnceCell::new(),
-        _not_send: PhantomData,
-    };
+    let scoped = handle.at(depth);
     let result = catch_unwind(AssertUnwindSafe(|| f(&scoped)));
     let outcome = match &result {
         Ok(value) => inspect(value).map_or(Outcome::Ok, Outcome::Failed),
@@ -277,5 +292,91 @@ pub(crate) fn run_local<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, in
     match result {
         Ok(value) => value,
         Err(panic) => resume_unwind(panic),
+    }
+}
+
+pin_project! {
+    /// The future of an instrumented `async fn` span, which holds the span's state
+    /// itself: at each poll the span goes onto the polling thread's context stack (it is
+    /// current there, whichever thread polls) and comes back after. The output is
+    /// recorded when the body completes; the span is marked cancelled if the future is
+    /// dropped first.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ScopedFuture<F: Future, O> {
+        #[pin]
+        inner: F,
+        span: Option<LocalSpan>,
+        output: O,
+        inspect: Inspect<F::Output>,
+    }
+
+    impl<F: Future, O> PinnedDrop for ScopedFuture<F, O> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(span) = this.project().span.take() {
+                span.finish(Outcome::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F: Future, O> ScopedFuture<F, O> {
+    pub(crate) fn new(inner: F, span: Option<LocalSpan>, output: O, inspect: Inspect<F::Output>) -> Self {
+        Self {
+            inner,
+            span,
+            output,
+            inspect,
+        }
+    }
+}
+
+impl<F: Future, O: RecordOutput<ScopedSpan, F::Output>> Future for ScopedFuture<F, O> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(span) = this.span.take() else {
+            return this.inner.poll(cx);
+        };
+        let handle = LocalHandle::of(&span);
+        let depth = match context::enter_local(span) {
+            Ok(depth) => depth,
+            Err(mut span) => {
+                // No context stack here (the thread is exiting): polled as a shared span.
+                let scoped = ScopedSpan::of_span(Span::from_inner(span.share()));
+                return match this.inner.poll(cx) {
+                    Poll::Pending => {
+                        *this.span = Some(span);
+                        Poll::Pending
+                    }
+                    Poll::Ready(value) => {
+                        this.output.record(&scoped, &value);
+                        span.finish((this.inspect)(&value).map_or(Outcome::Ok, Outcome::Failed));
+                        Poll::Ready(value)
+                    }
+                };
+            }
+        };
+        let inner = this.inner;
+        let result = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        match result {
+            Ok(Poll::Pending) => {
+                *this.span = context::take_local(depth, handle.span_id);
+                Poll::Pending
+            }
+            Ok(Poll::Ready(value)) => {
+                // Recorded while the span is still on the stack.
+                let scoped = handle.at(depth);
+                this.output.record(&scoped, &value);
+                let outcome = (this.inspect)(&value).map_or(Outcome::Ok, Outcome::Failed);
+                context::leave_local(depth, handle.span_id, outcome);
+                drop(scoped);
+                Poll::Ready(value)
+            }
+            Err(panic) => {
+                context::leave_local(depth, handle.span_id, Outcome::Failed(panic_info(panic.as_ref())));
+                resume_unwind(panic)
+            }
+        }
     }
 }
