@@ -836,7 +836,7 @@ async fn interleaved_async_spans_on_one_thread_keep_their_own_children() {
         spans
             .iter()
             .filter(|s| s.name == "leaf" && s.parent_span_id == parent)
-            .map(|s| input(s))
+            .map(input)
             .collect::<Vec<_>>()
     };
     assert_eq!(leaves_under(span_a), vec![Some(json!({"label": "a"})); 3]);
