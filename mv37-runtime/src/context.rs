@@ -554,6 +554,10 @@ impl<F: Future> Future for ScopeFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
+        if this.scope.is_none() {
+            // Ended, or nothing to record (an instrumented fn inside a trace).
+            return this.inner.poll(cx);
+        }
         let entered = Entered(this.scope.as_ref().map(|scope| enter(scope.frame())));
         let inner = this.inner;
         let result = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
