@@ -1003,3 +1003,48 @@ fn without_a_client_instrumented_fns_behave_as_written() {
     .join()
     .expect("no panic");
 }
+
+// ------------------------------------------------- a panicking output serializer
+
+struct Explodes;
+
+impl Serialize for Explodes {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("serialize exploded")
+    }
+}
+
+#[mv37::task]
+fn explode_sync() -> Explodes {
+    Explodes
+}
+
+#[mv37::task]
+async fn explode_async() -> Explodes {
+    tokio::task::yield_now().await;
+    Explodes
+}
+
+#[mv37::task]
+fn after_the_explosion() {}
+
+#[test]
+fn a_panicking_output_serializer_fails_the_span_and_leaves_the_context_clean() {
+    let rec = recorder();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime builds");
+    let root = mv37::traced!("agent", |trace| {
+        let sync = std::panic::catch_unwind(explode_sync);
+        let future = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(explode_async())));
+        assert!(sync.is_err() && future.is_err());
+        after_the_explosion();
+        trace.root_span_id()
+    });
+    for name in ["explode_sync", "explode_async"] {
+        let span = rec.span(name);
+        assert_eq!(span.status, Status::Error, "{name}");
+        assert_eq!(span.error.map(|e| e.message), Some("serialize exploded".to_owned()));
+    }
+    assert_eq!(rec.span("after_the_explosion").parent_span_id, root);
+}

@@ -357,20 +357,26 @@ impl<F: Future, O: RecordOutput<ScopedSpan, F::Output>> Future for ScopedFuture<
                 };
             }
         };
-        let inner = this.inner;
-        let result = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        let (inner, output) = (this.inner, &*this.output);
+        let scoped = handle.at(depth);
+        // The output is recorded while the span is still current, under the same guard
+        // as the poll: a panicking `Serialize` impl cannot leave the span on the stack.
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let poll = inner.poll(cx);
+            if let Poll::Ready(value) = &poll {
+                output.record(&scoped, value);
+            }
+            poll
+        }));
+        drop(scoped);
         match result {
             Ok(Poll::Pending) => {
                 *this.span = context::take_local(depth, handle.span_id);
                 Poll::Pending
             }
             Ok(Poll::Ready(value)) => {
-                // Recorded while the span is still on the stack.
-                let scoped = handle.at(depth);
-                this.output.record(&scoped, &value);
                 let outcome = (this.inspect)(&value).map_or(Outcome::Ok, Outcome::Failed);
                 context::leave_local(depth, handle.span_id, outcome);
-                drop(scoped);
                 Poll::Ready(value)
             }
             Err(panic) => {
