@@ -1008,6 +1008,7 @@ fn without_a_client_instrumented_fns_behave_as_written() {
 
 struct Explodes;
 
+#[allow(clippy::panic)] // The point of the type.
 impl Serialize for Explodes {
     fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
         panic!("serialize exploded")
