@@ -718,6 +718,41 @@ fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
 }
 
 #[test]
+fn the_byte_bound_holds_for_large_payloads_and_every_record_is_counted() {
+    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let client = Client::builder()
+        .exporter(Gate {
+            open: Arc::clone(&open),
+        })
+        .max_queue_records(100_000)
+        .max_queue_bytes(256 * 1024)
+        .max_batch_records(10)
+        .build()
+        .expect("client");
+    let text = "x".repeat(4_000);
+    for _ in 0..500 {
+        client.trace("t").run(|trace| {
+            trace.task("s").run(|span| {
+                span.record_input(&text);
+                span.record_output(&text);
+            })
+        });
+    }
+    let during = client.stats();
+    // 500 spans of 8 KB would be 4 MB: the 256 KiB bound (records, payload text and the
+    // chunks' own memory) drops most of them, counted.
+    assert!(during.dropped.queue_full > 500, "{during:?}");
+    assert!(during.queued < 100, "{during:?}");
+    *open.0.lock().expect("lock") = true;
+    open.1.notify_all();
+    client.shutdown().expect("shutdown drains");
+    let after = client.stats();
+    assert_eq!(after.produced, 1_000);
+    assert_eq!(after.exported + after.dropped.queue_full, 1_000, "{after:?}");
+    assert!(after.is_balanced());
+}
+
+#[test]
 fn accounting_balances_after_shutdown_and_late_records_are_counted() {
     let (client, memory) = memory_client();
     for _ in 0..100 {
