@@ -109,9 +109,11 @@ impl LocalSpan {
 /// sees it: record input, output, usage and failure on it directly.
 ///
 /// It is not `Send`: it stays on the thread that runs the span. It dereferences to a
-/// [`Span`], the shareable handle, for everything else (`clone`, `message`, `end`, a
-/// helper that takes `&Span`); the first such use moves the span's state into a shared
-/// record, which costs one allocation.
+/// [`Span`], the shareable handle, for everything else (`message`, `end`, a helper that
+/// takes `&Span`), and [`ScopedSpan::to_span`] gives one to keep or move to another
+/// thread; the first such use moves the span's state into a shared record, which costs
+/// one allocation. Code nested in the span that needs it (a captured
+/// [`crate::Context`], [`crate::current_span`], a message) does the same.
 ///
 /// ```
 /// use mv37_runtime::{Client, MemoryExporter, Span};
