@@ -11,8 +11,8 @@ use futures_core::Stream;
 use mv37::{
     messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_openai_messages, trace_stream,
     trace_try_stream, usage_from_anthropic, usage_from_openai, AnthropicAccumulator, Client, Content, ContentPart,
-    MemoryExporter, OpenAiAccumulator, Price, PriceTable, Role, SpanRecord, Status, TextAccumulator, Usage,
-    STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
+    OpenAiAccumulator, Price, PriceTable, Role, SpanRecord, Status, TextAccumulator, Usage, STREAM_CHUNKS_ATTRIBUTE,
+    TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
 };
 use serde_json::{json, Value};
 
@@ -29,18 +29,9 @@ fn fixture_items(name: &str) -> Vec<Value> {
     }
 }
 
-fn memory_client() -> (Client, MemoryExporter) {
-    let memory = MemoryExporter::new();
-    let client = Client::builder()
-        .exporter(memory.clone())
-        .build()
-        .expect("a client with a memory exporter builds");
-    (client, memory)
-}
+mod support;
 
-fn flushed(client: &Client) {
-    client.flush().expect("flush completes");
-}
+use support::memory::{flushed, memory_client};
 
 fn gpt_4_1_mini() -> Price {
     Price {

@@ -14,18 +14,9 @@ use mv37::{
 };
 use serde::Serialize;
 
-fn memory_client() -> (Client, MemoryExporter) {
-    let memory = MemoryExporter::new();
-    let client = Client::builder()
-        .exporter(memory.clone())
-        .build()
-        .expect("a client with a memory exporter builds");
-    (client, memory)
-}
+mod support;
 
-fn flushed(client: &Client) {
-    client.flush().expect("flush completes");
-}
+use support::memory::{flushed, memory_client};
 
 #[test]
 fn nested_spans_record_their_parent_in_sync_code() {
