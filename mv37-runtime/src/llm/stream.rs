@@ -171,27 +171,6 @@ pub struct OpenAiAccumulator {
 }
 
 impl OpenAiAccumulator {
-    /// An empty accumulator.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The output assembled so far: the text, or `{"content", "tool_calls"}` once a
-    /// tool call was streamed.
-    pub fn output(&self) -> Option<Value> {
-        self.assembly.output()
-    }
-
-    /// The usage the stream reported so far.
-    pub fn usage(&self) -> Option<Usage> {
-        self.assembly.usage
-    }
-
-    /// The model the stream named.
-    pub fn model(&self) -> Option<&str> {
-        self.assembly.model.as_deref()
-    }
-
     fn push_value(&mut self, chunk: &Value) -> bool {
         match str_of(chunk, "type") {
             Some(kind) if kind.starts_with("response.") => self.push_responses_event(kind, chunk),
@@ -294,9 +273,33 @@ impl OpenAiAccumulator {
     }
 }
 
-/// The provider accumulators read any `Serialize` chunk through its JSON form.
+/// The provider accumulators: the same accessors over their assembly, and any
+/// `Serialize` chunk read through its JSON form.
 macro_rules! json_accumulator {
     ($accumulator:ty) => {
+        impl $accumulator {
+            /// An empty accumulator.
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// The output assembled so far: the text, or `{"content", "tool_calls"}` once
+            /// a tool call was streamed.
+            pub fn output(&self) -> Option<Value> {
+                self.assembly.output()
+            }
+
+            /// The usage the stream reported so far.
+            pub fn usage(&self) -> Option<Usage> {
+                self.assembly.usage
+            }
+
+            /// The model the stream named.
+            pub fn model(&self) -> Option<&str> {
+                self.assembly.model.as_deref()
+            }
+        }
+
         impl<C: Serialize + ?Sized> StreamAccumulator<C> for $accumulator {
             fn push(&mut self, chunk: &C) -> bool {
                 serde_json::to_value(chunk).is_ok_and(|chunk| self.push_value(&chunk))
@@ -344,27 +347,6 @@ pub struct AnthropicAccumulator {
 }
 
 impl AnthropicAccumulator {
-    /// An empty accumulator.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The output assembled so far: the text, or `{"content", "tool_calls"}` once a
-    /// tool call was streamed.
-    pub fn output(&self) -> Option<Value> {
-        self.assembly.output()
-    }
-
-    /// The usage the stream reported so far.
-    pub fn usage(&self) -> Option<Usage> {
-        self.assembly.usage
-    }
-
-    /// The model the stream named.
-    pub fn model(&self) -> Option<&str> {
-        self.assembly.model.as_deref()
-    }
-
     /// Merges a partial usage: later counts replace earlier ones, the total is derived.
     fn merge_usage(&mut self, event: &Value) {
         let update = usage_from_anthropic(event);
