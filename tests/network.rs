@@ -341,6 +341,58 @@ fn the_mv37_ingest_exporter_posts_gzipped_json_batches_with_a_bearer_key() {
         .any(|r| matches!(r, mv37::Record::Trace(t) if t.name == "support_agent")));
 }
 
+/// Sends `records` through a fresh ingest exporter (as a new process would) to a
+/// collector that answers the first request with a 503, and returns the idempotency
+/// keys of both attempts.
+fn ingest_keys_for(records: &[mv37::Record]) -> Vec<String> {
+    use mv37::Exporter;
+    let collector = Collector::start(|n| if n == 0 { Reply::Status(503, None) } else { Reply::Ok });
+    let mut exporter = IngestExporter::new(
+        IngestConfig {
+            endpoint: collector.url(),
+            api_key: Some(ApiKey::new("sk-test-1")),
+            gzip: false,
+            retry: fast_retries(),
+        },
+        &resource(),
+    )
+    .expect("exporter");
+    exporter.export(records).expect("delivered on the retry");
+    collector
+        .received()
+        .iter()
+        .map(|request| request.headers["idempotency-key"].clone())
+        .collect()
+}
+
+#[test]
+fn the_ingest_idempotency_key_is_the_same_on_a_retry_and_on_a_re_send_by_another_process() {
+    let memory = mv37::MemoryExporter::new();
+    let client = Client::builder().exporter(memory.clone()).build().expect("client");
+    record_support_trace(&client);
+    client.shutdown().expect("shutdown");
+    let records = memory.records();
+    let first = ingest_keys_for(&records);
+    assert_eq!(first.len(), 2, "one failure, one retry: {first:?}");
+    assert_eq!(first[0], first[1], "a retry carries the same key");
+    assert_eq!(first[0].len(), 32);
+    // The batch as the spool holds it: written as JSON lines and read back.
+    let reread: Vec<mv37::Record> = records
+        .iter()
+        .map(|r| mv37::Record::from_json_line(&r.to_json_line().expect("json")).expect("parse"))
+        .collect();
+    assert_eq!(
+        ingest_keys_for(&reread)[0],
+        first[0],
+        "a re-send of the same batch carries the same key"
+    );
+    assert_ne!(
+        ingest_keys_for(&records[1..])[0],
+        first[0],
+        "another batch has another key"
+    );
+}
+
 #[test]
 fn a_client_error_is_not_retried_and_is_counted() {
     let collector = Collector::start(|_| Reply::Status(401, None));

@@ -446,6 +446,12 @@ impl ClientBuilder {
         batch_interval: Duration
     );
     setter!(
+        /// How long the exporter waits after a trace ends before exporting, so that
+        /// traces ending meanwhile share one request (20 ms by default; zero exports each
+        /// trace at once). Capped by the batch interval.
+        export_linger: Duration
+    );
+    setter!(
         /// Records the queue holds; past it records are dropped and counted.
         max_queue_records: usize
     );

@@ -48,6 +48,9 @@ pub struct Config {
     pub max_batch_bytes: usize,
     /// Longest time a record waits before its batch is exported (`MV37_BATCH_INTERVAL_MS`).
     pub batch_interval: Duration,
+    /// How long the exporter waits after a trace ends before it exports, so that traces
+    /// ending meanwhile share a request (`MV37_EXPORT_LINGER_MS`, default 20 ms).
+    pub export_linger: Duration,
     /// Records the queue holds before dropping (`MV37_QUEUE_SIZE`).
     pub max_queue_records: usize,
     /// Bytes the queue holds before dropping, approximately (`MV37_QUEUE_BYTES`).
@@ -82,6 +85,7 @@ impl Default for Config {
             max_batch_records: 512,
             max_batch_bytes: 4 * 1024 * 1024,
             batch_interval: Duration::from_millis(1000),
+            export_linger: crate::export::pipeline::DEFAULT_EXPORT_LINGER,
             max_queue_records: 65_536,
             max_queue_bytes: 64 * 1024 * 1024,
             max_payload_bytes: 32 * 1024,
@@ -207,6 +211,9 @@ impl Config {
         }
         if let Some(value) = get("MV37_BATCH_INTERVAL_MS") {
             self.batch_interval = parse_millis("MV37_BATCH_INTERVAL_MS", &value)?;
+        }
+        if let Some(value) = get("MV37_EXPORT_LINGER_MS") {
+            self.export_linger = parse_millis("MV37_EXPORT_LINGER_MS", &value)?;
         }
         if let Some(value) = get("MV37_QUEUE_SIZE") {
             self.max_queue_records = parse_count("MV37_QUEUE_SIZE", &value)?;

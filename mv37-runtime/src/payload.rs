@@ -15,6 +15,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const TRUNCATED_KEY: &str = "mv37.truncated";
 /// Key of the marker object that replaces a value whose `Serialize` impl failed.
 pub const SERIALIZATION_ERROR_KEY: &str = "mv37.serialization_error";
+/// Key of the marker object that replaces the parts of a value nested deeper than
+/// [`MAX_DEPTH`]: `{"mv37.depth_limit": 64}`.
+pub const DEPTH_LIMIT_KEY: &str = "mv37.depth_limit";
+/// The deepest nesting of arrays and objects kept in a captured value. Deeper parts are
+/// replaced by a marker when the value is captured, so that every record mv37 writes
+/// stays well inside the nesting that JSON readers accept (128 levels for `serde_json`,
+/// the CLI and spool redelivery included).
+pub const MAX_DEPTH: usize = 64;
 
 /// A JSON value captured from user data, held as compact JSON text.
 ///
@@ -44,7 +52,8 @@ impl Payload {
             limit,
             total: 0,
         };
-        let result = serde_json::to_writer(&mut writer, value);
+        let mut serializer = serde_json::Serializer::with_formatter(&mut writer, DepthLimited::default());
+        let result = value.serialize(&mut serializer);
         let total = writer.total;
         let kept = &writer.buffer[..];
         let payload = match result {
@@ -95,9 +104,10 @@ impl Payload {
         Self(json.into())
     }
 
-    /// A payload holding `value` (no size limit applied).
+    /// A payload holding `value` (no size limit applied; parts nested deeper than
+    /// [`MAX_DEPTH`] are replaced by a marker).
     pub fn from_value(value: &serde_json::Value) -> Self {
-        Self(value.to_string().into())
+        Self::capture(value, usize::MAX)
     }
 
     /// The JSON text.
@@ -144,6 +154,159 @@ impl<'de> Deserialize<'de> for Payload {
         // Through a `Value`, so that this works inside tagged enums too.
         let value = serde_json::Value::deserialize(deserializer)?;
         Ok(Self(value.to_string().into()))
+    }
+}
+
+/// Replaces every array or object nested deeper than [`MAX_DEPTH`] in `value` by the
+/// depth-limit marker.
+pub(crate) fn limit_depth(value: &mut serde_json::Value) {
+    fn walk(value: &mut serde_json::Value, depth: usize) {
+        let children: &mut dyn Iterator<Item = &mut serde_json::Value> = match value {
+            serde_json::Value::Array(items) => &mut items.iter_mut(),
+            serde_json::Value::Object(map) => &mut map.values_mut(),
+            _ => return,
+        };
+        if depth > MAX_DEPTH {
+            *value = depth_marker();
+            return;
+        }
+        for child in children {
+            walk(child, depth + 1);
+        }
+    }
+    walk(value, 1);
+}
+
+fn depth_marker() -> serde_json::Value {
+    serde_json::json!({ DEPTH_LIMIT_KEY: MAX_DEPTH })
+}
+
+/// The nesting depth of JSON text (brackets outside strings).
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// `serde_json`'s compact output, with every array or object deeper than [`MAX_DEPTH`]
+/// written as the depth-limit marker and its contents skipped.
+#[derive(Default)]
+struct DepthLimited {
+    depth: usize,
+    /// The depth of the container being skipped, if any.
+    skipping: Option<usize>,
+}
+
+const DEPTH_MARKER: &str = concat!("{\"", "mv37.depth_limit", "\":64}");
+
+macro_rules! pass_through {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        #[inline]
+        fn $method<W: ?Sized + io::Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            if self.skipping.is_some() {
+                return Ok(());
+            }
+            serde_json::ser::CompactFormatter.$method(writer $(, $arg)*)
+        }
+    )*};
+}
+
+impl DepthLimited {
+    fn open<W: ?Sized + io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        if self.skipping.is_some() {
+            return Ok(());
+        }
+        if self.depth > MAX_DEPTH {
+            self.skipping = Some(self.depth);
+            return writer.write_all(DEPTH_MARKER.as_bytes());
+        }
+        writer.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        match self.skipping {
+            Some(depth) if depth == self.depth + 1 => {
+                self.skipping = None;
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => writer.write_all(bracket),
+        }
+    }
+}
+
+impl serde_json::ser::Formatter for DepthLimited {
+    pass_through! {
+        write_null();
+        write_bool(value: bool);
+        write_i8(value: i8);
+        write_i16(value: i16);
+        write_i32(value: i32);
+        write_i64(value: i64);
+        write_i128(value: i128);
+        write_u8(value: u8);
+        write_u16(value: u16);
+        write_u32(value: u32);
+        write_u64(value: u64);
+        write_u128(value: u128);
+        write_f32(value: f32);
+        write_f64(value: f64);
+        write_number_str(value: &str);
+        begin_string();
+        end_string();
+        write_string_fragment(fragment: &str);
+        write_char_escape(char_escape: serde_json::ser::CharEscape);
+        write_byte_array(value: &[u8]);
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.open(writer, b"[")
+    }
+
+    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.close(writer, b"]")
+    }
+
+    fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.open(writer, b"{")
+    }
+
+    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.close(writer, b"}")
+    }
+
+    /// Raw JSON (a `RawValue` or a nested `Payload`) is kept if it fits under the limit
+    /// where it stands, and replaced by the marker if it does not.
+    fn write_raw_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        if self.skipping.is_some() {
+            return Ok(());
+        }
+        if self.depth + json_depth(fragment) > MAX_DEPTH {
+            return writer.write_all(DEPTH_MARKER.as_bytes());
+        }
+        writer.write_all(fragment.as_bytes())
     }
 }
 
@@ -228,6 +391,74 @@ mod tests {
             payload.to_value()[SERIALIZATION_ERROR_KEY],
             "database handle is not serializable"
         );
+    }
+
+    fn nested(levels: usize) -> serde_json::Value {
+        let mut value = serde_json::json!("leaf");
+        for level in 0..levels {
+            value = if level % 2 == 0 {
+                serde_json::json!([value])
+            } else {
+                serde_json::json!({ "k": value })
+            };
+        }
+        value
+    }
+
+    #[test]
+    fn values_nested_deeper_than_the_limit_are_cut_at_the_limit_and_stay_readable() {
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(DEPTH_MARKER).ok(),
+            Some(depth_marker())
+        );
+        // 10,000 levels take more stack to build and compare than a test thread has.
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(deep_values_are_cut)
+            .expect("thread")
+            .join()
+            .expect("no panic");
+    }
+
+    fn deep_values_are_cut() {
+        for levels in [MAX_DEPTH, MAX_DEPTH + 1, 200, 10_000] {
+            let value = nested(levels);
+            let payload = Payload::capture(&value, usize::MAX);
+            let parsed: serde_json::Value = serde_json::from_str(payload.as_json())
+                .unwrap_or_else(|e| panic!("{levels} levels: not readable back: {e}"));
+            assert_eq!(
+                json_depth(payload.as_json()),
+                levels.min(MAX_DEPTH + 1),
+                "{levels} levels"
+            );
+            assert_eq!(
+                payload.as_json().contains(DEPTH_LIMIT_KEY),
+                levels > MAX_DEPTH,
+                "{levels} levels"
+            );
+            // The same through a `Value`, as attributes and feedback values are held.
+            let mut held = value.clone();
+            limit_depth(&mut held);
+            assert_eq!(held, parsed, "{levels} levels");
+            std::mem::forget(value); // dropping 10,000 nested levels recursively is the test's cost, not ours
+        }
+    }
+
+    #[test]
+    fn values_beside_a_cut_part_are_kept() {
+        let value = serde_json::json!({ "deep": nested(100), "after": [1, 2], "s": "]}\"[" });
+        let payload = Payload::capture(&value, usize::MAX).to_value();
+        assert_eq!(payload["after"], serde_json::json!([1, 2]));
+        assert_eq!(payload["s"], "]}\"[");
+    }
+
+    #[test]
+    fn raw_json_that_would_go_too_deep_is_replaced_by_the_marker() {
+        let inner = Payload::capture(&nested(MAX_DEPTH), usize::MAX);
+        let payload = Payload::capture(&vec![inner], usize::MAX);
+        assert_eq!(payload.to_value()[0][DEPTH_LIMIT_KEY], MAX_DEPTH);
+        let shallow = Payload::capture(&vec![Payload::capture(&nested(3), usize::MAX)], usize::MAX);
+        assert_eq!(shallow.to_value()[0], nested(3));
     }
 
     #[test]

@@ -625,7 +625,8 @@ impl ContentPart {
     }
 
     /// A tool call with JSON arguments.
-    pub fn tool_call(id: impl Into<String>, name: impl Into<String>, arguments: Value) -> Self {
+    pub fn tool_call(id: impl Into<String>, name: impl Into<String>, mut arguments: Value) -> Self {
+        crate::payload::limit_depth(&mut arguments);
         ContentPart::ToolCall {
             id: id.into(),
             name: name.into(),
@@ -634,7 +635,8 @@ impl ContentPart {
     }
 
     /// A tool result.
-    pub fn tool_result(tool_call_id: impl Into<String>, content: Value) -> Self {
+    pub fn tool_result(tool_call_id: impl Into<String>, mut content: Value) -> Self {
+        crate::payload::limit_depth(&mut content);
         ContentPart::ToolResult {
             tool_call_id: tool_call_id.into(),
             content,

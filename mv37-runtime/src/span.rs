@@ -277,8 +277,10 @@ impl Span {
 }
 
 pub(crate) fn json_value(value: &impl Serialize) -> serde_json::Value {
-    serde_json::to_value(value)
-        .unwrap_or_else(|error| serde_json::json!({ crate::payload::SERIALIZATION_ERROR_KEY: error.to_string() }))
+    let mut value = serde_json::to_value(value)
+        .unwrap_or_else(|error| serde_json::json!({ crate::payload::SERIALIZATION_ERROR_KEY: error.to_string() }));
+    crate::payload::limit_depth(&mut value);
+    value
 }
 
 /// Guard of a span opened with [`SpanBuilder::start`]: the span is current on this thread

@@ -96,6 +96,8 @@ enum Attempt {
         retry_after: Option<Duration>,
     },
     Fail(String),
+    /// The shutdown deadline passed while the request was in flight.
+    Cancelled,
 }
 
 pub(crate) struct HttpTransport {
@@ -187,6 +189,11 @@ impl HttpTransport {
                     return Ok(());
                 }
                 Attempt::Fail(message) => return Err(self.error(message)),
+                Attempt::Cancelled => {
+                    return Err(
+                        self.transient("cancelled: the shutdown deadline passed while the request was in flight")
+                    )
+                }
                 Attempt::Retry { reason, retry_after } => (reason, retry_after),
             };
             if attempt >= self.policy.max_attempts {
@@ -216,15 +223,30 @@ impl HttpTransport {
             }
             self.tokens -= 1.0;
             self.retries += 1;
-            std::thread::sleep(wait);
+            self.back_off(wait);
         }
     }
 
     fn remaining(&self, started: Instant) -> Duration {
         let budget = self.policy.max_elapsed.saturating_sub(started.elapsed());
-        match self.deadline {
+        // The deadline set between batches, or the one `shutdown` set while this batch
+        // was already being sent.
+        match self.deadline.into_iter().chain(super::deadline::current()).min() {
             Some(deadline) => budget.min(deadline.saturating_duration_since(Instant::now())),
             None => budget,
+        }
+    }
+
+    /// Waits before a retry; cut short by the shutdown deadline.
+    fn back_off(&mut self, wait: Duration) {
+        match self.ready() {
+            Ok((runtime, _)) => runtime.block_on(async {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = super::deadline::reached() => {}
+                }
+            }),
+            Err(_) => std::thread::sleep(wait),
         }
     }
 
@@ -239,8 +261,9 @@ impl HttpTransport {
         if gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        // Requests are made inside the runtime: their timers need its reactor.
-        runtime.block_on(async {
+        // Requests are made inside the runtime: their timers need its reactor. A request
+        // still in flight when the shutdown deadline passes is cancelled.
+        let exchange = async {
             let call = client
                 .post(request.url)
                 .headers(headers)
@@ -275,6 +298,12 @@ impl HttpTransport {
                 Attempt::Retry { reason, retry_after }
             } else {
                 Attempt::Fail(reason)
+            }
+        };
+        runtime.block_on(async {
+            tokio::select! {
+                attempt = exchange => attempt,
+                () = super::deadline::reached() => Attempt::Cancelled,
             }
         })
     }

@@ -86,29 +86,35 @@ impl IngestExporter {
         })
     }
 
-    /// The request body for a batch: `{"v":1,"batch_id":…,"sdk":…,"resource":…,"records":[…]}`.
-    pub(crate) fn body(&self, batch_id: &str, batch: &[Record]) -> Result<Vec<u8>, serde_json::Error> {
-        let mut body = Vec::with_capacity(256 + batch.len() * 512);
+    /// The batch id and the request body for a batch:
+    /// `{"v":1,"batch_id":…,"sdk":…,"resource":…,"records":[…]}`.
+    ///
+    /// The id is a hash of the records' JSON lines, so the same records make the same
+    /// id on every retry, after a spool re-send, and in another process (`mv37 send`):
+    /// the ingest side can drop a batch it already stored.
+    pub(crate) fn body(&self, batch: &[Record]) -> Result<(String, Vec<u8>), serde_json::Error> {
+        let mut records = Vec::with_capacity(batch.len() * 512);
+        for (index, record) in batch.iter().enumerate() {
+            if index > 0 {
+                records.push(b',');
+            }
+            records.extend_from_slice(record.to_json_line()?.as_bytes());
+        }
+        let batch_id = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&records));
+        let mut body = Vec::with_capacity(256 + records.len());
         body.extend_from_slice(format!("{{\"v\":{SCHEMA_VERSION},\"batch_id\":\"{batch_id}\",\"sdk\":{{\"name\":\"mv37-rust\",\"version\":\"{}\"}},\"resource\":", env!("CARGO_PKG_VERSION")).as_bytes());
         serde_json::to_writer(&mut body, &self.resource)?;
         body.extend_from_slice(b",\"records\":[");
-        for (index, record) in batch.iter().enumerate() {
-            if index > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(record.to_json_line()?.as_bytes());
-        }
+        body.extend_from_slice(&records);
         body.extend_from_slice(b"]}");
-        Ok(body)
+        Ok((batch_id, body))
     }
 }
 
 impl Exporter for IngestExporter {
     fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
-        // One id per batch, the same on every retry, so the server can drop duplicates.
-        let batch_id = format!("{:032x}", fastrand::u128(..));
-        let body = self
-            .body(&batch_id, batch)
+        let (batch_id, body) = self
+            .body(batch)
             .map_err(|e| ExportError::new("mv37", format!("cannot encode: {e}")))?;
         let mut headers = self.headers.clone();
         if let Ok(value) = HeaderValue::from_str(&batch_id) {

@@ -1,6 +1,7 @@
 //! Exporters: where finished records go. They run on the exporter thread only.
 
 mod console;
+pub(crate) mod deadline;
 pub(crate) mod http;
 pub(crate) mod ingest;
 mod jsonl;

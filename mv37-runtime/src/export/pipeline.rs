@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_queue::{ArrayQueue, SegQueue};
 use smallvec::SmallVec;
 
+use super::deadline::{self, SharedDeadline};
 use super::spool::Spool;
 use super::Exporter;
 use crate::config::{Config, ConfigError};
@@ -42,13 +43,16 @@ pub enum FlushError {
 /// Why `shutdown` did not drain everything.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShutdownError {
-    /// The deadline passed while the exporter was still busy; what it could not export
-    /// is counted as dropped (`shutdown_timeout`) or still queued.
-    #[error("shutdown deadline of {timeout:?} passed with {queued} records still queued")]
+    /// The deadline passed while the exporter was still busy. What it had not exported
+    /// went to the spool (when one is configured) or was counted as dropped
+    /// (`shutdown_timeout`): nothing is left queued.
+    #[error(
+        "shutdown deadline of {timeout:?} passed with {queued} records not exported (spooled or counted as dropped)"
+    )]
     Timeout {
         /// The deadline that passed.
         timeout: Duration,
-        /// Records not yet exported.
+        /// Records the exporter had not exported at the deadline.
         queued: u64,
     },
     /// `shutdown` was called from inside an exporter, which would wait for itself.
@@ -63,6 +67,7 @@ struct Limits {
     max_batch_records: usize,
     max_batch_bytes: usize,
     batch_interval: Duration,
+    linger: Duration,
 }
 
 #[derive(Default)]
@@ -92,9 +97,15 @@ fn queued_bytes(state: u64) -> usize {
     (state & BYTES_MASK) as usize
 }
 
-/// How soon the exporter looks again after urgent work (a trace ended), so that trace
-/// ends within this window need no wake-up of their own.
-const URGENT_LINGER_NANOS: u64 = 1_000_000;
+/// How long the exporter waits after a trace ended before it exports, so that the traces
+/// that end meanwhile go in the same request: at 1,000 traces a second this makes at
+/// most 50 requests a second, and an isolated trace still leaves within this time.
+pub(crate) const DEFAULT_EXPORT_LINGER: Duration = Duration::from_millis(20);
+
+/// How much earlier than the shutdown deadline the exporter gives up on what is in
+/// flight: a fifth of the time left, at most this, so that what it could not deliver is
+/// spooled or counted before the caller's deadline.
+const SHUTDOWN_MARGIN: Duration = Duration::from_millis(250);
 
 /// Records a thread gathers before it hands them to the queue in one operation.
 const LOCAL_CHUNK: usize = 32;
@@ -361,10 +372,16 @@ pub(crate) struct Pipeline {
     state: AtomicU64,
     counters: Counters,
     finished: AtomicBool,
+    /// A trace ended and its records are not exported yet.
     urgent: AtomicBool,
     wake_pending: AtomicBool,
-    last_urgent_wake: AtomicU64,
     limits: Limits,
+    /// The shutdown deadline, as the exporter thread's transports see it mid-request.
+    deadline: Arc<SharedDeadline>,
+    /// Set when a `shutdown` caller gave up waiting at the deadline and took over the
+    /// accounting of what the exporter still held; the exporter thread changes
+    /// `in_flight` and counts outcomes only while holding this lock and while it is false.
+    abandoned: Mutex<bool>,
     control: Mutex<Control>,
     changed: Condvar,
     thread: OnceLock<Thread>,
@@ -398,13 +415,15 @@ impl Pipeline {
             finished: AtomicBool::new(false),
             urgent: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
-            last_urgent_wake: AtomicU64::new(0),
+            deadline: Arc::new(SharedDeadline::default()),
+            abandoned: Mutex::new(false),
             limits: Limits {
                 max_queue_records: config.max_queue_records.clamp(1, MAX_QUEUE_RECORDS),
                 max_queue_bytes: config.max_queue_bytes.clamp(1, MAX_QUEUE_BYTES),
                 max_batch_records: config.max_batch_records.max(1),
                 max_batch_bytes: config.max_batch_bytes.max(1),
                 batch_interval: config.batch_interval,
+                linger: config.export_linger.min(config.batch_interval),
             },
             control: Mutex::new(Control::default()),
             changed: Condvar::new(),
@@ -429,7 +448,14 @@ impl Pipeline {
 
     /// Hands a finished record to the exporter thread, through this thread's chunk.
     /// Never blocks: past the queue's bound records are dropped and counted.
-    pub(crate) fn submit(self: &Arc<Self>, record: Record) {
+    pub(crate) fn submit(self: &Arc<Self>, mut record: Record) {
+        // Values given as `serde_json::Value` are held to the payload depth limit here,
+        // so that every record written can be read back.
+        match &mut record {
+            Record::Feedback(feedback) => crate::payload::limit_depth(&mut feedback.value),
+            Record::Signal(signal) => crate::payload::limit_depth(&mut signal.value),
+            _ => {}
+        }
         let bytes = (record.approx_bytes() as u64).min(BYTES_MASK >> 8);
         self.push(Item::Record(Box::new(record)), None, bytes);
     }
@@ -512,21 +538,15 @@ impl Pipeline {
         }
     }
 
-    /// Asks the exporter thread to export what is queued now (a trace ended).
+    /// A trace ended: hands this thread's records over (the trace's own among them) and
+    /// asks the exporter to export them within the linger.
     ///
-    /// At most one wake-up per millisecond: after urgent work the exporter checks again
-    /// within a millisecond by itself, so a program ending thousands of traces a second
-    /// does not pay a futex wake for each.
+    /// The records are handed over *before* the exporter is told, so that it cannot wake,
+    /// find nothing, and leave the trace waiting a whole batch interval. Only the first
+    /// trace end of a linger wakes the exporter; the others cost one load.
     pub(crate) fn export_soon(&self) {
-        self.urgent.store(true, Ordering::Release);
-        let now = crate::clock::unix_nanos_now();
-        let last = self.last_urgent_wake.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= URGENT_LINGER_NANOS
-            && self
-                .last_urgent_wake
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
+        self.hand_over_local();
+        if !self.urgent.load(Ordering::Acquire) && !self.urgent.swap(true, Ordering::AcqRel) {
             self.wake();
         }
     }
@@ -602,18 +622,20 @@ impl Pipeline {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut control = self.control();
         let now = Instant::now();
-        control.shutdown_deadline.get_or_insert(now + timeout);
+        // The first caller's deadline holds for every later one: a guard's shutdown
+        // followed by the client's own in `Drop` takes one deadline, not two.
+        let deadline = *control.shutdown_deadline.get_or_insert(now + timeout);
+        let margin = (deadline.saturating_duration_since(now) / 5).min(SHUTDOWN_MARGIN);
+        self.deadline.set(deadline - margin);
         self.force_wake();
-        // The exporter keeps the first caller's deadline; each caller waits at most its
-        // own timeout, plus a little grace so that the exporter can count what it could
-        // not deliver before we report.
-        let give_up = now + timeout + Duration::from_millis(50);
+        let give_up = deadline.min(now + timeout);
         while !self.finished.load(Ordering::Acquire) {
             let now = Instant::now();
             if now >= give_up {
+                drop(control);
                 return Err(ShutdownError::Timeout {
                     timeout,
-                    queued: self.stats().queued,
+                    queued: self.abandon(),
                 });
             }
             control = self
@@ -629,13 +651,61 @@ impl Pipeline {
         self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
-    fn pop(&self) -> Option<Chunk> {
+    /// The accounting lock (see `abandoned`).
+    fn books(&self) -> MutexGuard<'_, bool> {
+        self.abandoned.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes a chunk off the queue, without counting it as in flight.
+    fn unqueue(&self) -> Option<Chunk> {
         let chunk = self.queue.pop()?;
-        let count = chunk.len() as u64;
-        self.counters.in_flight.fetch_add(count, Ordering::AcqRel);
         self.state
-            .fetch_sub(ONE_RECORD * count + chunk.weight(), Ordering::AcqRel);
+            .fetch_sub(ONE_RECORD * chunk.len() as u64 + chunk.weight(), Ordering::AcqRel);
         Some(chunk)
+    }
+
+    /// Takes a chunk off the queue into the exporter's hands (`books`: not abandoned).
+    fn pop(&self, _books: &MutexGuard<'_, bool>) -> Option<Chunk> {
+        let chunk = self.unqueue()?;
+        self.counters.in_flight.fetch_add(chunk.len() as u64, Ordering::AcqRel);
+        Some(chunk)
+    }
+
+    /// A `shutdown` caller's deadline passed and the exporter thread has not finished (a
+    /// request or a custom exporter that does not return): the caller takes over. What
+    /// is still queued goes to the spool (if the spool is free) or is counted as
+    /// `shutdown_timeout`, and so is the batch the exporter holds, whatever becomes of
+    /// it; from now on the exporter thread counts nothing. Returns the records taken over.
+    fn abandon(&self) -> u64 {
+        let mut abandoned = self.books();
+        if std::mem::replace(&mut *abandoned, true) {
+            return 0;
+        }
+        let mut records = Vec::new();
+        // Producers that reserved room just before the close push within nanoseconds.
+        let stragglers_until = Instant::now() + Duration::from_millis(10);
+        loop {
+            while let Some(mut chunk) = self.unqueue() {
+                chunk.drain_into(&mut records, &self.resource);
+            }
+            if queued_records(self.state.load(Ordering::Acquire)) == 0 || Instant::now() >= stragglers_until {
+                break;
+            }
+            thread::yield_now();
+        }
+        let in_flight = self.counters.in_flight.swap(0, Ordering::AcqRel);
+        self.counters.drop_records(DropReason::ShutdownTimeout, in_flight);
+        let queued = records.len() as u64;
+        if queued > 0 {
+            let spooled = match self.spool.try_lock() {
+                Ok(mut spool) => self.spool_into(spool.as_mut(), &mut records, false),
+                Err(_) => false,
+            };
+            if !spooled {
+                self.counters.drop_records(DropReason::ShutdownTimeout, queued);
+            }
+        }
+        queued + in_flight
     }
 
     /// Moves a chunk's records into the batch and keeps the emptied chunk for reuse.
@@ -690,29 +760,38 @@ impl Pipeline {
     }
 
     fn run(self: Arc<Self>, mut exporter: Box<dyn Exporter>) {
+        deadline::install(Arc::clone(&self.deadline));
         let mut batch = Batch::default();
         let mut deadline_told = false;
         let mut spool_pending = self.lock_spool().is_some();
         let mut next_redelivery = Instant::now();
-        let mut lingering = false;
+        // When the records of the traces that ended are exported (see `export_soon`).
+        let mut linger_until: Option<Instant> = None;
         loop {
             self.wake_pending.store(false, Ordering::Release);
             self.top_up_spares();
-            let (flush_target, shutdown_deadline) = {
+            let (flush_target, shutting_down) = {
                 let control = self.control();
                 (
                     (control.flush_requested > control.flush_completed).then_some(control.flush_requested),
-                    control.shutdown_deadline,
+                    control.shutdown_deadline.is_some(),
                 )
             };
+            // Shutdown gives up on what is in flight a little before the caller's deadline.
+            let shutdown_deadline = self.deadline.get().filter(|_| shutting_down);
             if let (Some(deadline), false) = (shutdown_deadline, deadline_told) {
                 deadline_told = true;
                 let _ = catch_unwind(AssertUnwindSafe(|| exporter.set_deadline(deadline)));
             }
-            let urgent =
-                self.urgent.swap(false, Ordering::AcqRel) || flush_target.is_some() || shutdown_deadline.is_some();
+            let now = Instant::now();
+            if linger_until.is_none() && self.urgent.load(Ordering::Acquire) {
+                linger_until = Some(now + self.limits.linger);
+            }
+            let urgent = flush_target.is_some() || shutting_down || linger_until.is_some_and(|until| now >= until);
             if urgent {
-                lingering = true;
+                // Cleared before the drain: a trace that ends during it asks again.
+                self.urgent.store(false, Ordering::Release);
+                linger_until = None;
                 self.drain(exporter.as_mut(), &mut batch, shutdown_deadline);
             } else {
                 self.fill(&mut batch, usize::MAX);
@@ -731,7 +810,8 @@ impl Pipeline {
                 control.flush_completed = control.flush_completed.max(target);
                 self.changed.notify_all();
             }
-            if let Some(deadline) = shutdown_deadline {
+            if shutting_down {
+                let deadline = shutdown_deadline.unwrap_or_else(Instant::now);
                 self.drain_stragglers(exporter.as_mut(), &mut batch, deadline);
                 let outcome = catch_unwind(AssertUnwindSafe(|| exporter.shutdown()));
                 self.log_failure(
@@ -767,8 +847,8 @@ impl Pipeline {
             let mut wait = batch.oldest.map_or(self.limits.batch_interval, |oldest| {
                 self.limits.batch_interval.saturating_sub(oldest.elapsed())
             });
-            if std::mem::take(&mut lingering) {
-                wait = wait.min(Duration::from_nanos(URGENT_LINGER_NANOS));
+            if let Some(until) = linger_until {
+                wait = wait.min(until.saturating_duration_since(Instant::now()));
             }
             thread::park_timeout(wait.max(Duration::from_micros(100)));
         }
@@ -776,9 +856,13 @@ impl Pipeline {
 
     /// Moves up to `budget` records from the queue into the batch, until it is full.
     fn fill(&self, batch: &mut Batch, mut budget: usize) -> usize {
+        let books = self.books();
+        if *books {
+            return 0;
+        }
         let mut moved = 0;
         while budget > 0 && !batch.is_full(&self.limits) {
-            let Some(chunk) = self.pop() else { break };
+            let Some(chunk) = self.pop(&books) else { break };
             let count = chunk.len();
             self.take(batch, chunk);
             budget = budget.saturating_sub(count);
@@ -827,20 +911,28 @@ impl Pipeline {
         if count == 0 {
             return;
         }
-        if let Some(hook) = &self.redact {
-            for record in &mut batch.records {
-                redact_record(hook, record);
-            }
-        }
+        self.redact(batch);
         let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(&batch.records)));
+        let books = self.books();
+        if *books {
+            // A `shutdown` caller gave up on this batch and counted it.
+            batch.clear();
+            return;
+        }
         match outcome {
             Ok(Ok(())) => {
                 self.counters.exported.fetch_add(count, Ordering::AcqRel);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Err(error)) => {
-                if !(error.transient && self.spool_records(&batch.records)) {
-                    self.counters.drop_records(DropReason::ExportFailed, count);
+                if !(error.transient && self.spool_records(&mut batch.records, true)) {
+                    // Not delivered because shutdown cut it short, or because it failed.
+                    let reason = if self.deadline.get().is_some_and(|deadline| Instant::now() >= deadline) {
+                        DropReason::ShutdownTimeout
+                    } else {
+                        DropReason::ExportFailed
+                    };
+                    self.counters.drop_records(reason, count);
                 }
                 self.log_failure(Err(error.to_string()));
             }
@@ -850,7 +942,18 @@ impl Pipeline {
             }
         }
         self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
+        drop(books);
         batch.clear();
+    }
+
+    /// Runs the redaction hook over the batch, once.
+    fn redact(&self, batch: &mut Batch) {
+        if let (Some(hook), false) = (&self.redact, batch.redacted) {
+            for record in &mut batch.records {
+                redact_record(hook, record);
+            }
+        }
+        batch.redacted = true;
     }
 
     fn lock_spool(&self) -> MutexGuard<'_, Option<Spool>> {
@@ -858,11 +961,21 @@ impl Pipeline {
     }
 
     /// Writes records to the spool, if there is one; false if they could not be kept.
-    fn spool_records(&self, records: &[Record]) -> bool {
+    /// Records that have not passed the redaction hook (`redacted`) pass it first.
+    fn spool_records(&self, records: &mut [Record], redacted: bool) -> bool {
         let mut spool = self.lock_spool();
-        let Some(spool) = spool.as_mut() else {
+        self.spool_into(spool.as_mut(), records, redacted)
+    }
+
+    fn spool_into(&self, spool: Option<&mut Spool>, records: &mut [Record], redacted: bool) -> bool {
+        let Some(spool) = spool else {
             return false;
         };
+        if let (Some(hook), false) = (&self.redact, redacted) {
+            for record in records.iter_mut() {
+                redact_record(hook, record);
+            }
+        }
         match spool.write(records) {
             Ok(evicted) => {
                 self.counters.spooled.fetch_add(records.len() as u64, Ordering::AcqRel);
@@ -887,14 +1000,21 @@ impl Pipeline {
     /// The shutdown deadline passed: what is still queued (and the batch in hand) goes to
     /// the spool, or is counted as `shutdown_timeout`.
     fn give_up(&self, batch: &mut Batch) {
-        while let Some(chunk) = self.pop() {
+        let books = self.books();
+        if *books {
+            batch.clear();
+            return;
+        }
+        while let Some(chunk) = self.pop(&books) {
             self.take(batch, chunk);
         }
         let count = batch.records.len() as u64;
-        if count > 0 && !self.spool_records(&batch.records) {
+        let redacted = batch.redacted;
+        if count > 0 && !self.spool_records(&mut batch.records, redacted) {
             self.counters.drop_records(DropReason::ShutdownTimeout, count);
         }
         self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
+        drop(books);
         batch.clear();
     }
 
@@ -964,6 +1084,8 @@ struct Batch {
     records: Vec<Record>,
     bytes: usize,
     oldest: Option<Instant>,
+    /// Whether the records have passed the redaction hook.
+    redacted: bool,
 }
 
 impl Batch {
@@ -971,6 +1093,7 @@ impl Batch {
         if self.records.is_empty() {
             self.oldest = Some(Instant::now());
         }
+        self.redacted = false;
         self.bytes += chunk.bytes as usize;
         chunk.drain_into(&mut self.records, resource);
     }
@@ -979,6 +1102,7 @@ impl Batch {
         self.records.clear();
         self.bytes = 0;
         self.oldest = None;
+        self.redacted = false;
     }
 
     fn is_full(&self, limits: &Limits) -> bool {
