@@ -251,28 +251,23 @@ impl Exporter for ExportTimes {
 }
 
 /// Ends `n` traces one after another, each once the previous one was exported, and
-/// returns how long each took from its end to its export.
+/// returns how long each took from its end to its export. With `nested`, every trace
+/// ends inside a span of another trace that stays open throughout (a long-lived agent
+/// loop): the thread never leaves its last scope, so only the trace's end can hand its
+/// records over.
 async fn isolated_trace_delays(client: &Client, times: &ExportTimes, n: usize, nested: bool) -> Vec<Duration> {
+    let outer = nested.then(|| client.trace("outer").start());
+    let _enclosing = outer.as_ref().map(|outer| outer.span("enclosing").start());
     let mut delays = Vec::with_capacity(n);
     for i in 0..n {
         let name = format!("trace-{i}-{nested}");
-        let traced = client.trace(name.clone()).run_async(|trace| async move {
-            trace
-                .task("step")
-                .run_async(|_| async { tokio::task::yield_now().await })
-                .await;
-        });
-        let ended = if nested {
-            // The trace ends inside a span of another trace that stays open: the thread
-            // does not leave its last scope.
-            let outer = client.trace("outer").start();
-            let _span = outer.span("enclosing").start();
-            traced.await;
-            Instant::now()
-        } else {
-            traced.await;
-            Instant::now()
-        };
+        client
+            .trace(name.clone())
+            .run_async(|trace| async move {
+                trace.task("step").run_async(|_| async { tokio::task::yield_now().await }).await;
+            })
+            .await;
+        let ended = Instant::now();
         let exported = times.when(&name).unwrap_or_else(|| panic!("{name} was never exported"));
         delays.push(exported.saturating_duration_since(ended));
     }
