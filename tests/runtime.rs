@@ -1179,3 +1179,52 @@ mod scoped_spans {
         assert_eq!(panicked.input.as_ref().map(|p| p.as_json()), Some("\"x\""));
     }
 }
+
+/// A value nested `levels` deep (built by hand: `json!` would copy it at every level).
+fn nested_value(levels: usize) -> serde_json::Value {
+    let mut value = serde_json::Value::from("leaf");
+    for _ in 0..levels {
+        value = serde_json::Value::Array(vec![value]);
+    }
+    value
+}
+
+#[test]
+fn deeply_nested_values_are_written_so_that_they_can_be_read_back() {
+    // 10,000 levels take more stack to serialize than a test thread has; the program
+    // being watched pays that itself, whether or not mv37 captures the value.
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let path = std::env::temp_dir().join(format!("mv37-deep-{}.jsonl", std::process::id()));
+            let client = Client::builder()
+                .exporter(mv37::JsonlExporter::open(&path).expect("jsonl"))
+                .build()
+                .expect("client");
+            for levels in [200, 10_000] {
+                let deep = nested_value(levels);
+                client.trace("deep").attribute("shape", &deep).run(|trace| {
+                    trace.task("step").run(|span| {
+                        span.record_input(&deep);
+                        span.set_attribute("shape", &deep);
+                    });
+                    trace.feedback("score", deep.clone());
+                    trace.signal("seen", deep.clone());
+                });
+                std::mem::forget(deep);
+            }
+            client.shutdown().expect("shutdown");
+            let stats = client.stats();
+            let text = std::fs::read_to_string(&path).expect("read");
+            let _ = std::fs::remove_file(&path);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len() as u64, stats.exported, "{stats:?}");
+            for line in &lines {
+                mv37::Record::from_json_line(line).unwrap_or_else(|e| panic!("unreadable line: {e}"));
+                assert!(line.contains(mv37::DEPTH_LIMIT_KEY), "{line:.200}");
+            }
+        })
+        .expect("thread")
+        .join()
+        .expect("no panic");
+}

@@ -48,7 +48,7 @@ pub use llm::stream::{
     trace_stream, trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, StreamAccumulator, TextAccumulator,
     TracedStream, STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
 };
-pub use payload::{Payload, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
+pub use payload::{Payload, DEPTH_LIMIT_KEY, MAX_DEPTH as MAX_PAYLOAD_DEPTH, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use record::{
     Attributes, Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Record, RecordParseError, Role,
     SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope, Usage, SCHEMA_VERSION,
