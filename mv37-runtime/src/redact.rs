@@ -1,13 +1,22 @@
-//! The redaction hook: user code that rewrites inputs, outputs and message content on
-//! the exporter thread, before anything leaves the process.
+//! The redaction hook: user code that rewrites every user-supplied value of a record on
+//! the exporter thread, before anything leaves the process — to an exporter, to the
+//! disk spool, or into a log line.
+//!
+//! The hook sees each value as a `serde_json::Value`: inputs, outputs and message
+//! content as their JSON, and every free-text field (attributes, context values, user,
+//! session, conversation and external ids, error messages, feedback comments and
+//! values, signal values) as a string or the value it was recorded as. Names (of traces,
+//! spans, feedback and signals), ids mv37 made, models and providers are not passed:
+//! they are chosen by the program, not taken from its users.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::payload::Payload;
-use crate::record::{Content, MessageRecord, Record};
+use crate::record::{Attributes, Content, ErrorInfo, MessageRecord, Record, TraceScope};
 
 /// Key of the marker that replaces a value when the redaction hook panicked: the value
 /// is withheld rather than sent unredacted.
@@ -21,6 +30,22 @@ fn redact_value(hook: &RedactHook, value: &mut Value) {
     }
 }
 
+/// Passes text through the hook; a non-string result is kept as its JSON text.
+pub(crate) fn redact_text(hook: &RedactHook, text: &mut String) {
+    let mut value = Value::String(std::mem::take(text));
+    redact_value(hook, &mut value);
+    *text = match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+}
+
+fn redact_optional_text(hook: &RedactHook, text: &mut Option<String>) {
+    if let Some(text) = text {
+        redact_text(hook, text);
+    }
+}
+
 fn redact_payload(hook: &RedactHook, payload: &mut Option<Payload>) {
     if let Some(current) = payload {
         let mut value = current.to_value();
@@ -29,32 +54,89 @@ fn redact_payload(hook: &RedactHook, payload: &mut Option<Payload>) {
     }
 }
 
-/// Runs the hook over every user-supplied value of the record.
-pub(crate) fn redact_record(hook: &RedactHook, record: &mut Record) {
+fn redact_attributes(hook: &RedactHook, attributes: &mut Attributes) {
+    attributes.values_mut().for_each(|value| redact_value(hook, value));
+}
+
+fn redact_error(hook: &RedactHook, error: &mut Option<ErrorInfo>) {
+    if let Some(error) = error {
+        redact_text(hook, &mut error.message);
+    }
+}
+
+/// Redacted copies of the trace scopes a batch shares, made once per scope.
+#[derive(Default)]
+struct Scopes(HashMap<*const TraceScope, Arc<TraceScope>>);
+
+impl Scopes {
+    fn redact(&mut self, hook: &RedactHook, scope: &mut Option<Arc<TraceScope>>) {
+        let Some(shared) = scope else { return };
+        let redacted = self.0.entry(Arc::as_ptr(shared)).or_insert_with(|| {
+            let mut copy = TraceScope::clone(shared);
+            redact_optional_text(hook, &mut copy.user_id);
+            redact_optional_text(hook, &mut copy.session_id);
+            redact_optional_text(hook, &mut copy.conversation_id);
+            redact_optional_text(hook, &mut copy.external_trace_id);
+            if let Some(context) = &mut copy.context {
+                redact_attributes(hook, Arc::make_mut(context));
+            }
+            Arc::new(copy)
+        });
+        *shared = Arc::clone(redacted);
+    }
+}
+
+/// Runs the hook over every user-supplied value of every record of a batch.
+pub(crate) fn redact_records(hook: &RedactHook, records: &mut [Record]) {
+    let mut scopes = Scopes::default();
+    for record in records {
+        redact_record(hook, record, &mut scopes);
+    }
+}
+
+fn redact_record(hook: &RedactHook, record: &mut Record, scopes: &mut Scopes) {
     match record {
         Record::Trace(trace) => {
             redact_payload(hook, &mut trace.input);
             redact_payload(hook, &mut trace.output);
-            trace.messages.iter_mut().for_each(|m| redact_message(hook, m));
+            trace
+                .messages
+                .iter_mut()
+                .for_each(|m| redact_message(hook, m, scopes));
+            redact_attributes(hook, &mut trace.attributes);
+            redact_error(hook, &mut trace.error);
+            redact_optional_text(hook, &mut trace.user_id);
+            redact_optional_text(hook, &mut trace.session_id);
+            redact_optional_text(hook, &mut trace.conversation_id);
+            redact_optional_text(hook, &mut trace.external_trace_id);
+            if let Some(context) = &mut trace.context {
+                redact_attributes(hook, Arc::make_mut(context));
+            }
         }
         Record::Span(span) => {
             redact_payload(hook, &mut span.input);
             redact_payload(hook, &mut span.output);
-            span.messages.iter_mut().for_each(|m| redact_message(hook, m));
+            span.messages
+                .iter_mut()
+                .for_each(|m| redact_message(hook, m, scopes));
+            redact_attributes(hook, &mut span.attributes);
+            redact_error(hook, &mut span.error);
+            scopes.redact(hook, &mut span.scope);
         }
-        Record::Message(message) => redact_message(hook, message),
+        Record::Message(message) => redact_message(hook, message, scopes),
         Record::Feedback(feedback) => {
-            if let Some(comment) = &mut feedback.comment {
-                let mut value = Value::String(std::mem::take(comment));
-                redact_value(hook, &mut value);
-                *comment = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-            }
+            redact_optional_text(hook, &mut feedback.comment);
+            redact_value(hook, &mut feedback.value);
+            scopes.redact(hook, &mut feedback.scope);
         }
-        Record::Signal(_) => {}
+        Record::Signal(signal) => {
+            redact_value(hook, &mut signal.value);
+            scopes.redact(hook, &mut signal.scope);
+        }
     }
 }
 
-fn redact_message(hook: &RedactHook, message: &mut MessageRecord) {
+fn redact_message(hook: &RedactHook, message: &mut MessageRecord, scopes: &mut Scopes) {
     let mut value = match &message.content {
         Content::Text(text) => Value::String(text.clone()),
         Content::Parts(parts) => serde_json::to_value(parts).unwrap_or(Value::Null),
@@ -66,4 +148,5 @@ fn redact_message(hook: &RedactHook, message: &mut MessageRecord) {
             .map(Content::Parts)
             .unwrap_or_else(|_| Content::Text(other.to_string())),
     };
+    scopes.redact(hook, &mut message.scope);
 }

@@ -19,7 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::open::Extras;
 use crate::payload::Payload;
 use crate::record::{Record, TraceScope};
-use crate::redact::{redact_record, RedactHook};
+use crate::redact::{redact_records, redact_text, RedactHook};
 use crate::span::RawSpan;
 use crate::stats::{Counters, DropReason, Stats};
 use crate::trace::{RawTrace, TraceResource};
@@ -949,9 +949,7 @@ impl Pipeline {
     /// Runs the redaction hook over the batch, once.
     fn redact(&self, batch: &mut Batch) {
         if let (Some(hook), false) = (&self.redact, batch.redacted) {
-            for record in &mut batch.records {
-                redact_record(hook, record);
-            }
+            redact_records(hook, &mut batch.records);
         }
         batch.redacted = true;
     }
@@ -972,9 +970,7 @@ impl Pipeline {
             return false;
         };
         if let (Some(hook), false) = (&self.redact, redacted) {
-            for record in records.iter_mut() {
-                redact_record(hook, record);
-            }
+            redact_records(hook, records);
         }
         match spool.write(records) {
             Ok(evicted) => {
@@ -1063,10 +1059,14 @@ impl Pipeline {
         Redelivery::Sent
     }
 
-    /// Reports the first failure on standard error; later ones are only counted.
+    /// Reports the first failure on standard error; later ones are only counted. The
+    /// message passes the redaction hook: a collector may echo a payload in its answer.
     fn log_failure(&self, outcome: Result<(), String>) {
-        if let Err(message) = outcome {
+        if let Err(mut message) = outcome {
             if self.failures_logged.fetch_add(1, Ordering::Relaxed) == 0 {
+                if let Some(hook) = &self.redact {
+                    redact_text(hook, &mut message);
+                }
                 eprintln!("mv37: {message} (further export failures are counted in stats, not logged)");
             }
         }
