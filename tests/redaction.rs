@@ -63,7 +63,9 @@ fn record_everywhere(client: &Client) {
                 .tool("notify")
                 .arguments(&serde_json::json!({ "email": OTHER_EMAIL }))
                 .run(|call| call.record_output(&OTHER_EMAIL));
-            trace.feedback("contact_ok", EMAIL).comment(format!("reply to {OTHER_EMAIL}"));
+            trace
+                .feedback("contact_ok", EMAIL)
+                .comment(format!("reply to {OTHER_EMAIL}"));
             trace.signal("card_seen", CARD);
             trace.id()
         });
@@ -125,7 +127,10 @@ impl Exporter for Echoing {
                 std::thread::park();
             }
         }
-        let echo = batch.first().map(|r| r.to_json_line().unwrap_or_default()).unwrap_or_default();
+        let echo = batch
+            .first()
+            .map(|r| r.to_json_line().unwrap_or_default())
+            .unwrap_or_default();
         let message = format!("400 Bad Request: {echo} {CARD}");
         Err(if self.transient {
             ExportError::transient("echo", message)
@@ -177,11 +182,12 @@ fn no_secret_reaches_the_spool_after_a_failed_export() {
 #[test]
 fn no_secret_reaches_the_spool_at_the_shutdown_deadline() {
     let dir = scratch_dir("deadline");
+    let calls = Arc::new(Mutex::new(0));
     let client = Client::builder()
         .exporter(Echoing {
             transient: true,
             block_after_first: true,
-            calls: Arc::default(),
+            calls: Arc::clone(&calls),
         })
         .redact(scrub)
         .spool_dir(&dir)
@@ -189,11 +195,22 @@ fn no_secret_reaches_the_spool_at_the_shutdown_deadline() {
         .shutdown_timeout(Duration::from_millis(300))
         .build()
         .expect("client");
+    let wait_for_calls = |n: usize| {
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while *calls.lock().expect("lock") < n {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the exporter was not called {n} times"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
     // The first batch fails and is spooled; the exporter then hangs on the second, and
     // what is queued behind it is spooled at the deadline without ever being exported.
     record_everywhere(&client);
-    std::thread::sleep(Duration::from_millis(50));
+    wait_for_calls(1);
     record_everywhere(&client);
+    wait_for_calls(2);
     record_everywhere(&client);
     let _ = client.shutdown();
     let stats = client.stats();
@@ -227,7 +244,12 @@ fn child_logs_an_export_failure() {
 #[test]
 fn no_secret_reaches_standard_error() {
     let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "child_logs_an_export_failure", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_logs_an_export_failure",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("MV37_REDACTION_CHILD", "1")
         .output()
         .expect("run the child");

@@ -264,7 +264,10 @@ async fn isolated_trace_delays(client: &Client, times: &ExportTimes, n: usize, n
         client
             .trace(name.clone())
             .run_async(|trace| async move {
-                trace.task("step").run_async(|_| async { tokio::task::yield_now().await }).await;
+                trace
+                    .task("step")
+                    .run_async(|_| async { tokio::task::yield_now().await })
+                    .await;
             })
             .await;
         let ended = Instant::now();

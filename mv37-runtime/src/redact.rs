@@ -99,10 +99,7 @@ fn redact_record(hook: &RedactHook, record: &mut Record, scopes: &mut Scopes) {
         Record::Trace(trace) => {
             redact_payload(hook, &mut trace.input);
             redact_payload(hook, &mut trace.output);
-            trace
-                .messages
-                .iter_mut()
-                .for_each(|m| redact_message(hook, m, scopes));
+            trace.messages.iter_mut().for_each(|m| redact_message(hook, m, scopes));
             redact_attributes(hook, &mut trace.attributes);
             redact_error(hook, &mut trace.error);
             redact_optional_text(hook, &mut trace.user_id);
@@ -116,9 +113,7 @@ fn redact_record(hook: &RedactHook, record: &mut Record, scopes: &mut Scopes) {
         Record::Span(span) => {
             redact_payload(hook, &mut span.input);
             redact_payload(hook, &mut span.output);
-            span.messages
-                .iter_mut()
-                .for_each(|m| redact_message(hook, m, scopes));
+            span.messages.iter_mut().for_each(|m| redact_message(hook, m, scopes));
             redact_attributes(hook, &mut span.attributes);
             redact_error(hook, &mut span.error);
             scopes.redact(hook, &mut span.scope);
