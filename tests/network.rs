@@ -8,6 +8,8 @@
 mod support;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mv37::{
@@ -552,4 +554,63 @@ fn an_outage_loses_nothing_silently_and_delivery_resumes() {
         slowest < Duration::from_millis(100),
         "the app never waits for the network: {slowest:?}"
     );
+}
+
+/// A TLS server on loopback presenting a self-signed certificate; counts connections.
+fn self_signed_tls_server() -> (String, Arc<AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let certs = CertificateDer::pem_file_iter(dir.join("self-signed.crt"))
+        .expect("cert file")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("cert");
+    let key = PrivateKeyDer::from_pem_file(dir.join("self-signed.key")).expect("key");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("https://{}/v1/traces", listener.local_addr().expect("addr"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let Ok(connection) = rustls::ServerConnection::new(config) else { return };
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let mut buffer = [0u8; 1024];
+                let _ = std::io::Read::read(&mut tls, &mut buffer);
+            });
+        }
+    });
+    (url, connections)
+}
+
+#[test]
+fn a_certificate_error_fails_fast_with_a_clear_message_and_is_not_retried() {
+    let (url, connections) = self_signed_tls_server();
+    let config = OtlpConfig {
+        endpoint: url,
+        retry: fast_retries(),
+        ..OtlpConfig::default()
+    };
+    let mut exporter = OtlpExporter::new(config, &resource()).expect("exporter");
+    let memory = mv37::MemoryExporter::new();
+    let client = Client::builder().exporter(memory.clone()).build().expect("client");
+    record_support_trace(&client);
+    client.shutdown().expect("shutdown");
+    let error = mv37::Exporter::export(&mut exporter, &memory.records()).expect_err("an untrusted certificate");
+    assert!(!error.transient, "{error}");
+    assert!(error.message.contains("TLS certificate"), "{error}");
+    assert!(error.message.contains("not retried"), "{error}");
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "one attempt, no retries: {error}");
 }

@@ -273,6 +273,14 @@ impl HttpTransport {
             let response = match call.await {
                 Ok(response) => response,
                 Err(error) => {
+                    let chain = error_chain(&error);
+                    if is_certificate_error(&chain) {
+                        // Retrying cannot fix a certificate: fail fast and say why.
+                        return Attempt::Fail(format!(
+                            "the TLS certificate of {} was rejected (not retried): {chain}",
+                            request.url
+                        ));
+                    }
                     let kind = if error.is_timeout() {
                         "request timed out"
                     } else if error.is_connect() {
@@ -281,7 +289,7 @@ impl HttpTransport {
                         "request failed"
                     };
                     return Attempt::Retry {
-                        reason: format!("{kind}: {}", error_chain(&error)),
+                        reason: format!("{kind}: {chain}"),
                         retry_after: None,
                     };
                 }
@@ -316,6 +324,13 @@ fn is_retryable(status: StatusCode) -> bool {
 /// `Retry-After` as delta-seconds (the HTTP-date form is treated as absent).
 fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
     value.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Whether a request failed because the server's certificate was not accepted (unknown
+/// issuer, expired, wrong name): the TLS library's errors say so in their text.
+fn is_certificate_error(chain: &str) -> bool {
+    let chain = chain.to_ascii_lowercase();
+    chain.contains("certificate") || chain.contains("unknownissuer") || chain.contains("notvalidforname")
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
