@@ -53,8 +53,9 @@
 //!
 //! Mistakes in the arguments are reported at the offending token, all at once, and the
 //! fn is still emitted unchanged so that the rest of the crate type-checks. An argument
-//! that is not `Serialize` is reported at the argument, a return value that is not
-//! `Serialize` at the return type, an error type without `Display` at the error type.
+//! that is not `Serialize` is reported at the argument, once (no second, generic serde
+//! error), a return value that is not `Serialize` at the return type, an error type
+//! without `Display` at the error type.
 
 mod args;
 mod block;
@@ -90,7 +91,9 @@ use args::Kind;
 ///     let setup = ::mv37::__private::begin_trace("support_agent")
 ///         .user_id(&(customer))
 ///         .conversation_id(&(format!("thread_{ticket}")))
-///         .input(&::mv37::__private::input().field("customer", &*customer).field("ticket", &ticket));
+///         .input(&::mv37::__private::input()
+///             .field("customer", ::mv37::__private::probe(&*customer).capture())
+///             .field("ticket", ::mv37::__private::probe(&ticket).capture()));
 ///     setup.run_result(
 ///         move || { /* the body */ },
 ///         |trace, ok| ::mv37::__private::record_output(trace, ok),
@@ -125,7 +128,9 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```ignore
 /// fn resolve_ticket(db: &Db, ticket_id: &str, priority: u8) -> Result<bool, String> {
 ///     let setup = ::mv37::__private::begin_span(SpanKind::Task, "resolve_ticket")
-///         .input(&::mv37::__private::input().field("ticket_id", &*ticket_id).field("priority", &priority))
+///         .input(&::mv37::__private::input()
+///             .field("ticket_id", ::mv37::__private::probe(&*ticket_id).capture())
+///             .field("priority", ::mv37::__private::probe(&priority).capture()))
 ///         .attribute("priority", &(priority));
 ///     setup.run_result(
 ///         move || { /* the body: `return` and `?` leave this closure */ },
