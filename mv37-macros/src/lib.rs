@@ -24,7 +24,7 @@
 //! | option | on | effect |
 //! |---|---|---|
 //! | `name = "…"` | all | the span's (trace's) name; default: the fn's name |
-//! | `skip(a, b)` | all | leave these arguments out of the input |
+//! | `skip(a, b)` | all | leave these arguments out of the input (`skip(self)` is accepted, as `tracing` writes it; `self` is never captured) |
 //! | `skip_all` | all | record no input |
 //! | `input = expr` | all | record `expr` (any `Serialize`, may use the arguments) instead |
 //! | `output = false`, `skip_output` | all | record no output (for non-`Serialize` returns) |

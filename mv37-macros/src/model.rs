@@ -100,15 +100,22 @@ impl<'a> Model<'a> {
             .as_ref()
             .map(|(names, _)| names.as_slice())
             .unwrap_or_default();
+        let receiver = func.sig.receiver().is_some();
         for name in skipped {
-            if name != "self" && !bound.iter().any(|bound| &bound.ident == name) {
-                let known = if bound.is_empty() {
+            let exists = if name == "self" {
+                receiver
+            } else {
+                bound.iter().any(|bound| &bound.ident == name)
+            };
+            if !exists {
+                let names = receiver
+                    .then(|| "`self`".to_owned())
+                    .into_iter()
+                    .chain(bound.iter().map(|b| format!("`{}`", b.ident.unraw())))
+                    .collect::<Vec<_>>();
+                let known = if names.is_empty() {
                     "this fn has no arguments".to_owned()
                 } else {
-                    let names = bound
-                        .iter()
-                        .map(|b| format!("`{}`", b.ident.unraw()))
-                        .collect::<Vec<_>>();
                     format!("the arguments are {}", names.join(", "))
                 };
                 errors.push(syn::Error::new_spanned(
