@@ -45,7 +45,23 @@
 //! `#[async_trait]` methods (put the attribute on the method inside the
 //! `#[async_trait]` impl; the macro recognises the `Box::pin(async move { … })` shape
 //! that async-trait leaves and instruments that future). Not `const fn`: a span cannot
-//! be recorded in const evaluation. `Result` is recognised by name (`Result<T, E>`,
+//! be recorded in const evaluation. Not `main` (any fn named `main` without arguments):
+//! the span would begin before the body runs `mv37::init()`, so nothing would be
+//! recorded and every span inside would open a trace of its own; this is a compile
+//! error whose message gives the fix, which is to trace a fn that `main` calls:
+//!
+//! ```ignore
+//! #[tokio::main]
+//! async fn main() {
+//!     let _mv37 = mv37::init();
+//!     agent().await;
+//! }
+//!
+//! #[mv37::trace]
+//! async fn agent() { /* … */ }
+//! ```
+//!
+//! `Result` is recognised by name (`Result<T, E>`,
 //! `io::Result<T>`, `anyhow::Result<T>`); behind another alias the whole value is the
 //! output and an `Err` does not fail the span.
 //!
@@ -104,6 +120,10 @@ use args::Kind;
 /// Inside an open trace it still starts a new root trace (recording the enclosing
 /// trace's id as the attribute `mv37.enclosing_trace_id`). For a trace as a block, see
 /// [`traced!`].
+///
+/// Not on `main` (a compile error, for every attribute of this crate): the trace would
+/// begin before `main` runs `mv37::init()`. Install the client in `main` and put
+/// `#[trace]` on a fn that `main` calls.
 #[proc_macro_attribute]
 pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument(Kind::Trace, args.into(), item.into()).into()
