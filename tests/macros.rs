@@ -591,6 +591,27 @@ fn name_and_skip_rename_and_leave_out_arguments() {
     assert_eq!(output(&span), Some(json!("profile:ada")));
 }
 
+impl Agent {
+    #[mv37::task(skip(self, db))]
+    fn lookup(&self, db: &Connection, user: &str, limit: u8) -> String {
+        let _ = db;
+        format!("{}:{user}:{limit}", self.name)
+    }
+}
+
+#[test]
+fn skip_self_and_an_argument_on_a_method_records_the_other_arguments() {
+    let rec = recorder();
+    let agent = Agent {
+        name: "ada".to_owned(),
+        turns: 0,
+    };
+    mv37::traced!("agent", |_trace| agent.lookup(&Connection, "bob", 3));
+    let span = rec.span("lookup");
+    assert_eq!(input(&span), Some(json!({"user": "bob", "limit": 3})));
+    assert_eq!(output(&span), Some(json!("ada:bob:3")));
+}
+
 #[test]
 fn skip_all_records_no_input() {
     let rec = recorder();

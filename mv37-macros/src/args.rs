@@ -205,12 +205,8 @@ impl Options {
             }
             "skip" => {
                 if let Some(tokens) = expect_list(&key, value, "skip(a, b)", errors) {
-                    match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(tokens) {
-                        Ok(names) => set(&mut self.skip, key, names.into_iter().collect(), errors),
-                        Err(error) => errors.push(syn::Error::new(
-                            error.span(),
-                            "expected argument names, as in `skip(a, b)`",
-                        )),
+                    if let Some(names) = parse_skip(tokens, errors) {
+                        set(&mut self.skip, key, names, errors);
                     }
                 }
             }
@@ -397,6 +393,53 @@ fn expect_list(key: &Ident, value: RawValue, example: &str, errors: &mut Errors)
             errors.push(syn::Error::new_spanned(
                 expr,
                 format!("expected a list, as in `{example}`"),
+            ));
+            None
+        }
+    }
+}
+
+/// `a, b, self`: argument names, `self` included (as `tracing`'s `skip(self)` is written,
+/// though `self` is never captured). `&self`, `&mut self` and `mut a` are read too, to be
+/// reported with the fix; the valid names are still returned so that one mistake does
+/// not also report the names as unskipped.
+fn parse_skip(tokens: TokenStream, errors: &mut Errors) -> Option<Vec<Ident>> {
+    let parser = |input: ParseStream| {
+        let mut names = Vec::new();
+        while !input.is_empty() {
+            let reference = input.parse::<Option<Token![&]>>()?;
+            let mutability = input.parse::<Option<Token![mut]>>()?;
+            if !input.peek(Ident::peek_any) {
+                return Err(input.error("expected argument names, as in `skip(a, b)`"));
+            }
+            let name = Ident::parse_any(input)?;
+            let prefix = match (&reference, &mutability) {
+                (Some(_), Some(_)) => "&mut",
+                (Some(_), None) => "&",
+                (None, Some(_)) => "mut",
+                (None, None) => "",
+            };
+            if prefix.is_empty() {
+                names.push(name);
+            } else {
+                errors.push(syn::Error::new_spanned(
+                    quote::quote!(#reference #mutability #name),
+                    format!("`skip` takes argument names: write `{name}`, without `{prefix}`"),
+                ));
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(names)
+    };
+    match parser.parse2(tokens) {
+        Ok(names) => Some(names),
+        Err(error) => {
+            errors.push(syn::Error::new(
+                error.span(),
+                "expected argument names, as in `skip(a, b)`",
             ));
             None
         }

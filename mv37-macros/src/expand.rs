@@ -5,7 +5,7 @@
 //! user's types (argument and output `Serialize`, error `Display`) are spanned at the
 //! user's tokens so the compiler points there.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, Path};
@@ -208,14 +208,19 @@ fn begin(model: &Model, private: &TokenStream) -> TokenStream {
     if let Some((expr, _)) = &options.input {
         begin.extend(quote_spanned!(expr.span()=> .input(&(#expr))));
     } else if !model.captures.is_empty() {
+        // The whole capture is spanned at the argument, the path to `__private` too, so
+        // that a type that is not `Serialize` is reported there (once: see `probe`).
         let fields = model.captures.iter().map(|capture| {
             let ident = &capture.ident;
-            let name = syn::LitStr::new(&syn::ext::IdentExt::unraw(ident).to_string(), ident.span());
-            if capture.is_reference {
-                quote_spanned!(ident.span()=> .field(#name, &*#ident))
+            let span = ident.span();
+            let name = syn::LitStr::new(&syn::ext::IdentExt::unraw(ident).to_string(), span);
+            let private = respanned(private.clone(), span);
+            let argument = if capture.is_reference {
+                quote_spanned!(span=> &*#ident)
             } else {
-                quote_spanned!(ident.span()=> .field(#name, &#ident))
-            }
+                quote_spanned!(span=> &#ident)
+            };
+            quote_spanned!(span=> .field(#name, #private::probe(#argument).capture()))
         });
         begin.extend(quote!(.input(&#private::input() #(#fields)*)));
     }
@@ -285,4 +290,20 @@ fn pin_return_type(model: &Model) -> TokenStream {
             return #fake;
         }
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respanned(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let TokenTree::Group(group) = &tree {
+                let mut inner = Group::new(group.delimiter(), respanned(group.stream(), span));
+                inner.set_span(span);
+                tree = TokenTree::Group(inner);
+            }
+            tree.set_span(span);
+            tree
+        })
+        .collect()
 }

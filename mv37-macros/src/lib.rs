@@ -24,7 +24,7 @@
 //! | option | on | effect |
 //! |---|---|---|
 //! | `name = "…"` | all | the span's (trace's) name; default: the fn's name |
-//! | `skip(a, b)` | all | leave these arguments out of the input |
+//! | `skip(a, b)` | all | leave these arguments out of the input (`skip(self)` is accepted, as `tracing` writes it; `self` is never captured) |
 //! | `skip_all` | all | record no input |
 //! | `input = expr` | all | record `expr` (any `Serialize`, may use the arguments) instead |
 //! | `output = false`, `skip_output` | all | record no output (for non-`Serialize` returns) |
@@ -45,7 +45,23 @@
 //! `#[async_trait]` methods (put the attribute on the method inside the
 //! `#[async_trait]` impl; the macro recognises the `Box::pin(async move { … })` shape
 //! that async-trait leaves and instruments that future). Not `const fn`: a span cannot
-//! be recorded in const evaluation. `Result` is recognised by name (`Result<T, E>`,
+//! be recorded in const evaluation. Not `main` (any fn named `main` without arguments):
+//! the span would begin before the body runs `mv37::init()`, so nothing would be
+//! recorded and every span inside would open a trace of its own; this is a compile
+//! error whose message gives the fix, which is to trace a fn that `main` calls:
+//!
+//! ```ignore
+//! #[tokio::main]
+//! async fn main() {
+//!     let _mv37 = mv37::init();
+//!     agent().await;
+//! }
+//!
+//! #[mv37::trace]
+//! async fn agent() { /* … */ }
+//! ```
+//!
+//! `Result` is recognised by name (`Result<T, E>`,
 //! `io::Result<T>`, `anyhow::Result<T>`); behind another alias the whole value is the
 //! output and an `Err` does not fail the span.
 //!
@@ -53,8 +69,9 @@
 //!
 //! Mistakes in the arguments are reported at the offending token, all at once, and the
 //! fn is still emitted unchanged so that the rest of the crate type-checks. An argument
-//! that is not `Serialize` is reported at the argument, a return value that is not
-//! `Serialize` at the return type, an error type without `Display` at the error type.
+//! that is not `Serialize` is reported at the argument, once (no second, generic serde
+//! error), a return value that is not `Serialize` at the return type, an error type
+//! without `Display` at the error type.
 
 mod args;
 mod block;
@@ -90,7 +107,9 @@ use args::Kind;
 ///     let setup = ::mv37::__private::begin_trace("support_agent")
 ///         .user_id(&(customer))
 ///         .conversation_id(&(format!("thread_{ticket}")))
-///         .input(&::mv37::__private::input().field("customer", &*customer).field("ticket", &ticket));
+///         .input(&::mv37::__private::input()
+///             .field("customer", ::mv37::__private::probe(&*customer).capture())
+///             .field("ticket", ::mv37::__private::probe(&ticket).capture()));
 ///     setup.run_result(
 ///         move || { /* the body */ },
 ///         |trace, ok| ::mv37::__private::record_output(trace, ok),
@@ -101,6 +120,10 @@ use args::Kind;
 /// Inside an open trace it still starts a new root trace (recording the enclosing
 /// trace's id as the attribute `mv37.enclosing_trace_id`). For a trace as a block, see
 /// [`traced!`].
+///
+/// Not on `main` (a compile error, for every attribute of this crate): the trace would
+/// begin before `main` runs `mv37::init()`. Install the client in `main` and put
+/// `#[trace]` on a fn that `main` calls.
 #[proc_macro_attribute]
 pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument(Kind::Trace, args.into(), item.into()).into()
@@ -125,7 +148,9 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```ignore
 /// fn resolve_ticket(db: &Db, ticket_id: &str, priority: u8) -> Result<bool, String> {
 ///     let setup = ::mv37::__private::begin_span(SpanKind::Task, "resolve_ticket")
-///         .input(&::mv37::__private::input().field("ticket_id", &*ticket_id).field("priority", &priority))
+///         .input(&::mv37::__private::input()
+///             .field("ticket_id", ::mv37::__private::probe(&*ticket_id).capture())
+///             .field("priority", ::mv37::__private::probe(&priority).capture()))
 ///         .attribute("priority", &(priority));
 ///     setup.run_result(
 ///         move || { /* the body: `return` and `?` leave this closure */ },

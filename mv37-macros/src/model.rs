@@ -76,6 +76,20 @@ impl<'a> Model<'a> {
             ));
         }
 
+        if is_entry_point(func) {
+            let attribute = kind.attribute();
+            errors.push(syn::Error::new_spanned(
+                &func.sig.ident,
+                format!(
+                    "`{attribute}` cannot be used on `main`: `main` starts before `mv37::init()` \
+                     installs the client, so it would record nothing and every span inside \
+                     would open a trace of its own\n\
+                     help: call `mv37::init()` in `main` and put `{attribute}` on a fn that \
+                     `main` calls: `fn main() {{ let _mv37 = mv37::init(); run() }}`"
+                ),
+            ));
+        }
+
         let bound = bound_names(func);
         if let (Some(_), Some((_, skip_all))) = (&options.skip, &options.skip_all) {
             errors.push(syn::Error::new_spanned(
@@ -100,15 +114,22 @@ impl<'a> Model<'a> {
             .as_ref()
             .map(|(names, _)| names.as_slice())
             .unwrap_or_default();
+        let receiver = func.sig.receiver().is_some();
         for name in skipped {
-            if name != "self" && !bound.iter().any(|bound| &bound.ident == name) {
-                let known = if bound.is_empty() {
+            let exists = if name == "self" {
+                receiver
+            } else {
+                bound.iter().any(|bound| &bound.ident == name)
+            };
+            if !exists {
+                let names = receiver
+                    .then(|| "`self`".to_owned())
+                    .into_iter()
+                    .chain(bound.iter().map(|b| format!("`{}`", b.ident.unraw())))
+                    .collect::<Vec<_>>();
+                let known = if names.is_empty() {
                     "this fn has no arguments".to_owned()
                 } else {
-                    let names = bound
-                        .iter()
-                        .map(|b| format!("`{}`", b.ident.unraw()))
-                        .collect::<Vec<_>>();
                     format!("the arguments are {}", names.join(", "))
                 };
                 errors.push(syn::Error::new_spanned(
@@ -195,6 +216,14 @@ impl<'a> Model<'a> {
     pub(crate) fn records_output(&self) -> bool {
         self.options.output.as_ref().is_none_or(|(output, _)| *output)
     }
+}
+
+/// Whether `func` looks like the program's entry point: `fn main()`, no arguments (with
+/// `#[tokio::main]` applied first, the sync `fn main` it leaves; applied after, the
+/// `async fn main`). An instrumented fn begins its span before its body runs, so on
+/// `main` it runs before the client exists; and so rejected, not made to work.
+fn is_entry_point(func: &ItemFn) -> bool {
+    func.sig.ident == "main" && func.sig.inputs.is_empty()
 }
 
 /// The names bound by the fn's typed parameters (`self` is never captured), in order.

@@ -84,12 +84,12 @@ pub struct Input<L>(L);
 #[derive(Debug)]
 pub struct End;
 
-/// One captured argument, after the ones in `rest`.
+/// One captured argument `value` (see [`CapturedArgument`]), after the ones in `rest`.
 #[derive(Debug)]
-pub struct Field<'a, T: ?Sized, L> {
+pub struct Field<V, L> {
     rest: L,
     name: &'static str,
-    value: &'a T,
+    value: V,
 }
 
 /// A list of captured arguments.
@@ -108,25 +108,102 @@ impl Entries for End {
     }
 }
 
-impl<T: Serialize + ?Sized, L: Entries> Entries for Field<'_, T, L> {
+impl<V: Serialize, L: Entries> Entries for Field<V, L> {
     const LEN: usize = L::LEN + 1;
     #[inline]
     fn entries<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         self.rest.entries(map)?;
-        map.serialize_entry(self.name, self.value)
+        map.serialize_entry(self.name, &self.value)
     }
 }
 
 impl<L> Input<L> {
-    /// Adds the argument `name`.
+    /// Adds the argument `name`: `value` is `probe(&argument).capture()`. The bound on
+    /// the argument's type is checked here, and only here.
     #[inline]
-    pub fn field<'a, T: InputArgument + ?Sized>(self, name: &'static str, value: &'a T) -> Input<Field<'a, T, L>> {
+    pub fn field<V: CapturedArgument<Argument: InputArgument>>(
+        self,
+        name: &'static str,
+        value: V,
+    ) -> Input<Field<V, L>> {
         Input(Field {
             rest: self.0,
             name,
             value,
         })
     }
+}
+
+// Input:  .field("db", probe(&*db).capture())
+// Output: for `db: &T` with `T: Serialize`, `capture` is `ArgumentProbe::capture` and
+//         gives `&T`; otherwise method lookup derefs to `ArgumentFallback::capture`,
+//         which gives `NotSerialize<T>`. `field` then reports `T: InputArgument` once,
+//         at the argument, while `NotSerialize` is `Serialize` for any `T` so that the
+//         input object's own `Serialize` bound does not fail a second time.
+
+/// Starts the capture of one argument; see [`ArgumentProbe::capture`].
+#[inline]
+pub fn probe<T: ?Sized>(argument: &T) -> ArgumentProbe<'_, T> {
+    ArgumentProbe(ArgumentFallback(argument))
+}
+
+/// One argument about to be captured: `capture` picks how by whether it is `Serialize`.
+#[derive(Debug)]
+pub struct ArgumentProbe<'a, T: ?Sized>(ArgumentFallback<'a, T>);
+
+impl<'a, T: Serialize + ?Sized> ArgumentProbe<'a, T> {
+    /// The argument itself, to be serialized.
+    #[inline]
+    pub fn capture(&self) -> &'a T {
+        self.0 .0
+    }
+}
+
+impl<'a, T: ?Sized> std::ops::Deref for ArgumentProbe<'a, T> {
+    type Target = ArgumentFallback<'a, T>;
+
+    #[inline]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// The method lookup of [`ArgumentProbe::capture`] reaches this when the argument is
+/// not `Serialize`.
+#[derive(Debug)]
+pub struct ArgumentFallback<'a, T: ?Sized>(&'a T);
+
+impl<'a, T: ?Sized> ArgumentFallback<'a, T> {
+    /// A stand-in that [`Input::field`] rejects with the message of [`InputArgument`].
+    #[inline]
+    pub fn capture(&self) -> NotSerialize<'a, T> {
+        NotSerialize(std::marker::PhantomData)
+    }
+}
+
+/// Stands in for an argument that is not `Serialize`; a program that has one does not
+/// compile, so its `Serialize` impl never runs (it returns an error if it ever did).
+#[derive(Debug)]
+pub struct NotSerialize<'a, T: ?Sized>(std::marker::PhantomData<&'a T>);
+
+impl<T: ?Sized> Serialize for NotSerialize<'_, T> {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("this argument is not `Serialize`"))
+    }
+}
+
+/// What [`Input::field`] takes: a captured argument of type `Argument`.
+pub trait CapturedArgument {
+    /// The argument's type.
+    type Argument: ?Sized;
+}
+
+impl<T: ?Sized> CapturedArgument for &T {
+    type Argument = T;
+}
+
+impl<T: ?Sized> CapturedArgument for NotSerialize<'_, T> {
+    type Argument = T;
 }
 
 impl<L: Entries> Serialize for Input<L> {
