@@ -24,7 +24,7 @@ use clap::{Parser, Subcommand};
 use crate::error::CliError;
 
 const EXIT_CODES: &str = "\
-Exit codes (every command):
+Exit codes:
   0    success
   1    bad input: a file cannot be read, a record is from a newer schema version, lines
        were skipped as malformed or longer than --max-line-bytes (the rest is still

@@ -41,7 +41,8 @@ pub struct TailArgs {
     pub lines: usize,
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Print the selected traces' records as the original JSON lines instead of trees.
+    /// Print the selected traces' records as the original JSON lines instead of trees;
+    /// control and bidi characters are written as JSON `\uNNNN` escapes.
     #[arg(long)]
     pub json: bool,
     /// Colour the trees.

@@ -50,7 +50,7 @@ pub struct ViewArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Print the selected traces' records as the original JSON lines (grouped by trace)
-    /// instead of trees.
+    /// instead of trees; control and bidi characters are written as JSON `\uNNNN` escapes.
     #[arg(long)]
     pub json: bool,
     /// Colour the trees.

@@ -162,7 +162,7 @@ impl Tail {
     }
 
     /// Sends `signal` (`INT` is Ctrl-C) and waits for the exit: (code, stdout, stderr).
-    fn stop_with(mut self, signal: &str) -> (Option<i32>, String, String) {
+    fn stop_with(self, signal: &str) -> (Option<i32>, String, String) {
         let sent = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
