@@ -309,6 +309,33 @@ fn an_unfinished_last_line_is_read_when_tail_is_stopped() {
 }
 
 #[test]
+fn an_unfinished_last_line_is_read_when_the_file_is_truncated_or_rotated() {
+    let dir = temp_dir("unfinished-truncated");
+    let path = dir.join("traces.jsonl");
+    let greeter = trace_lines('b');
+    std::fs::write(&path, greeter.trim_end()).unwrap();
+    let mut tail = Tail::start(&path, &["-n", "0"], &[]);
+    tail.wait_read_to_end(&path);
+    // Truncated: the old content will not get its newline, so its last line is final.
+    OpenOptions::new().write(true).open(&path).unwrap().set_len(0).unwrap();
+    tail.stderr.wait_for("file truncated", "stderr");
+    tail.stdout.wait_for("trace greeter", "stdout");
+
+    // Rotated the same way.
+    std::fs::write(&path, greeter.trim_end()).unwrap();
+    tail.wait_read_to_end(&path);
+    std::fs::rename(&path, dir.join("traces.jsonl.1")).unwrap();
+    std::fs::write(&path, "").unwrap();
+    tail.stderr.wait_for("replaced (rotated or removed)", "stderr");
+    tail.stdout.wait_for("trace greeter", "stdout");
+
+    let (code, text, errors) = tail.stop_with("INT");
+    assert_eq!(headers(&text), ["greeter", "greeter"], "{text}\n{errors}");
+    assert_eq!(code, Some(0), "{errors}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_line_longer_than_the_limit_is_skipped_and_the_following_lines_are_read() {
     let dir = temp_dir("long-line");
     let path = dir.join("traces.jsonl");
