@@ -133,8 +133,18 @@ fn an_invalid_line_limit_names_the_variable() {
 
 #[test]
 fn a_closed_pipe_ends_view_without_hiding_malformed_lines() {
+    // A malformed line, then far more output than any pipe or buffer holds.
+    let generated = Command::new(env!("CARGO_BIN_EXE_mv37"))
+        .args(["generate", "--spans", "5000"])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let path = temp_file(
+        "malformed-then-many.jsonl",
+        &format!("not a record\n{}", String::from_utf8(generated.stdout).unwrap()),
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_mv37"))
-        .args(["view", &fixture("mixed.jsonl")])
+        .args(["view", &path])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
