@@ -84,7 +84,7 @@ impl LineSplitter {
     /// held until its line ends, or discarded and counted once the line is past the cap.
     pub fn push<'a>(&'a mut self, input: &'a [u8]) -> (usize, Option<Piece<'a>>) {
         self.forget_given_out();
-        let newline = input.iter().position(|b| *b == b'\n');
+        let newline = memchr::memchr(b'\n', input);
         let (content, taken) = match newline {
             Some(at) => (&input[..at], at + 1),
             None => (input, input.len()),
