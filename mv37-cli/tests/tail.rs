@@ -4,6 +4,8 @@
 //! The tests never sleep to let `tail` catch up: they wait (with a deadline) for what it
 //! prints, and `--report-reads` makes it say how far it has read after each poll.
 
+// Rotation is recognised by device and inode, and the tests stop `tail` with `kill`.
+#![cfg(unix)]
 #![allow(clippy::panic, clippy::unwrap_used)]
 
 use std::fs::OpenOptions;
