@@ -4,9 +4,11 @@
 
 mod assemble;
 mod error;
+mod escape;
 mod filter;
 mod generate;
 mod input;
+mod lines;
 mod send;
 mod sketch;
 mod stats;
@@ -23,11 +25,13 @@ use crate::error::CliError;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  bad input: a file cannot be read, a record is from a newer schema version, lines
-     were skipped as malformed (the rest is still processed and printed), the
-     configuration is invalid, or records could not be delivered (send)
-  2  usage: unknown option, missing argument or invalid value";
+  0    success
+  1    bad input: a file cannot be read, a record is from a newer schema version, lines
+       were skipped as malformed or longer than --max-line-bytes (the rest is still
+       processed and printed), the configuration is invalid, the output cannot be
+       written, or records could not be delivered (send)
+  2    usage: unknown option, missing argument or invalid value
+  130  tail: a second Ctrl-C (or SIGTERM) while the first one was being handled";
 
 /// Look at, summarise and replay the JSONL traces that mv37 writes.
 #[derive(Debug, Parser)]
@@ -62,7 +66,9 @@ enum Command {
     ///
     /// The file is polled every --interval milliseconds. Rotation (the path now names a
     /// new file) and truncation are followed: the new content is read from its start.
-    /// Stop with Ctrl-C.
+    /// Stop with Ctrl-C (or SIGTERM): the last line, if it has no newline yet, is read as
+    /// it is (and reported if it is not a record), the traces still open are printed,
+    /// and the exit code says whether lines were skipped, as for `view`.
     #[command(after_help = EXIT_CODES)]
     Tail(tail::TailArgs),
     /// Replay records to a backend through the SDK's own exporters and configuration
@@ -91,7 +97,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("mv37: {error}");
+            eprintln!("mv37: {}", escape::escape(&error.to_string()));
             ExitCode::from(error.exit_code())
         }
     }

@@ -18,7 +18,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mv37_runtime::{Config, Exporter, IngestExporter, OtlpExporter, Record, Spool, TraceId, TraceRecord, TraceScope};
 
 use crate::error::{output_result, CliError, EXIT_BAD_INPUT, EXIT_OK};
+use crate::escape::escape;
 use crate::input::RecordReader;
+use crate::lines::LineLimitArgs;
 
 /// Where `send` delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -53,6 +55,8 @@ pub struct SendArgs {
     /// segment is removed only once all its records were delivered.
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
+    #[command(flatten)]
+    pub line_limit: LineLimitArgs,
 }
 
 /// Most records held in traces waiting for their `trace` record.
@@ -203,7 +207,10 @@ impl Replay {
                 self.counts.failed += records;
                 self.counts.failed_batches += 1;
                 if self.counts.failed_batches <= REPORTED_FAILURES {
-                    eprintln!("mv37: a batch of {records} records was not delivered: {error}");
+                    eprintln!(
+                        "mv37: a batch of {records} records was not delivered: {}",
+                        escape(&error.to_string())
+                    );
                 }
             }
         }
@@ -214,7 +221,7 @@ impl Replay {
         while self.release_oldest() {}
         self.export_batch();
         if let Err(error) = self.exporter.shutdown() {
-            eprintln!("mv37: {error}");
+            eprintln!("mv37: {}", escape(&error.to_string()));
         }
     }
 }
@@ -287,8 +294,9 @@ pub fn run(args: SendArgs) -> Result<u8, CliError> {
     let config = Config::from_env().map_err(|e| CliError::Config(e.to_string()))?;
     let (exporter, target) = exporter(&args, &config)?;
     let batch_size = args.batch_size.unwrap_or(config.max_batch_records).max(1);
+    let max_line_bytes = args.line_limit.max_line_bytes()?;
     let bar = progress_bar(&args.files);
-    let mut reader = RecordReader::new(args.files, false);
+    let mut reader = RecordReader::new(args.files, false, max_line_bytes);
     let mut replay = Replay {
         exporter,
         batch: Vec::with_capacity(batch_size),
@@ -332,8 +340,13 @@ pub fn run(args: SendArgs) -> Result<u8, CliError> {
     let counts = &replay.counts;
     let malformed = reader.diagnostics.malformed;
     let summary = format!(
-        "sent {} records ({} spans) to {target} in {} requests; failed {}; skipped {} malformed lines\n",
-        counts.sent, counts.sent_spans, counts.batches, counts.failed, malformed
+        "sent {} records ({} spans) to {} in {} requests; failed {}; skipped {} malformed lines\n",
+        counts.sent,
+        counts.sent_spans,
+        escape(&target),
+        counts.batches,
+        counts.failed,
+        malformed
     );
     let mut out = io::stdout().lock();
     output_result(out.write_all(summary.as_bytes()).and_then(|()| out.flush()))?;
@@ -376,19 +389,31 @@ fn send_spool(args: &SendArgs, dir: &std::path::Path) -> Result<u8, CliError> {
         let contents = match Spool::read(segment) {
             Ok(contents) => contents,
             Err(error) => {
-                eprintln!("mv37: {}: {error}", segment.path.display());
+                eprintln!(
+                    "mv37: {}: {}",
+                    escape(&segment.path.display().to_string()),
+                    escape(&error.to_string())
+                );
                 failed += 1;
                 continue;
             }
         };
         for (line, error) in &contents.malformed {
-            eprintln!("{}:{line}: skipped malformed line: {error}", segment.path.display());
+            eprintln!(
+                "mv37: {}:{line}: skipped malformed line: {}",
+                escape(&segment.path.display().to_string()),
+                escape(&error.to_string())
+            );
         }
         malformed += contents.malformed.len() as u64;
         let mut ok = true;
         for chunk in contents.records.chunks(batch_size) {
             if let Err(error) = exporter.export(chunk) {
-                eprintln!("mv37: {}: {error}", segment.path.display());
+                eprintln!(
+                    "mv37: {}: {}",
+                    escape(&segment.path.display().to_string()),
+                    escape(&error.to_string())
+                );
                 ok = false;
                 break;
             }
@@ -406,9 +431,10 @@ fn send_spool(args: &SendArgs, dir: &std::path::Path) -> Result<u8, CliError> {
     }
     let _ = exporter.shutdown();
     let summary = format!(
-        "sent {sent} records from {delivered} of {} spool segments to {target}; {failed} segments kept for later; \
+        "sent {sent} records from {delivered} of {} spool segments to {}; {failed} segments kept for later; \
          skipped {malformed} malformed lines\n",
-        segments.len()
+        segments.len(),
+        escape(&target)
     );
     let mut out = io::stdout().lock();
     output_result(out.write_all(summary.as_bytes()).and_then(|()| out.flush()))?;

@@ -13,8 +13,10 @@ use clap::{Args, ValueEnum};
 use mv37_runtime::{Record, SpanKind, SpanRecord, Status, TraceId, TraceRecord};
 use serde_json::{json, Value};
 
-use crate::error::{output_result, CliError, EXIT_BAD_INPUT, EXIT_OK};
+use crate::error::{output_result, CliError};
+use crate::escape::{escape, escape_json};
 use crate::input::RecordReader;
+use crate::lines::LineLimitArgs;
 use crate::sketch::{Sketch, RELATIVE_ACCURACY};
 use crate::time::format_duration;
 
@@ -52,6 +54,8 @@ pub struct StatsArgs {
     /// counted under "(no trace record)".
     #[arg(long, value_name = "N", default_value_t = 100_000, hide_short_help = true)]
     pub max_pending: usize,
+    #[command(flatten)]
+    pub line_limit: LineLimitArgs,
 }
 
 /// Counters of a set of calls (spans).
@@ -303,7 +307,7 @@ fn sorted<T>(map: &HashMap<String, T>, count: impl Fn(&T) -> u64) -> Vec<(&Strin
 
 /// Runs `mv37 stats`, returning the exit code.
 pub fn run(args: StatsArgs) -> Result<u8, CliError> {
-    let mut reader = RecordReader::new(args.files, false);
+    let mut reader = RecordReader::new(args.files, false, args.line_limit.max_line_bytes()?);
     let mut summary = Summary::default();
     let max_pending = args.max_pending.max(1);
     while let Some(entry) = reader.next_entry()? {
@@ -315,16 +319,14 @@ pub fn run(args: StatsArgs) -> Result<u8, CliError> {
         let mut text = serde_json::to_string_pretty(&to_json(&summary, args.by, malformed))
             .map_err(|e| CliError::Output(io::Error::other(e)))?;
         text.push('\n');
-        text
+        escape_json(&text).into_owned()
     } else {
         to_text(&summary, args.by, malformed)
     };
     let mut out = io::stdout().lock();
-    if !output_result(out.write_all(text.as_bytes()).and_then(|()| out.flush()))? {
-        return Ok(EXIT_OK);
-    }
+    output_result(out.write_all(text.as_bytes()).and_then(|()| out.flush()))?;
     reader.diagnostics.report();
-    Ok(if malformed > 0 { EXIT_BAD_INPUT } else { EXIT_OK })
+    Ok(reader.diagnostics.exit_code())
 }
 
 fn to_json(summary: &Summary, by: Option<GroupBy>, malformed: u64) -> Value {
@@ -444,7 +446,7 @@ fn calls_table(title: &str, map: &HashMap<String, Calls>, out: &mut String) {
     for (name, calls) in sorted(map, |c| c.calls) {
         let [p50, p95, p99] = quantiles(&calls.latency);
         table.row(vec![
-            name.clone(),
+            escape(name).into_owned(),
             calls.calls.to_string(),
             calls.errors.to_string(),
             percent(calls.errors, calls.calls),
@@ -497,7 +499,7 @@ fn to_text(summary: &Summary, by: Option<GroupBy>, malformed: u64) -> String {
         let known = calls.with_usage > 0;
         let [p50, p95, p99] = quantiles(&calls.latency);
         table.row(vec![
-            name.clone(),
+            escape(name).into_owned(),
             calls.calls.to_string(),
             calls.errors.to_string(),
             percent(calls.errors, calls.calls),
@@ -534,7 +536,7 @@ fn to_text(summary: &Summary, by: Option<GroupBy>, malformed: u64) -> String {
         for (name, group) in sorted(&summary.groups, |g| g.traces) {
             let [p50, p95, p99] = quantiles(&group.latency);
             table.row(vec![
-                name.clone(),
+                escape(name).into_owned(),
                 group.traces.to_string(),
                 group.failed.to_string(),
                 group.tally.spans.to_string(),

@@ -12,6 +12,7 @@ use mv37_runtime::{
 use serde_json::Value;
 
 use crate::assemble::TraceGroup;
+use crate::escape::escape;
 use crate::time::{format_duration, format_time};
 
 /// Longest first line of an input, output or message shown, in characters.
@@ -142,7 +143,7 @@ fn header(group: &TraceGroup, style: Style, out: &mut String) {
     let mut line = format!(
         "{} {} {} {} {}",
         style.paint("1", "trace"),
-        style.paint("1", &trace.name),
+        style.paint("1", &escape(&trace.name)),
         style.status(trace.status),
         format_duration(trace.latency_ns),
         style.dim(&format_time(trace.start_time_unix_nano)),
@@ -153,7 +154,7 @@ fn header(group: &TraceGroup, style: Style, out: &mut String) {
         ("conversation", &trace.conversation_id),
     ] {
         if let Some(value) = value {
-            let _ = write!(line, " {key}={value}");
+            let _ = write!(line, " {key}={}", escape(value));
         }
     }
     let _ = writeln!(out, "{line} {id}");
@@ -212,11 +213,11 @@ fn draw_children(
                 let mut line = format!(
                     "{} {} = {}",
                     style.paint("35", "feedback"),
-                    feedback.name,
-                    feedback.value
+                    escape(&feedback.name),
+                    escape(&feedback.value.to_string())
                 );
                 if let Some(comment) = &feedback.comment {
-                    let _ = write!(line, " {:?}", first_line(comment));
+                    let _ = write!(line, " \"{}\"", first_line(comment));
                 }
                 let _ = writeln!(out, "{branch}{line}");
             }
@@ -225,8 +226,8 @@ fn draw_children(
                     out,
                     "{branch}{} {} = {}",
                     style.paint("35", "signal"),
-                    signal.name,
-                    signal.value
+                    escape(&signal.name),
+                    escape(&signal.value.to_string())
                 );
             }
         }
@@ -241,16 +242,16 @@ fn span_line(span: &SpanRecord, style: Style) -> String {
     };
     let mut line = format!(
         "{mark}{} {} {} {}",
-        style.paint("36", span.kind.as_str()),
-        style.paint("1", &span.name),
+        style.paint("36", &escape(span.kind.as_str())),
+        style.paint("1", &escape(&span.name)),
         style.status(span.status),
         format_duration(span.latency_ns)
     );
     if let Some(model) = &span.model {
-        let _ = write!(line, " {}", style.paint("34", model));
+        let _ = write!(line, " {}", style.paint("34", &escape(model)));
     }
     if let Some(provider) = &span.provider {
-        let _ = write!(line, " ({provider})");
+        let _ = write!(line, " ({})", escape(provider));
     }
     if let Some(usage) = &span.usage {
         line.push_str(&usage_text(usage, style));
@@ -303,7 +304,7 @@ fn details(
         let kind = error
             .error_type
             .as_deref()
-            .map(|t| format!(" ({t})"))
+            .map(|t| format!(" ({})", escape(t)))
             .unwrap_or_default();
         let text = format!("error: {}{kind}", first_line(&error.message));
         let _ = writeln!(out, "{prefix}  {}", style.paint("31", &text));
@@ -316,12 +317,12 @@ fn details(
 }
 
 fn message_line(message: &MessageRecord, style: Style) -> String {
-    let mut line = format!("{} {}", style.paint("35", "message"), message.role.as_str());
+    let mut line = format!("{} {}", style.paint("35", "message"), escape(message.role.as_str()));
     if message.is_internal {
         line.push_str(" [internal]");
     }
     if let Some(id) = &message.tool_call_id {
-        let _ = write!(line, " ({id})");
+        let _ = write!(line, " ({})", escape(id));
     }
     let _ = write!(line, ": {}", first_line(&content_text(&message.content)));
     line
@@ -376,13 +377,14 @@ fn payload_preview(payload: &Payload) -> String {
     }
 }
 
-/// The first non-empty line of `text`, cut to [`PREVIEW_CHARS`] characters; `…` marks
-/// anything left out.
+/// The first non-empty line of `text`, cut to [`PREVIEW_CHARS`] characters, with control
+/// and bidi characters escaped; `…` marks anything left out.
 pub fn first_line(text: &str) -> String {
     let trimmed = text.trim();
     let line = trimmed.lines().next().unwrap_or("").trim_end();
-    let mut shown: String = line.chars().take(PREVIEW_CHARS).collect();
-    if shown.len() < trimmed.len() {
+    let cut: String = line.chars().take(PREVIEW_CHARS).collect();
+    let mut shown = escape(&cut).into_owned();
+    if cut.len() < trimmed.len() {
         shown.push('…');
     }
     shown

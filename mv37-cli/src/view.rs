@@ -5,9 +5,11 @@ use std::io::{self, IsTerminal, Write};
 use clap::{Args, ValueEnum};
 
 use crate::assemble::{Assembler, Limits, TraceGroup};
-use crate::error::{output_result, CliError, EXIT_BAD_INPUT, EXIT_OK};
+use crate::error::{output_result, CliError};
+use crate::escape::escape_json;
 use crate::filter::{Filter, FilterArgs};
 use crate::input::RecordReader;
+use crate::lines::LineLimitArgs;
 use crate::tree::{render, Style};
 
 /// When to colour the output.
@@ -48,7 +50,7 @@ pub struct ViewArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Print the selected traces' records as the original JSON lines (grouped by trace)
-    /// instead of trees.
+    /// instead of trees; control and bidi characters are written as JSON `\uNNNN` escapes.
     #[arg(long)]
     pub json: bool,
     /// Colour the trees.
@@ -58,6 +60,8 @@ pub struct ViewArgs {
     /// shown incomplete.
     #[arg(long, value_name = "N", default_value_t = 10_000, hide_short_help = true)]
     pub max_pending: usize,
+    #[command(flatten)]
+    pub line_limit: LineLimitArgs,
 }
 
 /// Prints one group: its tree, or its lines for `--json`.
@@ -77,12 +81,13 @@ impl Printer {
         }
     }
 
-    /// Writes `group`; `Ok(false)` when the reader went away (closed pipe).
+    /// Writes `group`; `Ok(false)` when the reader went away (closed pipe). Record text is
+    /// escaped: control and bidi characters never reach the terminal raw.
     pub fn print(&mut self, group: &TraceGroup, out: &mut impl Write) -> Result<bool, CliError> {
         self.buffer.clear();
         if self.json {
             for line in &group.raw {
-                self.buffer.push_str(line);
+                self.buffer.push_str(&escape_json(line));
                 self.buffer.push('\n');
             }
         } else {
@@ -96,7 +101,8 @@ impl Printer {
 /// Runs `mv37 view`, returning the exit code.
 pub fn run(args: ViewArgs) -> Result<u8, CliError> {
     let filter = Filter::new(args.filter)?;
-    let mut reader = RecordReader::new(args.files, args.json);
+    let max_line_bytes = args.line_limit.max_line_bytes()?;
+    let mut reader = RecordReader::new(args.files, args.json, max_line_bytes);
     let mut assembler = Assembler::new(Limits {
         max_pending_traces: args.max_pending.max(1),
         ..Limits::default()
@@ -122,7 +128,8 @@ pub fn run(args: ViewArgs) -> Result<u8, CliError> {
                 continue;
             }
             if !printer.print(&group, &mut out)? {
-                return Ok(EXIT_OK);
+                // The reader went away (`mv37 view | head`): stop, as after --limit.
+                break 'read;
             }
             shown += 1;
             if shown >= limit {
@@ -133,13 +140,7 @@ pub fn run(args: ViewArgs) -> Result<u8, CliError> {
             break;
         }
     }
-    if !output_result(out.flush())? {
-        return Ok(EXIT_OK);
-    }
+    output_result(out.flush())?;
     reader.diagnostics.report();
-    Ok(if reader.diagnostics.malformed > 0 {
-        EXIT_BAD_INPUT
-    } else {
-        EXIT_OK
-    })
+    Ok(reader.diagnostics.exit_code())
 }

@@ -77,6 +77,29 @@ impl Collector {
     }
 }
 
+/// A collector that is down: it closes every connection as soon as it accepts it, so
+/// every request fails at once, without waiting for a timeout.
+///
+/// Its port stays bound for the life of the test (the listener lives in its thread until
+/// the test process exits), so no other test or process can start listening on it, as
+/// could happen with a port bound and released to be "unused".
+struct ClosingListener {
+    addr: SocketAddr,
+}
+
+impl ClosingListener {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(1024) {
+                drop(stream);
+            }
+        });
+        Self { addr }
+    }
+}
+
 fn send(args: &[&str], envs: &[(&str, &str)], code: i32) -> (String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_mv37"))
         .env_clear()
@@ -235,10 +258,10 @@ fn spooled_segments_are_delivered_once_by_send_spool_and_then_removed() {
         std::process::id(),
         mv37_runtime::unix_nanos_now()
     ));
-    // Collector down: a port nothing listens on.
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Collector down: every connection is closed at once, on a port held for the whole test.
+    let down = ClosingListener::start();
     let config = OtlpConfig {
-        endpoint: format!("http://{dead}/v1/traces"),
+        endpoint: format!("http://{}/v1/traces", down.addr),
         retry: RetryPolicy {
             max_attempts: 2,
             initial_backoff: Duration::from_millis(1),

@@ -188,3 +188,50 @@ fn help_documents_every_command_and_the_exit_codes() {
     mv37().arg("frobnicate").assert().code(2);
     mv37().arg("view").assert().code(2);
 }
+
+#[test]
+fn a_line_longer_than_the_limit_is_skipped_and_the_lines_around_it_are_read() {
+    let mixed = std::fs::read_to_string(fixture("mixed.jsonl")).unwrap();
+    let greeter: String = mixed
+        .lines()
+        .filter(|l| l.contains("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb02"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let support = std::fs::read_to_string(fixture("support_agent.jsonl")).unwrap();
+    // 8 MiB on one line between two whole traces, against a limit of 64 KiB.
+    let long = format!("{{\"v\":1,\"type\":\"span\",\"name\":\"{}\"}}\n", "x".repeat(8 << 20));
+    let path = temp_path("long-line.jsonl");
+    std::fs::write(&path, format!("{greeter}{long}{support}")).unwrap();
+    let long_line = greeter.lines().count() + 1;
+    let expected = format!(
+        "long-line.jsonl:{long_line}: skipped malformed line: the line is {} bytes long, more than the limit of \
+         65536 bytes (raise it with --max-line-bytes or MV37_MAX_LINE_BYTES)",
+        long.len() - 1
+    );
+    for (args, envs) in [
+        (vec!["view", "--max-line-bytes", "65536"], vec![]),
+        (vec!["view"], vec![("MV37_MAX_LINE_BYTES", "65536")]),
+        (vec!["stats", "--json", "--max-line-bytes", "65536"], vec![]),
+    ] {
+        let output = mv37()
+            .args(&args)
+            .arg(&path)
+            .envs(envs)
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let text = String::from_utf8(output.stdout).unwrap();
+        let errors = String::from_utf8(output.stderr).unwrap();
+        assert!(errors.contains(&expected), "{args:?}: {errors}");
+        assert!(errors.contains("skipped 1 malformed line"), "{args:?}: {errors}");
+        if args[0] == "view" {
+            let names: Vec<&str> = headers(&text).iter().map(|h| h.split(' ').nth(1).unwrap()).collect();
+            assert_eq!(names, ["greeter", "support_agent"], "{args:?}: {text}");
+        } else {
+            let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(summary["traces"]["count"], 2, "{text}");
+            assert_eq!(summary["malformed_lines"], 1, "{text}");
+        }
+    }
+}
