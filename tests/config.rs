@@ -145,10 +145,11 @@ fn headers_set_in_code_are_checked_without_quoting_their_values() {
         }
     );
     assert_hides(&error.to_string(), "sk-secret");
-    let mut whole = Config::default();
-    whole.otlp = config;
     let error = Client::builder()
-        .config(whole)
+        .config(Config {
+            otlp: config,
+            ..Config::default()
+        })
         .exporter_kinds([ExporterKind::Otlp])
         .build()
         .expect_err("bad value");
@@ -387,11 +388,13 @@ fn builder_settings_out_of_range_name_the_builder_method() {
 #[test]
 fn the_defaults_and_the_bounds_themselves_are_accepted() {
     Config::default().validate().expect("defaults");
-    let mut config = Config::default();
-    config.batch_interval = mv37::MIN_BATCH_INTERVAL;
-    config.shutdown_timeout = mv37::MAX_DURATION_SETTING;
-    config.max_queue_records = 4_194_303;
-    config.max_batch_records = 1;
-    config.spool_max_bytes = u64::MAX;
+    let config = Config {
+        batch_interval: mv37::MIN_BATCH_INTERVAL,
+        shutdown_timeout: mv37::MAX_DURATION_SETTING,
+        max_queue_records: 4_194_303,
+        max_batch_records: 1,
+        spool_max_bytes: u64::MAX,
+        ..Config::default()
+    };
     config.validate().expect("bounds");
 }

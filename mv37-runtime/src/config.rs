@@ -31,6 +31,10 @@ pub enum ExporterKind {
 }
 
 /// Everything the client reads from code or the environment.
+///
+/// Numbers are range-checked: when read from the environment (the error names the
+/// variable) and by [`Config::validate`] at build (the error names the field, which is
+/// also the builder method).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Built-in exporters, used when no exporter is given in code (`MV37_EXPORTER`,
@@ -48,19 +52,22 @@ pub struct Config {
     pub release: Option<String>,
     /// Service name (`OTEL_SERVICE_NAME`).
     pub service_name: Option<String>,
-    /// Records per batch (`MV37_BATCH_SIZE`).
+    /// Records per batch (`MV37_BATCH_SIZE`), 1 to 4194303.
     pub max_batch_records: usize,
-    /// Bytes per batch, approximately (`MV37_BATCH_BYTES`).
+    /// Bytes per batch, approximately (`MV37_BATCH_BYTES`), 1 to 512 GiB.
     pub max_batch_bytes: usize,
-    /// Longest time a record waits before its batch is exported (`MV37_BATCH_INTERVAL_MS`).
+    /// Longest time a record waits before its batch is exported (`MV37_BATCH_INTERVAL_MS`),
+    /// from [`MIN_BATCH_INTERVAL`] (1 ms) to one day.
     pub batch_interval: Duration,
-    /// Records the queue holds before dropping (`MV37_QUEUE_SIZE`).
+    /// Records the queue holds before dropping (`MV37_QUEUE_SIZE`), 1 to 4194303.
     pub max_queue_records: usize,
-    /// Bytes the queue holds before dropping, approximately (`MV37_QUEUE_BYTES`).
+    /// Bytes the queue holds before dropping, approximately (`MV37_QUEUE_BYTES`), 1 to
+    /// 512 GiB.
     pub max_queue_bytes: usize,
-    /// Largest captured input or output, in bytes of JSON (`MV37_MAX_PAYLOAD_BYTES`).
+    /// Largest captured input or output, in bytes of JSON (`MV37_MAX_PAYLOAD_BYTES`), 1 to
+    /// 512 GiB.
     pub max_payload_bytes: usize,
-    /// How long `shutdown` may take (`MV37_SHUTDOWN_TIMEOUT_MS`).
+    /// How long `shutdown` may take (`MV37_SHUTDOWN_TIMEOUT_MS`), 1 ms to one day.
     pub shutdown_timeout: Duration,
     /// Block at the end of every trace until it is exported (`MV37_FLUSH_ON_END`), for
     /// serverless functions that may be frozen right after returning.
@@ -71,7 +78,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Where undeliverable batches wait to be re-sent (`MV37_SPOOL_DIR`); none by default.
     pub spool_dir: Option<PathBuf>,
-    /// Bound of the spool's total size in bytes (`MV37_SPOOL_MAX_BYTES`).
+    /// Bound of the spool's total size in bytes (`MV37_SPOOL_MAX_BYTES`), at least 1.
     pub spool_max_bytes: u64,
 }
 
@@ -392,7 +399,10 @@ impl Config {
     /// let mut config = mv37_runtime::Config::default();
     /// config.batch_interval = Duration::ZERO;
     /// let error = config.validate().unwrap_err();
-    /// assert!(error.to_string().starts_with("invalid batch_interval=0ns"));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     r#"invalid batch_interval="0ns": expected a duration from 1ms to 1 day"#
+    /// );
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(0.0..=1.0).contains(&self.sample_rate) {
