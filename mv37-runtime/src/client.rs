@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ExporterKind};
 use crate::events::FeedbackBuilder;
-use crate::export::pipeline::{FlushError, Pipeline, ShutdownError, MAX_QUEUE_BYTES, MAX_QUEUE_RECORDS};
+use crate::export::pipeline::{FlushError, Pipeline, ShutdownError};
 use crate::export::spool::Spool;
 use crate::export::{ConsoleExporter, Exporter, FanOut, IngestExporter, JsonlExporter, NoopExporter, OtlpExporter};
 use crate::ids::TraceId;
@@ -473,51 +473,12 @@ impl ClientBuilder {
         flush_on_end: bool
     );
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let config = &self.config;
-        if !(0.0..=1.0).contains(&config.sample_rate) {
-            return Err(ConfigError::Invalid {
-                variable: "sample_rate",
-                value: config.sample_rate.to_string(),
-                expected: "a number from 0.0 to 1.0",
-            });
-        }
-        for (variable, value) in [
-            ("max_batch_records", config.max_batch_records),
-            ("max_batch_bytes", config.max_batch_bytes),
-            ("max_queue_records", config.max_queue_records),
-            ("max_queue_bytes", config.max_queue_bytes),
-            ("max_payload_bytes", config.max_payload_bytes),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Invalid {
-                    variable,
-                    value: "0".to_owned(),
-                    expected: "a positive whole number",
-                });
-            }
-        }
-        for (variable, value, limit) in [
-            ("max_queue_records", config.max_queue_records, MAX_QUEUE_RECORDS),
-            ("max_queue_bytes", config.max_queue_bytes, MAX_QUEUE_BYTES),
-        ] {
-            if value > limit {
-                return Err(ConfigError::Invalid {
-                    variable,
-                    value: value.to_string(),
-                    expected: "at most 4194303 records or 512 GiB",
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Builds the client and starts its exporter thread.
     pub fn build(mut self) -> Result<Client, ConfigError> {
         if let Some(error) = self.error.take() {
             return Err(error);
         }
-        self.validate()?;
+        self.config.validate()?;
         let config = self.config;
         if config.disabled {
             return Ok(Client::disabled());

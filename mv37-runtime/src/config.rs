@@ -1,9 +1,15 @@
 //! Configuration: defaults, the `MV37_*` / `OTEL_*` environment, and typed errors.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
-use crate::export::http::parse_key_values;
+use reqwest::header::HeaderName;
+use secrecy::SecretString;
+
+use crate::export::http::{header_pair, parse_key_values, percent_decode, split_key_values, EntryError};
+use crate::export::pipeline::{MAX_QUEUE_BYTES, MAX_QUEUE_RECORDS};
 use crate::export::{ApiKey, IngestConfig, OtlpConfig, OtlpProtocol};
 
 /// The default JSONL file, relative to the working directory.
@@ -25,6 +31,10 @@ pub enum ExporterKind {
 }
 
 /// Everything the client reads from code or the environment.
+///
+/// Numbers are range-checked: when read from the environment (the error names the
+/// variable) and by [`Config::validate`] at build (the error names the field, which is
+/// also the builder method).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Built-in exporters, used when no exporter is given in code (`MV37_EXPORTER`,
@@ -42,22 +52,25 @@ pub struct Config {
     pub release: Option<String>,
     /// Service name (`OTEL_SERVICE_NAME`).
     pub service_name: Option<String>,
-    /// Records per batch (`MV37_BATCH_SIZE`).
+    /// Records per batch (`MV37_BATCH_SIZE`), 1 to 4194303.
     pub max_batch_records: usize,
-    /// Bytes per batch, approximately (`MV37_BATCH_BYTES`).
+    /// Bytes per batch, approximately (`MV37_BATCH_BYTES`), 1 to 512 GiB.
     pub max_batch_bytes: usize,
-    /// Longest time a record waits before its batch is exported (`MV37_BATCH_INTERVAL_MS`).
+    /// Longest time a record waits before its batch is exported (`MV37_BATCH_INTERVAL_MS`),
+    /// from [`MIN_BATCH_INTERVAL`] (1 ms) to one day.
     pub batch_interval: Duration,
     /// How long the exporter waits after a trace ends before it exports, so that traces
     /// ending meanwhile share a request (`MV37_EXPORT_LINGER_MS`, default 20 ms).
     pub export_linger: Duration,
-    /// Records the queue holds before dropping (`MV37_QUEUE_SIZE`).
+    /// Records the queue holds before dropping (`MV37_QUEUE_SIZE`), 1 to 4194303.
     pub max_queue_records: usize,
-    /// Bytes the queue holds before dropping, approximately (`MV37_QUEUE_BYTES`).
+    /// Bytes the queue holds before dropping, approximately (`MV37_QUEUE_BYTES`), 1 to
+    /// 512 GiB.
     pub max_queue_bytes: usize,
-    /// Largest captured input or output, in bytes of JSON (`MV37_MAX_PAYLOAD_BYTES`).
+    /// Largest captured input or output, in bytes of JSON (`MV37_MAX_PAYLOAD_BYTES`), 1 to
+    /// 512 GiB.
     pub max_payload_bytes: usize,
-    /// How long `shutdown` may take (`MV37_SHUTDOWN_TIMEOUT_MS`).
+    /// How long `shutdown` may take (`MV37_SHUTDOWN_TIMEOUT_MS`), 1 ms to one day.
     pub shutdown_timeout: Duration,
     /// Block at the end of every trace until it is exported (`MV37_FLUSH_ON_END`), for
     /// serverless functions that may be frozen right after returning.
@@ -68,7 +81,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Where undeliverable batches wait to be re-sent (`MV37_SPOOL_DIR`); none by default.
     pub spool_dir: Option<PathBuf>,
-    /// Bound of the spool's total size in bytes (`MV37_SPOOL_MAX_BYTES`).
+    /// Bound of the spool's total size in bytes (`MV37_SPOOL_MAX_BYTES`), at least 1.
     pub spool_max_bytes: u64,
 }
 
@@ -112,6 +125,24 @@ pub enum ConfigError {
         /// What would have been accepted.
         expected: &'static str,
     },
+    /// An entry of a `key=value,…` list (`OTEL_EXPORTER_OTLP_HEADERS`,
+    /// `OTEL_RESOURCE_ATTRIBUTES`) is malformed. Header values are secrets, so this error
+    /// names the entry by position (and key, when it has a valid one) and never holds a
+    /// value.
+    #[error(
+        "invalid {variable}: entry {position}{} {problem}; expected comma-separated key=value pairs with percent-encoded values",
+        key_label(.key)
+    )]
+    InvalidEntry {
+        /// The variable or setting name.
+        variable: &'static str,
+        /// 1-based position of the entry among the comma-separated items.
+        position: usize,
+        /// The entry's key, when it has one that can be shown.
+        key: Option<String>,
+        /// What is wrong with it.
+        problem: EntryProblem,
+    },
     /// `MV37_EXPORTER` names an exporter this build does not have.
     #[error("unknown exporter {name:?} in {variable}: expected one of {known}")]
     UnknownExporter {
@@ -154,7 +185,207 @@ pub enum ConfigError {
     AlreadyInstalled,
 }
 
+fn key_label(key: &Option<String>) -> String {
+    key.as_ref().map(|key| format!(" (key {key:?})")).unwrap_or_default()
+}
+
+/// What is wrong with one entry of a `key=value,…` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntryProblem {
+    /// The entry has no `=`.
+    MissingEquals,
+    /// Nothing before the `=`.
+    EmptyKey,
+    /// A `%` is not followed by two hex digits.
+    BadPercentEscape,
+    /// The value, once percent-decoded, is not UTF-8.
+    NotUtf8,
+    /// The key is not a valid HTTP header name.
+    InvalidHeaderName,
+    /// The value is not a valid HTTP header value (a control character, for example).
+    InvalidHeaderValue,
+}
+
+impl fmt::Display for EntryProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MissingEquals => "has no `=`",
+            Self::EmptyKey => "has an empty key",
+            Self::BadPercentEscape => "has a `%` not followed by two hex digits",
+            Self::NotUtf8 => "does not percent-decode to UTF-8 text",
+            Self::InvalidHeaderName => "has a key that is not a valid HTTP header name",
+            Self::InvalidHeaderValue => "has a value that is not a valid HTTP header value",
+        })
+    }
+}
+
 const KNOWN_EXPORTERS: &str = "jsonl, console, otlp, mv37, none";
+
+/// The shortest batch interval: the idle exporter wakes once per interval, so at 0 it
+/// would spin (~8–16% of a core); at 1 ms it costs ~1.6%, at the 1 s default nothing.
+pub const MIN_BATCH_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The longest batch interval, shutdown timeout or request timeout accepted (one day):
+/// the bound keeps deadline arithmetic far from overflow. The shortest is 1 ms: a zero
+/// shutdown or request timeout would give up on every record.
+pub const MAX_DURATION_SETTING: Duration = Duration::from_secs(24 * 60 * 60);
+
+// The range texts below repeat the pipeline's limits as literals (messages are
+// `&'static str`); these assertions keep them equal.
+const _: () = assert!(MAX_QUEUE_RECORDS == 4_194_303);
+const _: () = assert!(MAX_QUEUE_BYTES == 549_755_813_887);
+const _: () = assert!(MIN_BATCH_INTERVAL.as_millis() == 1 && MAX_DURATION_SETTING.as_millis() == 86_400_000);
+
+/// A whole-number setting: its environment variable, its builder method (and `Config`
+/// field), and its allowed range, stated once so both sources report the same range.
+struct WholeSetting<T> {
+    env: &'static str,
+    setter: &'static str,
+    min: T,
+    max: T,
+    expected: &'static str,
+}
+
+impl<T: FromStr + PartialOrd + Copy + fmt::Display> WholeSetting<T> {
+    fn parse(&self, text: &str) -> Result<T, ConfigError> {
+        match text.trim().parse::<T>() {
+            Ok(value) if self.min <= value && value <= self.max => Ok(value),
+            _ => Err(ConfigError::Invalid {
+                variable: self.env,
+                value: text.to_owned(),
+                expected: self.expected,
+            }),
+        }
+    }
+
+    fn check(&self, value: T) -> Result<(), ConfigError> {
+        if self.min <= value && value <= self.max {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            variable: self.setter,
+            value: value.to_string(),
+            expected: self.expected,
+        })
+    }
+}
+
+const SAMPLE_RATE: &str = "a number from 0.0 to 1.0";
+const RECORDS: &str = "a whole number from 1 to 4194303";
+const BYTES: &str = "a whole number of bytes from 1 to 549755813887 (512 GiB)";
+
+const BATCH_SIZE: WholeSetting<usize> = WholeSetting {
+    env: "MV37_BATCH_SIZE",
+    setter: "max_batch_records",
+    min: 1,
+    max: MAX_QUEUE_RECORDS,
+    expected: RECORDS,
+};
+const BATCH_BYTES: WholeSetting<usize> = WholeSetting {
+    env: "MV37_BATCH_BYTES",
+    setter: "max_batch_bytes",
+    min: 1,
+    max: MAX_QUEUE_BYTES,
+    expected: BYTES,
+};
+const QUEUE_SIZE: WholeSetting<usize> = WholeSetting {
+    env: "MV37_QUEUE_SIZE",
+    setter: "max_queue_records",
+    min: 1,
+    max: MAX_QUEUE_RECORDS,
+    expected: RECORDS,
+};
+const QUEUE_BYTES: WholeSetting<usize> = WholeSetting {
+    env: "MV37_QUEUE_BYTES",
+    setter: "max_queue_bytes",
+    min: 1,
+    max: MAX_QUEUE_BYTES,
+    expected: BYTES,
+};
+// A payload larger than the queue could never be queued.
+const MAX_PAYLOAD: WholeSetting<usize> = WholeSetting {
+    env: "MV37_MAX_PAYLOAD_BYTES",
+    setter: "max_payload_bytes",
+    min: 1,
+    max: MAX_QUEUE_BYTES,
+    expected: BYTES,
+};
+const SPOOL_MAX_BYTES: WholeSetting<u64> = WholeSetting {
+    env: "MV37_SPOOL_MAX_BYTES",
+    setter: "spool_max_bytes",
+    min: 1,
+    max: u64::MAX,
+    expected: "a positive whole number of bytes",
+};
+
+/// A duration setting, given in milliseconds in the environment and as a `Duration` in
+/// code.
+struct DurationSetting {
+    setter: &'static str,
+    min: Duration,
+    env_expected: &'static str,
+    code_expected: &'static str,
+}
+
+impl DurationSetting {
+    fn parse(&self, variable: &'static str, text: &str) -> Result<Duration, ConfigError> {
+        let value = text.trim().parse::<u64>().map(Duration::from_millis);
+        match value {
+            Ok(value) if (self.min..=MAX_DURATION_SETTING).contains(&value) => Ok(value),
+            _ => Err(ConfigError::Invalid {
+                variable,
+                value: text.to_owned(),
+                expected: self.env_expected,
+            }),
+        }
+    }
+
+    fn check(&self, value: Duration) -> Result<(), ConfigError> {
+        if (self.min..=MAX_DURATION_SETTING).contains(&value) {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            variable: self.setter,
+            value: format!("{value:?}"),
+            expected: self.code_expected,
+        })
+    }
+}
+
+const MILLIS: &str = "a whole number of milliseconds from 1 to 86400000 (one day)";
+const DURATION: &str = "a duration from 1ms to 1 day";
+
+const BATCH_INTERVAL: DurationSetting = DurationSetting {
+    setter: "batch_interval",
+    min: MIN_BATCH_INTERVAL,
+    env_expected: MILLIS,
+    code_expected: DURATION,
+};
+const EXPORT_LINGER: DurationSetting = DurationSetting {
+    setter: "export_linger",
+    min: Duration::ZERO,
+    env_expected: "a whole number of milliseconds from 0 to 86400000 (one day)",
+    code_expected: "a duration from 0 to 1 day",
+};
+const SHUTDOWN_TIMEOUT: DurationSetting = DurationSetting {
+    setter: "shutdown_timeout",
+    min: Duration::from_millis(1),
+    env_expected: MILLIS,
+    code_expected: DURATION,
+};
+const OTLP_TIMEOUT: DurationSetting = DurationSetting {
+    setter: "otlp.retry.request_timeout",
+    min: Duration::from_millis(1),
+    env_expected: MILLIS,
+    code_expected: DURATION,
+};
+const INGEST_TIMEOUT: DurationSetting = DurationSetting {
+    setter: "ingest.retry.request_timeout",
+    min: Duration::from_millis(1),
+    env_expected: MILLIS,
+    code_expected: DURATION,
+};
 
 impl Config {
     /// The service identity network exporters stamp on what they send.
@@ -165,6 +396,44 @@ impl Config {
             environment: self.environment.clone(),
             extra: self.otlp.resource_attributes.clone(),
         }
+    }
+
+    /// Checks every numeric setting against its allowed range; an error names the
+    /// builder method (and `Config` field) of the value out of range, and the range.
+    /// Values read from the environment were checked when read, and their errors name
+    /// the variable. [`ClientBuilder::build`](crate::ClientBuilder::build) calls this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut config = mv37_runtime::Config::default();
+    /// config.batch_interval = Duration::ZERO;
+    /// let error = config.validate().unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     r#"invalid batch_interval="0ns": expected a duration from 1ms to 1 day"#
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(0.0..=1.0).contains(&self.sample_rate) {
+            return Err(ConfigError::Invalid {
+                variable: "sample_rate",
+                value: self.sample_rate.to_string(),
+                expected: SAMPLE_RATE,
+            });
+        }
+        BATCH_SIZE.check(self.max_batch_records)?;
+        BATCH_BYTES.check(self.max_batch_bytes)?;
+        BATCH_INTERVAL.check(self.batch_interval)?;
+        EXPORT_LINGER.check(self.export_linger)?;
+        QUEUE_SIZE.check(self.max_queue_records)?;
+        QUEUE_BYTES.check(self.max_queue_bytes)?;
+        MAX_PAYLOAD.check(self.max_payload_bytes)?;
+        SHUTDOWN_TIMEOUT.check(self.shutdown_timeout)?;
+        SPOOL_MAX_BYTES.check(self.spool_max_bytes)?;
+        OTLP_TIMEOUT.check(self.otlp.retry.request_timeout)?;
+        INGEST_TIMEOUT.check(self.ingest.retry.request_timeout)?;
+        Ok(())
     }
 
     /// Reads the environment over the defaults.
@@ -204,28 +473,28 @@ impl Config {
             self.service_name = Some(value);
         }
         if let Some(value) = get("MV37_BATCH_SIZE") {
-            self.max_batch_records = parse_count("MV37_BATCH_SIZE", &value)?;
+            self.max_batch_records = BATCH_SIZE.parse(&value)?;
         }
         if let Some(value) = get("MV37_BATCH_BYTES") {
-            self.max_batch_bytes = parse_count("MV37_BATCH_BYTES", &value)?;
+            self.max_batch_bytes = BATCH_BYTES.parse(&value)?;
         }
         if let Some(value) = get("MV37_BATCH_INTERVAL_MS") {
-            self.batch_interval = parse_millis("MV37_BATCH_INTERVAL_MS", &value)?;
+            self.batch_interval = BATCH_INTERVAL.parse("MV37_BATCH_INTERVAL_MS", &value)?;
         }
         if let Some(value) = get("MV37_EXPORT_LINGER_MS") {
-            self.export_linger = parse_millis("MV37_EXPORT_LINGER_MS", &value)?;
+            self.export_linger = EXPORT_LINGER.parse("MV37_EXPORT_LINGER_MS", &value)?;
         }
         if let Some(value) = get("MV37_QUEUE_SIZE") {
-            self.max_queue_records = parse_count("MV37_QUEUE_SIZE", &value)?;
+            self.max_queue_records = QUEUE_SIZE.parse(&value)?;
         }
         if let Some(value) = get("MV37_QUEUE_BYTES") {
-            self.max_queue_bytes = parse_count("MV37_QUEUE_BYTES", &value)?;
+            self.max_queue_bytes = QUEUE_BYTES.parse(&value)?;
         }
         if let Some(value) = get("MV37_MAX_PAYLOAD_BYTES") {
-            self.max_payload_bytes = parse_count("MV37_MAX_PAYLOAD_BYTES", &value)?;
+            self.max_payload_bytes = MAX_PAYLOAD.parse(&value)?;
         }
         if let Some(value) = get("MV37_SHUTDOWN_TIMEOUT_MS") {
-            self.shutdown_timeout = parse_millis("MV37_SHUTDOWN_TIMEOUT_MS", &value)?;
+            self.shutdown_timeout = SHUTDOWN_TIMEOUT.parse("MV37_SHUTDOWN_TIMEOUT_MS", &value)?;
         }
         if let Some(value) = get("MV37_FLUSH_ON_END") {
             self.flush_on_end = parse_bool("MV37_FLUSH_ON_END", &value)?;
@@ -234,7 +503,7 @@ impl Config {
             self.spool_dir = Some(PathBuf::from(value));
         }
         if let Some(value) = get("MV37_SPOOL_MAX_BYTES") {
-            self.spool_max_bytes = parse_count("MV37_SPOOL_MAX_BYTES", &value)? as u64;
+            self.spool_max_bytes = SPOOL_MAX_BYTES.parse(&value)?;
         }
         self.apply_otlp(&get)?;
         if let Some(value) = get("MV37_ENDPOINT") {
@@ -263,12 +532,7 @@ impl Config {
         }
         for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
             if let Some(value) = get(variable) {
-                let pairs = parse_key_values(&value).map_err(|problem| ConfigError::Invalid {
-                    variable,
-                    value: problem,
-                    expected: "comma-separated key=value pairs",
-                })?;
-                for (key, value) in pairs {
+                for (key, value) in parse_headers(variable, &value)? {
                     self.otlp.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
                     self.otlp.headers.push((key, value));
                 }
@@ -304,14 +568,11 @@ impl Config {
             };
         }
         if let Some((variable, value)) = pick("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") {
-            self.otlp.retry.request_timeout = parse_millis(variable, &value)?;
+            self.otlp.retry.request_timeout = OTLP_TIMEOUT.parse(variable, &value)?;
         }
         if let Some(value) = get("OTEL_RESOURCE_ATTRIBUTES") {
-            self.otlp.resource_attributes = parse_key_values(&value).map_err(|problem| ConfigError::Invalid {
-                variable: "OTEL_RESOURCE_ATTRIBUTES",
-                value: problem,
-                expected: "comma-separated key=value pairs",
-            })?;
+            self.otlp.resource_attributes =
+                parse_key_values(&value).map_err(|error| entry_error("OTEL_RESOURCE_ATTRIBUTES", error))?;
         }
         Ok(())
     }
@@ -369,32 +630,44 @@ pub(crate) fn parse_rate(variable: &'static str, value: &str) -> Result<f64, Con
         _ => Err(ConfigError::Invalid {
             variable,
             value: value.to_owned(),
-            expected: "a number from 0.0 to 1.0",
+            expected: SAMPLE_RATE,
         }),
     }
 }
 
-pub(crate) fn parse_count(variable: &'static str, value: &str) -> Result<usize, ConfigError> {
-    match value.trim().parse::<usize>() {
-        Ok(count) if count > 0 => Ok(count),
-        _ => Err(ConfigError::Invalid {
-            variable,
-            value: value.to_owned(),
-            expected: "a positive whole number",
-        }),
+/// The error for a malformed `key=value` entry.
+pub(crate) fn entry_error(variable: &'static str, error: EntryError) -> ConfigError {
+    ConfigError::InvalidEntry {
+        variable,
+        position: error.position,
+        key: error.key,
+        problem: error.problem,
     }
 }
 
-pub(crate) fn parse_millis(variable: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    value
-        .trim()
-        .parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| ConfigError::Invalid {
-            variable,
-            value: value.to_owned(),
-            expected: "a whole number of milliseconds",
+/// Parses a header list such as `OTEL_EXPORTER_OTLP_HEADERS`: percent-decoded values kept
+/// as secrets, names and values checked as HTTP headers. Errors never carry a value, nor
+/// a key that is not a valid header name (it may be a value typed without its key).
+fn parse_headers(variable: &'static str, text: &str) -> Result<Vec<(String, SecretString)>, ConfigError> {
+    split_key_values(text)
+        .map(|entry| {
+            let (position, key, raw) = entry.map_err(|error| entry_error(variable, error))?;
+            let error = |problem| {
+                let shown = HeaderName::from_bytes(key.as_bytes()).is_ok().then(|| key.to_owned());
+                entry_error(
+                    variable,
+                    EntryError {
+                        position,
+                        key: shown,
+                        problem,
+                    },
+                )
+            };
+            let value = percent_decode(raw).map_err(error)?;
+            header_pair(key, &value).map_err(error)?;
+            Ok((key.to_owned(), SecretString::from(value)))
         })
+        .collect()
 }
 
 #[cfg(test)]
@@ -458,7 +731,12 @@ mod tests {
 #[cfg(test)]
 mod otlp_env_tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
+
+    fn exposed(headers: &[(String, SecretString)]) -> Vec<(&str, &str)> {
+        headers.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect()
+    }
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
@@ -481,8 +759,8 @@ mod otlp_env_tests {
         assert_eq!(config.exporters, vec![ExporterKind::Otlp]);
         assert_eq!(config.otlp.endpoint, "http://collector:4318/v1/traces");
         assert_eq!(
-            config.otlp.headers,
-            vec![("api-key".into(), "abc=".into()), ("x-team".into(), "agents".into())]
+            exposed(&config.otlp.headers),
+            vec![("api-key", "abc="), ("x-team", "agents")]
         );
         assert_eq!(config.otlp.protocol, OtlpProtocol::Json);
         assert!(config.otlp.gzip);
@@ -521,8 +799,10 @@ mod otlp_env_tests {
         let error = config(&[("OTEL_EXPORTER_OTLP_HEADERS", "justakey")]).expect_err("no =");
         assert!(matches!(
             error,
-            ConfigError::Invalid {
+            ConfigError::InvalidEntry {
                 variable: "OTEL_EXPORTER_OTLP_HEADERS",
+                position: 1,
+                problem: EntryProblem::MissingEquals,
                 ..
             }
         ));
@@ -548,5 +828,24 @@ mod otlp_env_tests {
             missing.to_string(),
             "MV37_API_KEY is not set, and the mv37 exporter needs it"
         );
+    }
+}
+
+#[cfg(test)]
+mod header_map_tests {
+    use crate::export::http::header_map;
+
+    #[test]
+    fn every_header_value_is_marked_sensitive() {
+        let headers = header_map(&[
+            ("authorization".into(), "Bearer sk-1".into()),
+            ("x-api-key".into(), "sk-2".into()),
+            ("x-team".into(), "agents".into()),
+        ])
+        .expect("valid");
+        assert_eq!(headers.len(), 3);
+        assert!(headers.values().all(reqwest::header::HeaderValue::is_sensitive));
+        let shown = format!("{headers:?}");
+        assert!(!shown.contains("sk-") && !shown.contains("agents"), "{shown}");
     }
 }

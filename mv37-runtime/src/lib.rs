@@ -28,7 +28,9 @@ use std::borrow::Cow;
 
 pub use client::{client, Client, ClientBuilder, DefaultGuard, InstallGuard};
 pub use clock::unix_nanos_now;
-pub use config::{Config, ConfigError, ExporterKind, DEFAULT_JSONL_PATH};
+pub use config::{
+    Config, ConfigError, EntryProblem, ExporterKind, DEFAULT_JSONL_PATH, MAX_DURATION_SETTING, MIN_BATCH_INTERVAL,
+};
 pub use context::{Context, ContextGuard, FutureExt, ScopeFuture, ScopeGuard, WithContext};
 pub use events::{FeedbackBuilder, MessageBuilder};
 pub use export::pipeline::{FlushError, ShutdownError};
@@ -55,6 +57,8 @@ pub use record::{
 };
 pub use redact::REDACTION_ERROR_KEY;
 pub use scoped::ScopedSpan;
+/// The secret type of header values ([`OtlpConfig::headers`]) and the trait that reads it.
+pub use secrecy::{ExposeSecret, SecretString};
 pub use span::{DetachedSpan, Span, SpanBuilder, SpanGuard};
 pub use stats::{DropReason, DroppedStats, Stats};
 pub use trace::{Trace, TraceBuilder, TraceGuard};

@@ -351,53 +351,96 @@ pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-/// Parses `key=value,key2=value2` (values percent-decoded), as in
-/// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES`.
-pub(crate) fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
+// The configuration helpers below (key=value lists, percent-decoding, header maps) are
+// shared by `config` and the network exporters.
+use crate::config::EntryProblem;
+use secrecy::{ExposeSecret, SecretString};
+
+/// One malformed entry of a `key=value,…` list: where it is and what is wrong, never
+/// its value (header values are secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntryError {
+    /// 1-based position of the entry among the comma-separated items.
+    pub(crate) position: usize,
+    /// The key, when the entry has one.
+    pub(crate) key: Option<String>,
+    pub(crate) problem: EntryProblem,
+}
+
+/// Splits `key=value,key2=value2` into (1-based position, trimmed key, raw value); empty
+/// items are skipped but counted, so positions match what the user sees.
+pub(crate) fn split_key_values(text: &str) -> impl Iterator<Item = Result<(usize, &str, &str), EntryError>> {
     text.split(',')
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("{pair:?} is not key=value"))?;
+        .enumerate()
+        .map(|(index, pair)| (index + 1, pair.trim()))
+        .filter(|(_, pair)| !pair.is_empty())
+        .map(|(position, pair)| {
+            let error = |problem| EntryError {
+                position,
+                key: None,
+                problem,
+            };
+            let (key, value) = pair.split_once('=').ok_or_else(|| error(EntryProblem::MissingEquals))?;
             let key = key.trim();
             if key.is_empty() {
-                return Err(format!("{pair:?} has an empty key"));
+                return Err(error(EntryProblem::EmptyKey));
             }
-            Ok((key.to_owned(), percent_decode(value.trim())))
+            Ok((position, key, value.trim()))
+        })
+}
+
+/// Parses `key=value,key2=value2` (values percent-decoded), as in
+/// `OTEL_RESOURCE_ATTRIBUTES`.
+pub(crate) fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, EntryError> {
+    split_key_values(text)
+        .map(|entry| {
+            let (position, key, value) = entry?;
+            let value = percent_decode(value).map_err(|problem| EntryError {
+                position,
+                key: Some(key.to_owned()),
+                problem,
+            })?;
+            Ok((key.to_owned(), value))
         })
         .collect()
 }
 
-fn percent_decode(text: &str) -> String {
+/// Decodes `%XX` escapes. Strict: a `%` not followed by two hex digits, or bytes that are
+/// not UTF-8 once decoded, are errors rather than guesses (a token that is silently
+/// altered would fail far from its cause).
+pub(crate) fn percent_decode(text: &str) -> Result<String, EntryProblem> {
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+    for (index, _) in bytes.iter().enumerate().filter(|(_, byte)| **byte == b'%') {
+        let escape = bytes.get(index + 1..index + 3);
+        if !escape.is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit)) {
+            return Err(EntryProblem::BadPercentEscape);
         }
-        out.push(bytes[i]);
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| EntryProblem::NotUtf8)
 }
 
-/// Builds a header map from pairs, naming the pair that is not a valid header.
-pub(crate) fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap, String> {
+/// One header, checked; its value is marked sensitive so that `HeaderMap`'s `Debug`
+/// (and anything built on it) never shows it.
+pub(crate) fn header_pair(key: &str, value: &str) -> Result<(HeaderName, HeaderValue), EntryProblem> {
+    let name = HeaderName::from_bytes(key.as_bytes()).map_err(|_| EntryProblem::InvalidHeaderName)?;
+    let mut value = HeaderValue::from_str(value).map_err(|_| EntryProblem::InvalidHeaderValue)?;
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
+/// Builds a header map from pairs, every value marked sensitive; an error names the
+/// pair's position and, when it is a valid header name, its key, never its value.
+pub(crate) fn header_map(pairs: &[(String, SecretString)]) -> Result<HeaderMap, EntryError> {
     let mut headers = HeaderMap::new();
-    for (key, value) in pairs {
-        let name = HeaderName::from_bytes(key.as_bytes()).map_err(|_| format!("{key:?} is not a valid header name"))?;
-        let mut value =
-            HeaderValue::from_str(value).map_err(|_| format!("the value of header {key:?} is not valid"))?;
-        if name == reqwest::header::AUTHORIZATION {
-            value.set_sensitive(true);
-        }
+    for (index, (key, value)) in pairs.iter().enumerate() {
+        let (name, value) = header_pair(key, value.expose_secret()).map_err(|problem| EntryError {
+            position: index + 1,
+            key: (problem != EntryProblem::InvalidHeaderName).then(|| key.clone()),
+            problem,
+        })?;
         headers.insert(name, value);
     }
     Ok(headers)

@@ -11,6 +11,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status as OtlpStatus};
 use prost::Message;
 use reqwest::header::HeaderMap;
+use secrecy::SecretString;
 use serde_json::Value;
 
 use super::http::{HttpTransport, Request, RetryPolicy};
@@ -40,8 +41,11 @@ pub struct OtlpConfig {
     pub protocol: OtlpProtocol,
     /// Gzip request bodies.
     pub gzip: bool,
-    /// Extra headers (`OTEL_EXPORTER_OTLP_HEADERS`), such as an API key.
-    pub headers: Vec<(String, String)>,
+    /// Extra headers (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TRACES_HEADERS`),
+    /// such as an API key. Values are secrets: `Debug` shows `[REDACTED]`, errors never
+    /// quote them, and requests mark them sensitive. Build one with
+    /// `("x-api-key".into(), token.into())`; read one with [`secrecy::ExposeSecret`].
+    pub headers: Vec<(String, SecretString)>,
     /// Resource attributes beyond those derived from the client's configuration
     /// (`OTEL_RESOURCE_ATTRIBUTES`).
     pub resource_attributes: Vec<(String, String)>,
@@ -179,11 +183,9 @@ impl OtlpExporter {
     /// An exporter for `config`, stamping `resource` on every span.
     pub fn new(config: OtlpConfig, resource: &ResourceInfo) -> Result<Self, crate::ConfigError> {
         crate::config::check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &config.endpoint)?;
-        let headers = super::http::header_map(&config.headers).map_err(|message| crate::ConfigError::Invalid {
-            variable: "OTEL_EXPORTER_OTLP_HEADERS",
-            value: message,
-            expected: "comma-separated key=value pairs of valid HTTP headers",
-        })?;
+        // Headers from the environment were checked when read; these come from code.
+        let headers = super::http::header_map(&config.headers)
+            .map_err(|error| crate::config::entry_error("otlp.headers", error))?;
         let mut resource = resource.clone();
         resource.extra.extend(config.resource_attributes.iter().cloned());
         Ok(Self {
