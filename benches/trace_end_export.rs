@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use collector::{Collector, Reply};
 use mv37::{Client, OtlpConfig, OtlpExporter, OtlpProtocol, ResourceInfo};
 
-fn client(collector: &Collector) -> Client {
+fn otlp_client(collector: &Collector) -> Client {
     let config = OtlpConfig {
         endpoint: format!("{}/v1/traces", collector.url()),
         protocol: OtlpProtocol::Protobuf,
@@ -29,7 +29,10 @@ fn client(collector: &Collector) -> Client {
 
 fn one_trace(client: &Client, i: usize) {
     client.trace("agent_turn").run(|trace| {
-        trace.llm("chat").model("gpt-4.1-mini").run(|span| span.record_input(&i));
+        trace
+            .llm("chat")
+            .model("gpt-4.1-mini")
+            .run(|span| span.record_input(&i));
         trace.tool("lookup").run(|span| span.record_output(&"ok"));
     });
 }
@@ -41,7 +44,7 @@ fn main() {
 
     // Steady load: `rate` traces a second, paced on a fixed schedule.
     let sink = Collector::start(|_| Reply::Ok);
-    let client = client(&sink);
+    let client = otlp_client(&sink);
     let started = Instant::now();
     let total = (seconds * rate) as usize;
     for i in 0..total {
@@ -65,7 +68,7 @@ fn main() {
 
     // Isolated traces: each ends alone, and we time its arrival at the collector.
     let sink = Collector::start(|_| Reply::Ok);
-    let client = client(&sink);
+    let client = otlp_client(&sink);
     let mut delays = Vec::new();
     for i in 0..50 {
         let before = sink.received().len();

@@ -585,7 +585,9 @@ fn self_signed_tls_server() -> (String, Arc<AtomicUsize>) {
             let config = Arc::clone(&config);
             std::thread::spawn(move || {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let Ok(connection) = rustls::ServerConnection::new(config) else { return };
+                let Ok(connection) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
                 let mut tls = rustls::StreamOwned::new(connection, stream);
                 let mut buffer = [0u8; 1024];
                 let _ = std::io::Read::read(&mut tls, &mut buffer);
@@ -612,5 +614,9 @@ fn a_certificate_error_fails_fast_with_a_clear_message_and_is_not_retried() {
     assert!(!error.transient, "{error}");
     assert!(error.message.contains("TLS certificate"), "{error}");
     assert!(error.message.contains("not retried"), "{error}");
-    assert_eq!(connections.load(Ordering::SeqCst), 1, "one attempt, no retries: {error}");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one attempt, no retries: {error}"
+    );
 }

@@ -107,6 +107,12 @@ pub(crate) const DEFAULT_EXPORT_LINGER: Duration = Duration::from_millis(20);
 /// spooled or counted before the caller's deadline.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(250);
 
+/// `now + timeout`, for any timeout (`Duration::MAX` means "a year", not a panic).
+fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
 /// Records a thread gathers before it hands them to the queue in one operation.
 const LOCAL_CHUNK: usize = 32;
 
@@ -590,7 +596,7 @@ impl Pipeline {
             return Err(FlushError::FromExporterThread);
         }
         self.hand_over_local();
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         let mut control = self.control();
         control.flush_requested += 1;
         let target = control.flush_requested;
@@ -624,11 +630,11 @@ impl Pipeline {
         let now = Instant::now();
         // The first caller's deadline holds for every later one: a guard's shutdown
         // followed by the client's own in `Drop` takes one deadline, not two.
-        let deadline = *control.shutdown_deadline.get_or_insert(now + timeout);
+        let deadline = *control.shutdown_deadline.get_or_insert(deadline_after(now, timeout));
         let margin = (deadline.saturating_duration_since(now) / 5).min(SHUTDOWN_MARGIN);
         self.deadline.set(deadline - margin);
         self.force_wake();
-        let give_up = deadline.min(now + timeout);
+        let give_up = deadline.min(deadline_after(now, timeout));
         while !self.finished.load(Ordering::Acquire) {
             let now = Instant::now();
             if now >= give_up {
