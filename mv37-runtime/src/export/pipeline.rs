@@ -861,8 +861,8 @@ impl Pipeline {
             return false;
         };
         let written = spool.write(records);
-        if written.is_ok() && self.is_closed() {
-            // Shutting down: what is spooled now is sealed at once, ready for the next
+        if written.is_ok() && self.is_closed() && queued_records(self.state.load(Ordering::Acquire)) == 0 {
+            // The last batch of a shutdown: the segment is sealed, ready for the next
             // process or `mv37 send --spool`.
             let _ = spool.seal();
         }

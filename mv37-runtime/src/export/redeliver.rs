@@ -315,7 +315,9 @@ impl SpoolRedelivery {
         if self.logged <= LOGGED_BAD_SEGMENTS {
             eprintln!("mv37: {message}");
         } else if self.logged == LOGGED_BAD_SEGMENTS + 1 {
-            eprintln!("mv37: further spool problems are counted in stats (spool_bad_segments), not logged");
+            eprintln!(
+                "mv37: further spool problems are not logged (unreadable segments are counted in stats.spool_bad_segments)"
+            );
         }
     }
 }
