@@ -304,6 +304,47 @@ fn records_this_process_spooled_and_cannot_read_back_are_counted_as_dropped() {
     let _ = fs::remove_dir_all(dir);
 }
 
+/// Run as a child process by the next test: drains a spool, so that the test can read
+/// what it wrote on standard error.
+#[test]
+fn child_process_that_drains_a_spool() {
+    let Some(dir) = std::env::var_os("MV37_TEST_DRAINING_SPOOL") else {
+        return;
+    };
+    let client = spooling_client(MemoryExporter::new(), Path::new(&dir));
+    let drained = wait_until(Duration::from_secs(10), || client.stats().resent_from_spool >= 2);
+    client.shutdown().expect("shutdown");
+    assert!(drained, "{:?}", client.stats());
+}
+
+#[test]
+fn an_unreadable_segment_is_reported_once_with_its_path_and_never_its_contents() {
+    let dir = temp_dir("reported");
+    spool_of_an_earlier_process(&dir, &records(1), u64::MAX, 2);
+    let segment = files_ending(&dir, ".jsonl").remove(0);
+    let mut damaged = fs::read(&segment).expect("read");
+    damaged.extend_from_slice(b"{\"v\":1,\"type\":\"span\",\"input\":\"card 4111 1111 1111 1111 \xff\"}\n");
+    damaged.extend_from_slice(b"{\"v\":1,\"type\":\"span\",\"user\":\"jane.doe@example.com\"}\n");
+    fs::write(&segment, damaged).expect("write");
+
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "child_process_that_drains_a_spool", "--nocapture"])
+        .env("MV37_TEST_DRAINING_SPOOL", &dir)
+        .output()
+        .expect("child");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let name = segment.file_name().expect("name").to_string_lossy().into_owned();
+    let reports: Vec<&str> = stderr.lines().filter(|line| line.contains(&name)).collect();
+    assert_eq!(reports.len(), 1, "reported once: {stderr}");
+    assert!(reports[0].contains("2 unreadable lines"), "{stderr}");
+    assert!(reports[0].contains("invalid UTF-8"), "{stderr}");
+    assert!(reports[0].contains(".bad"), "{stderr}");
+    assert!(!stderr.contains("4111") && !stderr.contains("jane.doe"), "{stderr}");
+    assert_eq!(files_ending(&dir, ".bad").len(), 1);
+    let _ = fs::remove_dir_all(dir);
+}
+
 #[test]
 fn orphan_temporary_files_are_removed_and_a_live_writers_is_kept() {
     let dir = temp_dir("orphans");

@@ -182,7 +182,11 @@ impl SpoolRedelivery {
                     continue;
                 }
                 // The readable records are sent; the file is set aside once they are.
-                self.log_bad(&claimed, &format!("{reason}, {good} readable records sent"));
+                let waiting = claimed.waiting_path().display().to_string();
+                self.log(format_args!(
+                    "spool segment {waiting}: {reason}; its {good} readable records are sent, then it is set aside as \
+                     {waiting}.bad"
+                ));
             } else if contents.records.is_empty() {
                 if let Err(error) = claimed.finish() {
                     self.log(format_args!("cannot remove an empty spool segment: {error}"));
@@ -260,13 +264,9 @@ impl SpoolRedelivery {
         progress.sent += end;
         if progress.sent >= progress.records.len() {
             if let Some(done) = self.current.take() {
-                match done.claimed.finish() {
-                    Ok(Some(bad)) => self.log(format_args!(
-                        "the unreadable lines of a spool segment are kept in {}",
-                        bad.display()
-                    )),
-                    Ok(None) => {}
-                    Err(error) => self.log(format_args!("cannot remove a delivered spool segment: {error}")),
+                // A segment with unreadable lines was reported when it was read.
+                if let Err(error) = done.claimed.finish() {
+                    self.log(format_args!("cannot remove a delivered spool segment: {error}"));
                 }
             }
         }
@@ -286,25 +286,16 @@ impl SpoolRedelivery {
 
     /// Renames an unreadable segment to `.bad` and says so.
     fn set_aside(&mut self, claimed: ClaimedSegment, reason: &str) {
-        let path = claimed.segment().path.clone();
+        let waiting = claimed.waiting_path().display().to_string();
         match claimed.set_aside() {
             Ok(bad) => self.log(format_args!(
-                "spool segment {} set aside as {}: {reason}",
-                path.display(),
+                "spool segment {waiting} set aside as {}: {reason}",
                 bad.display()
             )),
             Err(error) => self.log(format_args!(
-                "spool segment {} is unreadable ({reason}) and cannot be set aside: {error}",
-                path.display()
+                "spool segment {waiting} is unreadable ({reason}) and cannot be set aside: {error}"
             )),
         }
-    }
-
-    fn log_bad(&mut self, claimed: &ClaimedSegment, reason: &str) {
-        self.log(format_args!(
-            "spool segment {}: {reason}",
-            claimed.segment().path.display()
-        ));
     }
 
     /// Reports a redelivery problem on standard error: the first few, then a note that

@@ -626,6 +626,11 @@ impl ClaimedSegment {
         &self.segment
     }
 
+    /// The name it waits under when it is not claimed.
+    pub(crate) fn waiting_path(&self) -> &Path {
+        &self.base
+    }
+
     /// Reads the segment; malformed lines (invalid UTF-8, not JSON, not a record, cut
     /// short by a crash) are reported, not fatal.
     pub fn read(&mut self) -> io::Result<SegmentContents> {
