@@ -25,6 +25,9 @@ use crate::stats::{Counters, DropReason};
 /// queue, flush and shutdown requests again (it also stops as soon as they need it).
 const ROUND_BUDGET: Duration = Duration::from_millis(50);
 
+/// The longest wait between failed attempts while nothing gets through.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
 /// Unreadable segments reported one by one on standard error; later ones only counted.
 const LOGGED_BAD_SEGMENTS: u32 = 10;
 
@@ -40,8 +43,12 @@ pub(crate) struct SpoolRedelivery {
     listed: Option<(u64, Instant)>,
     current: Option<InProgress>,
     next_attempt: Instant,
-    /// The last attempt failed: wait out the interval even if new segments appear.
-    backing_off: bool,
+    /// Failed attempts in a row: the wait after one doubles with each (from a batch
+    /// interval up to [`MAX_BACKOFF`]), and new segments do not end it; a batch of new
+    /// records delivered by the exporter does.
+    failures: u32,
+    /// The exporter's delivered batches when last looked at.
+    seen_batches: u64,
     logged: u32,
 }
 
@@ -71,7 +78,8 @@ impl SpoolRedelivery {
             listed: None,
             current: None,
             next_attempt: Instant::now(),
-            backing_off: false,
+            failures: 0,
+            seen_batches: 0,
             logged: 0,
         }
     }
@@ -90,23 +98,21 @@ impl SpoolRedelivery {
             return false;
         }
         let started = Instant::now();
-        {
-            let mut guard = lock(spool);
-            let Some(spool) = guard.as_mut() else {
-                return false;
-            };
-            if let Err(error) = spool.seal_if_due() {
-                self.log(format_args!(
-                    "cannot seal a segment in {}: {error}",
-                    spool.dir().display()
-                ));
-            }
-            // A segment sealed since the last listing ends a wait for work (not a wait
-            // after a failed attempt).
-            let sealed_since = self
-                .listed
-                .is_none_or(|(generation, _)| generation != spool.generation());
-            if sealed_since && !self.backing_off && self.current.is_none() && self.waiting.is_empty() {
+        // The exporter delivered new records: the backend is back, try at once.
+        let batches = counters.batches.load(Ordering::Acquire);
+        if batches != self.seen_batches {
+            self.seen_batches = batches;
+            self.failures = 0;
+            self.next_attempt = started;
+        }
+        if self.failures == 0 && self.current.is_none() && self.waiting.is_empty() {
+            // A segment this process sealed (full, or at shutdown) ends a wait for work.
+            let guard = lock(spool);
+            let sealed_since = guard.as_ref().is_some_and(|spool| {
+                self.listed
+                    .is_none_or(|(generation, _)| generation != spool.generation())
+            });
+            if sealed_since {
                 self.next_attempt = started;
             }
         }
@@ -115,15 +121,18 @@ impl SpoolRedelivery {
         }
         loop {
             if self.current.is_none() && !self.take_next(spool, counters) {
-                self.backing_off = false;
                 self.next_attempt = Instant::now() + self.interval;
                 return false;
             }
             match self.send_batch(exporter, counters) {
-                Step::Progress => {}
+                Step::Progress => self.failures = 0,
                 Step::Failed => {
-                    self.backing_off = true;
-                    self.next_attempt = Instant::now() + self.interval;
+                    self.failures = self.failures.saturating_add(1);
+                    let backoff = self
+                        .interval
+                        .saturating_mul(1 << (self.failures - 1).min(16))
+                        .min(MAX_BACKOFF);
+                    self.next_attempt = Instant::now() + backoff.max(self.interval);
                     return false;
                 }
             }
@@ -139,7 +148,7 @@ impl SpoolRedelivery {
         // Bounded: each turn takes one entry off the list, and the list is refilled once.
         loop {
             let Some(entry) = self.waiting.pop_front() else {
-                if listed_now || !self.list(spool) {
+                if listed_now || !self.seal_and_list(spool) {
                     return false;
                 }
                 listed_now = true;
@@ -203,10 +212,17 @@ impl SpoolRedelivery {
         }
     }
 
-    /// Lists the spool again, unless nothing can have changed; false if there is nothing.
-    fn list(&mut self, spool: &Mutex<Option<Spool>>) -> bool {
+    /// Nothing else is waiting: seals this process's open segment if it is a second old
+    /// (so that its records go out soon once the backend is back; while it stays down,
+    /// attempts are rare and the segment grows), then lists the spool again unless
+    /// nothing can have changed. False if there is nothing to send.
+    fn seal_and_list(&mut self, spool: &Mutex<Option<Spool>>) -> bool {
         let mut guard = lock(spool);
         let Some(spool) = guard.as_mut() else { return false };
+        if let Err(error) = spool.seal_if_due() {
+            let dir = spool.dir().display().to_string();
+            self.log(format_args!("cannot seal a segment in {dir}: {error}"));
+        }
         let unchanged = self
             .listed
             .is_some_and(|(generation, at)| generation == spool.generation() && at.elapsed() < self.interval);

@@ -9,8 +9,8 @@
 //! - `….open`: the segment a writer is appending to. Consecutive failed batches go to
 //!   the same open segment, each append written whole and synced before it counts as
 //!   spooled, so `kill -9` loses nothing that was counted. It is sealed when it reaches
-//!   its byte target, a second after it was opened, at shutdown, and when its `Spool` is
-//!   dropped.
+//!   its byte target, when in-process redelivery has nothing else to send and it is a
+//!   second old, at shutdown, and when its `Spool` is dropped.
 //! - `…-n<records>.jsonl`: sealed, waiting to be sent. The name carries the record
 //!   count, so eviction can count what it drops without reading the file.
 //! - `<sealed name>.claimed-<writer>`: being sent by that process.
@@ -42,8 +42,8 @@ pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 256 * 1024 * 1024;
 /// The default size at which an open segment is sealed and a new one begun.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 1024 * 1024;
 
-/// How long a segment stays open for appends before it is sealed, so that its records
-/// can be sent.
+/// How long a segment stays open at least before in-process redelivery, with nothing
+/// else to send, seals it to send its records.
 pub(crate) const SEAL_AFTER: Duration = Duration::from_secs(1);
 
 /// An open segment of another writer that has not changed for this long is taken by
@@ -253,7 +253,7 @@ impl Spool {
         }
         let bytes = lines.len() as u64;
         if let Some(open) = &self.open {
-            if open.opened.elapsed() >= SEAL_AFTER || (open.records > 0 && open.bytes + bytes > self.segment_bytes) {
+            if open.records > 0 && open.bytes + bytes > self.segment_bytes {
                 // A seal that fails leaves the segment under its open name, where it is
                 // still found and sent; the records go to a new segment.
                 let _ = self.seal();
