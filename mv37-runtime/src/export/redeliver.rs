@@ -180,12 +180,17 @@ impl SpoolRedelivery {
             };
             let good = contents.records.len() as u64;
             let own_left = if own { good.min(declared) } else { 0 };
-            if let Some((line, reason)) = contents.malformed.first() {
-                let lost = declared.saturating_sub(good);
+            let lost = declared.saturating_sub(good);
+            if lost > 0 || !contents.malformed.is_empty() {
                 self.lose_unreadable(counters, own, lost);
-                let bad_lines = contents.malformed.len();
-                let reason =
-                    format!("{bad_lines} unreadable lines (first: line {line}, {reason}); {lost} records lost");
+                claimed.set_damaged();
+                let reason = match contents.malformed.first() {
+                    Some((line, reason)) => format!(
+                        "{} unreadable lines (first: line {line}, {reason}); {lost} records lost",
+                        contents.malformed.len()
+                    ),
+                    None => format!("cut short: {lost} of its {declared} records are missing"),
+                };
                 if contents.records.is_empty() {
                     self.set_aside(claimed, &reason);
                     continue;

@@ -651,6 +651,12 @@ impl ClaimedSegment {
         Ok(contents)
     }
 
+    /// Marks the segment as damaged (fewer records than its name says): `finish` sets it
+    /// aside rather than removing it.
+    pub(crate) fn set_damaged(&mut self) {
+        self.malformed = true;
+    }
+
     /// The segment was sent: removes it, or, if reading it found malformed lines, sets it
     /// aside as `<name>.bad` (returned) so that it is never read again.
     pub fn finish(self) -> io::Result<Option<PathBuf>> {
