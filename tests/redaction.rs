@@ -151,6 +151,9 @@ fn spool_text(dir: &Path) -> String {
     let mut text = String::new();
     for entry in std::fs::read_dir(dir).expect("spool dir") {
         let path = entry.expect("entry").path();
+        if !path.is_file() {
+            continue;
+        }
         text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).expect("read segment")));
     }
     text
@@ -219,6 +222,42 @@ fn no_secret_reaches_the_spool_at_the_shutdown_deadline() {
     let text = spool_text(&dir);
     assert!(!text.is_empty(), "{stats:?}");
     assert_eq!(leaks(&text), Vec::<&str>::new(), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn no_secret_is_re_sent_from_a_spool_an_earlier_process_wrote_without_the_hook() {
+    let dir = scratch_dir("resend");
+    let earlier = Client::builder()
+        .exporter(Echoing {
+            transient: true,
+            block_after_first: false,
+            calls: Arc::default(),
+        })
+        .spool_dir(&dir)
+        .build()
+        .expect("client");
+    record_everywhere(&earlier);
+    earlier.shutdown().expect("shutdown");
+    drop(earlier);
+    assert!(!leaks(&spool_text(&dir)).is_empty(), "the earlier process had no hook");
+    let memory = MemoryExporter::new();
+    let next = Client::builder()
+        .exporter(memory.clone())
+        .redact(scrub)
+        .spool_dir(&dir)
+        .build()
+        .expect("client");
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while next.stats().resent_from_spool == 0 {
+        assert!(std::time::Instant::now() < give_up, "{:?}", next.stats());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    next.shutdown().expect("shutdown");
+    let records = memory.records();
+    assert!(!records.is_empty());
+    let resent = everything_in(&records);
+    assert_eq!(leaks(&resent), Vec::<&str>::new(), "{resent}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -366,7 +366,8 @@ pub fn run(args: SendArgs) -> Result<u8, CliError> {
     })
 }
 
-/// `mv37 send --spool DIR`: delivers each segment whole, then removes it.
+/// `mv37 send --spool DIR`: claims each segment (so a process sharing the directory does
+/// not send it too), delivers it whole, then removes it.
 fn send_spool(args: &SendArgs, dir: &std::path::Path) -> Result<u8, CliError> {
     if !dir.is_dir() {
         return Err(CliError::Unreadable {
@@ -381,12 +382,21 @@ fn send_spool(args: &SendArgs, dir: &std::path::Path) -> Result<u8, CliError> {
         path: dir.display().to_string(),
         source,
     };
-    let segments = Spool::open(dir, u64::MAX)
-        .and_then(|spool| spool.segments())
-        .map_err(unreadable)?;
+    let spool = Spool::open(dir, u64::MAX).map_err(unreadable)?;
+    let segments = spool.segments().map_err(unreadable)?;
     let (mut delivered, mut sent, mut failed, mut malformed) = (0u64, 0u64, 0u64, 0u64);
     for segment in &segments {
-        let contents = match Spool::read(segment) {
+        let mut claimed = match spool.claim(segment) {
+            Ok(Some(claimed)) => claimed,
+            // Taken by another process since the listing: it sends that one.
+            Ok(None) => continue,
+            Err(error) => {
+                eprintln!("mv37: {}: {error}", segment.path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let contents = match claimed.read() {
             Ok(contents) => contents,
             Err(error) => {
                 eprintln!(
@@ -419,7 +429,7 @@ fn send_spool(args: &SendArgs, dir: &std::path::Path) -> Result<u8, CliError> {
             }
         }
         if ok {
-            Spool::remove(segment).map_err(|source| CliError::Unreadable {
+            claimed.finish().map_err(|source| CliError::Unreadable {
                 path: segment.path.display().to_string(),
                 source,
             })?;

@@ -39,7 +39,9 @@ pub use export::{
     NoopExporter, OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy,
     DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
 };
-pub use export::{Evicted, Segment, SegmentContents, Spool, DEFAULT_SPOOL_MAX_BYTES};
+pub use export::{
+    ClaimedSegment, Evicted, Segment, SegmentContents, Spool, DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES,
+};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
 pub use llm::chat::{
     messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_messages, record_openai_messages,

@@ -19,6 +19,9 @@ pub enum DropReason {
     /// The record waited in the disk spool, and its segment was evicted to keep the
     /// spool within its bound (or the backend rejected it when it was re-sent).
     SpoolEvicted,
+    /// The record waited in the disk spool, and its line could not be read back (invalid
+    /// UTF-8, cut short by a crash, not a record): its segment was set aside as `.bad`.
+    SpoolUnreadable,
 }
 
 /// Counts of dropped records by reason.
@@ -34,12 +37,19 @@ pub struct DroppedStats {
     pub shutdown_timeout: u64,
     /// Spooled, then evicted from the spool (or rejected when re-sent).
     pub spool_evicted: u64,
+    /// Spooled, then unreadable when read back (its segment was set aside as `.bad`).
+    pub spool_unreadable: u64,
 }
 
 impl DroppedStats {
     /// All dropped records, whatever the reason.
     pub fn total(&self) -> u64 {
-        self.queue_full + self.export_failed + self.after_shutdown + self.shutdown_timeout + self.spool_evicted
+        self.queue_full
+            + self.export_failed
+            + self.after_shutdown
+            + self.shutdown_timeout
+            + self.spool_evicted
+            + self.spool_unreadable
     }
 }
 
@@ -66,6 +76,10 @@ pub struct Stats {
     /// Records from earlier runs' spool segments evicted or rejected by this client (not
     /// part of `produced`).
     pub lost_from_earlier_spool: u64,
+    /// Spool segments (of this process or earlier ones) this client found partly or
+    /// wholly unreadable and set aside as `.bad`; their lost records are counted in
+    /// `dropped.spool_unreadable` (this process's) or `lost_from_earlier_spool`.
+    pub spool_bad_segments: u64,
     /// Batches the exporter accepted.
     pub batches: u64,
     /// Traces not recorded because of the sample rate (not records, so not in `produced`).
@@ -89,7 +103,9 @@ pub(crate) struct Counters {
     pub(crate) spooled: AtomicU64,
     pub(crate) resent_from_spool: AtomicU64,
     pub(crate) lost_from_earlier_spool: AtomicU64,
+    pub(crate) spool_bad_segments: AtomicU64,
     spool_evicted: AtomicU64,
+    spool_unreadable: AtomicU64,
     queue_full: AtomicU64,
     export_failed: AtomicU64,
     after_shutdown: AtomicU64,
@@ -104,6 +120,7 @@ impl Counters {
             DropReason::AfterShutdown => &self.after_shutdown,
             DropReason::ShutdownTimeout => &self.shutdown_timeout,
             DropReason::SpoolEvicted => &self.spool_evicted,
+            DropReason::SpoolUnreadable => &self.spool_unreadable,
         };
         counter.fetch_add(count, Ordering::Relaxed);
     }
@@ -118,6 +135,7 @@ impl Counters {
             after_shutdown: self.after_shutdown.load(Ordering::Acquire),
             shutdown_timeout: self.shutdown_timeout.load(Ordering::Acquire),
             spool_evicted: self.spool_evicted.load(Ordering::Acquire),
+            spool_unreadable: self.spool_unreadable.load(Ordering::Acquire),
         };
         let spooled = self.spooled.load(Ordering::Acquire);
         let queued = queue_len + self.in_flight.load(Ordering::Acquire);
@@ -129,6 +147,7 @@ impl Counters {
             spooled,
             resent_from_spool: self.resent_from_spool.load(Ordering::Acquire),
             lost_from_earlier_spool: self.lost_from_earlier_spool.load(Ordering::Acquire),
+            spool_bad_segments: self.spool_bad_segments.load(Ordering::Acquire),
             batches: self.batches.load(Ordering::Acquire),
             sampled_out_traces: self.sampled_out_traces.load(Ordering::Relaxed),
         }

@@ -8,6 +8,7 @@ mod jsonl;
 mod memory;
 pub(crate) mod otlp;
 pub(crate) mod pipeline;
+mod redeliver;
 pub(crate) mod spool;
 
 use std::time::Instant;
@@ -18,7 +19,9 @@ pub use ingest::{IngestConfig, IngestExporter, DEFAULT_INGEST_ENDPOINT};
 pub use jsonl::JsonlExporter;
 pub use memory::MemoryExporter;
 pub use otlp::{OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, DEFAULT_OTLP_ENDPOINT};
-pub use spool::{Evicted, Segment, SegmentContents, Spool, DEFAULT_SPOOL_MAX_BYTES};
+pub use spool::{
+    ClaimedSegment, Evicted, Segment, SegmentContents, Spool, DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES,
+};
 
 use crate::record::Record;
 

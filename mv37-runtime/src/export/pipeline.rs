@@ -13,6 +13,7 @@ use crossbeam_queue::{ArrayQueue, SegQueue};
 use smallvec::SmallVec;
 
 use super::deadline::{self, SharedDeadline};
+use super::redeliver::SpoolRedelivery;
 use super::spool::Spool;
 use super::Exporter;
 use crate::config::{Config, ConfigError};
@@ -769,8 +770,13 @@ impl Pipeline {
         deadline::install(Arc::clone(&self.deadline));
         let mut batch = Batch::default();
         let mut deadline_told = false;
-        let mut spool_pending = self.lock_spool().is_some();
-        let mut next_redelivery = Instant::now();
+        let mut redelivery = SpoolRedelivery::new(
+            self.lock_spool().is_some(),
+            self.limits.batch_interval,
+            self.limits.max_batch_records,
+            self.limits.max_batch_bytes,
+            self.redact.clone(),
+        );
         // When the records of the traces that ended are exported (see `export_soon`).
         let mut linger_until: Option<Instant> = None;
         loop {
@@ -830,20 +836,12 @@ impl Pipeline {
                 self.changed.notify_all();
                 return;
             }
-            let mut resend_now = false;
-            if spool_pending && Instant::now() >= next_redelivery {
-                // Spooled segments go one per round, between batches of new records; after
-                // a failed attempt they wait a batch interval.
-                match self.redeliver_one(exporter.as_mut()) {
-                    Redelivery::Sent => resend_now = true,
-                    Redelivery::Failed => next_redelivery = Instant::now() + self.limits.batch_interval,
-                    Redelivery::Empty => {
-                        spool_pending = false;
-                        next_redelivery = Instant::now() + self.limits.batch_interval;
-                    }
-                }
-            }
-            spool_pending |= self.counters.spooled.load(Ordering::Relaxed) > 0;
+            // Spooled records go between batches of new records (see `redeliver`).
+            let resend_now = redelivery.round(&self.spool, exporter.as_mut(), &self.counters, || {
+                batch.records.is_empty()
+                    && queued_records(self.state.load(Ordering::Acquire)) == 0
+                    && !self.wake_pending.load(Ordering::Acquire)
+            });
             if resend_now
                 || self.wake_pending.load(Ordering::Acquire)
                 || queued_records(self.state.load(Ordering::Acquire)) >= self.limits.max_batch_records
@@ -978,7 +976,13 @@ impl Pipeline {
         if let (Some(hook), false) = (&self.redact, redacted) {
             redact_records(hook, records);
         }
-        match spool.write(records) {
+        let written = spool.write(records);
+        if written.is_ok() && self.is_closed() && queued_records(self.state.load(Ordering::Acquire)) == 0 {
+            // The last batch of a shutdown: the segment is sealed, ready for the next
+            // process or `mv37 send --spool`.
+            let _ = spool.seal();
+        }
+        match written {
             Ok(evicted) => {
                 self.counters.spooled.fetch_add(records.len() as u64, Ordering::AcqRel);
                 self.counters.spooled.fetch_sub(evicted.own_records, Ordering::AcqRel);
@@ -1020,51 +1024,6 @@ impl Pipeline {
         batch.clear();
     }
 
-    /// Re-sends the oldest spooled segment, removing it once delivered (or rejected).
-    fn redeliver_one(&self, exporter: &mut dyn Exporter) -> Redelivery {
-        let mut guard = self.lock_spool();
-        let Some(spool) = guard.as_mut() else {
-            return Redelivery::Empty;
-        };
-        let segment = match spool.segments() {
-            Ok(segments) => match segments.into_iter().next() {
-                Some(segment) => segment,
-                None => return Redelivery::Empty,
-            },
-            Err(_) => return Redelivery::Failed,
-        };
-        let own = spool.wrote(&segment);
-        drop(guard);
-        let records = match Spool::read(&segment) {
-            Ok(contents) => contents.records,
-            Err(_) => return Redelivery::Failed,
-        };
-        let count = segment.records;
-        let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(&records)));
-        let delivered = matches!(outcome, Ok(Ok(())));
-        let rejected = matches!(&outcome, Ok(Err(error)) if !error.transient);
-        if !(delivered || rejected) || Spool::remove(&segment).is_err() {
-            return Redelivery::Failed;
-        }
-        match (own, delivered) {
-            (true, true) => {
-                self.counters.spooled.fetch_sub(count, Ordering::AcqRel);
-                self.counters.exported.fetch_add(count, Ordering::AcqRel);
-            }
-            (true, false) => {
-                self.counters.spooled.fetch_sub(count, Ordering::AcqRel);
-                self.counters.drop_records(DropReason::SpoolEvicted, count);
-            }
-            (false, true) => {
-                self.counters.resent_from_spool.fetch_add(count, Ordering::AcqRel);
-            }
-            (false, false) => {
-                self.counters.lost_from_earlier_spool.fetch_add(count, Ordering::AcqRel);
-            }
-        }
-        Redelivery::Sent
-    }
-
     /// Reports the first failure on standard error; later ones are only counted. The
     /// message passes the redaction hook: a collector may echo a payload in its answer.
     fn log_failure(&self, outcome: Result<(), String>) {
@@ -1077,12 +1036,6 @@ impl Pipeline {
             }
         }
     }
-}
-
-enum Redelivery {
-    Sent,
-    Failed,
-    Empty,
 }
 
 #[derive(Default)]
