@@ -1,4 +1,7 @@
 //! Configuration: defaults, the `MV37_*` / `OTEL_*` environment, and typed errors.
+//!
+//! Over 500 lines: one table of settings with their ranges, environment parsing and
+//! validation; the architecture issue (#13) moves environment parsing out of it.
 
 use std::fmt;
 use std::path::PathBuf;

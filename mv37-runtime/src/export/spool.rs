@@ -27,6 +27,10 @@
 //! again. A writer takes the same lock for each append and checks that its file still has
 //! its name, so an open segment can be claimed (by `mv37 send --spool`, or after its
 //! writer died) without losing or splitting an append.
+//!
+//! Over 500 lines: writing, sealing, claiming, recovering and reading segments are one
+//! concern (the layout of a spool directory, shared by every process using it) and lean
+//! on the same name parsing; its unit tests (the last 170 lines) need those helpers.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
