@@ -89,6 +89,11 @@ fn shut_down_against_a_hung_collector(spool: Option<&PathBuf>) -> (Duration, Cli
     let started = Instant::now();
     let outcome = client.shutdown();
     let took = started.elapsed();
+    println!(
+        "hung collector, spool {}: shutdown took {took:?} with a 1 s deadline: {outcome:?}, {:?}",
+        spool.is_some(),
+        client.stats()
+    );
     assert!(
         outcome.is_ok() || matches!(outcome, Err(mv37::ShutdownError::Timeout { .. })),
         "{outcome:?}"
