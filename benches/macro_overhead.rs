@@ -6,15 +6,36 @@
 //! ```
 //!
 //! Each pair runs in this one process, interleaved over several rounds (best round
-//! kept), inside one open trace with a noop exporter, and prints ns per call for both
-//! forms and their ratio. Run without `--bench` (as `cargo test --all-targets` does) it
+//! kept), inside one open trace with an exporter that only counts what it receives, and
+//! prints ns per call for both forms and their ratio. It keeps its books: at the end it
+//! prints the records produced, exported and dropped, and fails unless every span it
+//! made reached the exporter (none dropped, the client's stats balanced and equal to the
+//! exporter's own count). Run without `--bench` (as `cargo test --all-targets` does) it
 //! only smoke-tests.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mv37::{Client, NoopExporter, SpanKind};
+use mv37::{Client, ExportError, Exporter, Record, SpanKind};
 use serde::Serialize;
+
+/// Discards every batch, like `NoopExporter`, after counting its spans and other records.
+#[derive(Clone, Default)]
+struct CountingExporter {
+    spans: Arc<AtomicU64>,
+    others: Arc<AtomicU64>,
+}
+
+impl Exporter for CountingExporter {
+    fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
+        let spans = batch.iter().filter(|record| matches!(record, Record::Span(_))).count() as u64;
+        self.spans.fetch_add(spans, Ordering::Relaxed);
+        self.others.fetch_add(batch.len() as u64 - spans, Ordering::Relaxed);
+        Ok(())
+    }
+}
 
 #[mv37::task(name = "step")]
 fn step_macro(user: &str, top_k: u32) -> u32 {
@@ -61,8 +82,9 @@ fn ns_per_call(calls: u64, f: impl Fn(u64) -> u32) -> f64 {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (calls, rounds) = if full { (200_000, 7) } else { (500, 1) };
+    let exporter = CountingExporter::default();
     let client = Client::builder()
-        .exporter(NoopExporter)
+        .exporter(exporter.clone())
         .max_queue_records(1 << 20)
         .max_queue_bytes(1 << 30)
         .batch_interval(Duration::from_millis(20))
@@ -78,7 +100,7 @@ fn main() {
         ),
         ("no capture", |i| bare_macro(i as u32), |i| bare_by_hand(i as u32)),
     ];
-    println!("mv37 macro overhead ({calls} calls per round, best of {rounds} rounds, noop exporter)");
+    println!("mv37 macro overhead ({calls} calls per round, best of {rounds} rounds, counting exporter)");
     for (case, by_macro, by_hand) in cases {
         let (mut best_macro, mut best_hand) = (f64::MAX, f64::MAX);
         client.trace("bench").run(|_| {
@@ -94,6 +116,35 @@ fn main() {
         );
     }
     client.shutdown().expect("shutdown");
+
+    // Every call made one span; each case ran in one trace.
+    let spans = (cases.len() * rounds * 2) as u64 * calls;
+    let traces = cases.len() as u64;
     let stats = client.stats();
+    let received = (
+        exporter.spans.load(Ordering::Relaxed),
+        exporter.others.load(Ordering::Relaxed),
+    );
+    println!(
+        "  records: {} produced, {} exported, {} dropped, {} queued; the exporter received {} spans + {} trace records",
+        stats.produced,
+        stats.exported,
+        stats.dropped.total(),
+        stats.queued,
+        received.0,
+        received.1
+    );
     assert!(stats.is_balanced(), "accounting must balance: {stats:?}");
+    assert_eq!(
+        stats.dropped.total(),
+        0,
+        "a record was dropped, the timings are not comparable: {stats:?}"
+    );
+    assert_eq!(
+        stats.produced,
+        spans + traces,
+        "one record per call and per trace: {stats:?}"
+    );
+    assert_eq!(stats.exported, stats.produced, "{stats:?}");
+    assert_eq!(received, (spans, traces), "the exporter received every record once");
 }

@@ -8,12 +8,18 @@
 //! input/output, tool and retrieval spans, the trace record) on one thread and reports
 //! spans per second and bytes per span for protobuf and JSON, gzip off and on, against
 //! a baseline measured in the same run: writing the same records as mv37 JSON lines.
-//! Run without `--bench` (as `cargo test --all-targets` does) it only smoke-tests.
+//! It checks what it measured: the last batch of each encoding is gunzipped and decoded
+//! with the official `opentelemetry-proto` types, and must hold one span per record, with
+//! the records' trace ids, span ids and names. Run without `--bench` (as
+//! `cargo test --all-targets` does) it only smoke-tests.
 
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::time::Instant;
 
 use mv37::{Client, MemoryExporter, OtlpEncoder, OtlpProtocol, Record, ResourceInfo, Role, Usage};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 
 fn sample_records() -> Vec<Record> {
     let memory = MemoryExporter::new();
@@ -67,6 +73,54 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("gzip")
 }
 
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut plain)
+        .expect("gunzip");
+    plain
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Decodes one encoded batch with the official OTLP types and checks that it holds one
+/// span per record, and each trace and span record as a span with its ids and name.
+/// Returns the number of spans.
+fn check_batch(body: &[u8], protocol: OtlpProtocol, gzipped: bool, records: &[Record]) -> usize {
+    let body = if gzipped { gunzip(body) } else { body.to_vec() };
+    let request = match protocol {
+        OtlpProtocol::Protobuf => ExportTraceServiceRequest::decode(&body[..]).expect("decode OTLP protobuf"),
+        OtlpProtocol::Json => serde_json::from_slice(&body).expect("decode OTLP JSON"),
+    };
+    let spans: Vec<_> = request
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .flat_map(|scope| &scope.spans)
+        .collect();
+    assert_eq!(spans.len(), records.len(), "one OTLP span per record ({protocol:?})");
+    let mut decoded: HashMap<(String, String), &str> = HashMap::new();
+    for span in &spans {
+        decoded.insert((hex(&span.trace_id), hex(&span.span_id)), &span.name);
+    }
+    for record in records {
+        let (trace_id, span_id, name) = match record {
+            Record::Trace(trace) => (trace.trace_id, trace.span_id, &trace.name),
+            Record::Span(span) => (span.trace_id, span.span_id, &span.name),
+            _ => continue,
+        };
+        let key = (trace_id.to_string(), span_id.to_string());
+        assert_eq!(
+            decoded.get(&key).copied(),
+            Some(name.as_ref()),
+            "the span {key:?} ({protocol:?}) is missing or misnamed"
+        );
+    }
+    spans.len()
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let rounds = if full { 400 } else { 2 };
@@ -76,14 +130,16 @@ fn main() {
         ..ResourceInfo::default()
     });
 
+    // Records per second, bytes per record, and the last batch encoded.
     let measure = |encode: &dyn Fn() -> Vec<u8>| {
         let started = Instant::now();
-        let mut bytes = 0;
+        let mut last = Vec::new();
         for _ in 0..rounds {
-            bytes = encode().len();
+            last = encode();
         }
         let per_batch = started.elapsed().as_secs_f64() / rounds as f64;
-        (records.len() as f64 / per_batch, bytes as f64 / records.len() as f64)
+        let size = last.len() as f64 / records.len() as f64;
+        (records.len() as f64 / per_batch, size, last)
     };
 
     let baseline = measure(&|| {
@@ -104,7 +160,7 @@ fn main() {
     );
     for (name, protocol) in [("protobuf", OtlpProtocol::Protobuf), ("json", OtlpProtocol::Json)] {
         for gzipped in [false, true] {
-            let (rate, size) = measure(&|| {
+            let (rate, size, last) = measure(&|| {
                 let body = encoder.encode(&records, protocol).expect("encode");
                 if gzipped {
                     gzip(&body)
@@ -117,6 +173,8 @@ fn main() {
                 if gzipped { "on" } else { "off" },
                 rate / baseline.0
             );
+            let spans = check_batch(&last, protocol, gzipped, &records);
+            println!("    decoded with opentelemetry-proto: {spans} spans, ids and names as recorded");
         }
     }
 }

@@ -4,9 +4,11 @@
 #
 #   mv37-bench/run.sh                       # 1,000,000 spans, 5 runs per pair
 #   mv37-bench/run.sh --runs 3 --spans 2000000 --stacks mv37,fastrace --cases sync,async
+#   mv37-bench/run.sh --strict              # exit 1 if any run of any stack dropped a span
 #
 # Options are those of the `compare` bin (src/bin/compare.rs); one run is
-# `target/release/peers <stack> <case> <spans>`.
+# `target/release/peers <stack> <case> <spans>`. Runs that dropped or lost spans are
+# flagged in the delivery column and listed under the tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -90,7 +90,7 @@ impl fmt::Display for Case {
 /// The tracing stack under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stack {
-    /// mv37 with its `NoopExporter` (which still receives and counts every record).
+    /// mv37 with an exporter that counts every record it receives and discards it.
     Mv37,
     /// fastrace with a collector reporter that discards and counts.
     Fastrace,
@@ -198,6 +198,133 @@ impl Delivery {
     pub fn is_accounted(&self) -> bool {
         self.balanced && self.produced == self.expected && self.exported + self.dropped == self.produced
     }
+
+    /// Whether every expected record was exported: accounted for, and nothing dropped. A
+    /// run that dropped records measured a pipeline that skipped part of its work, so its
+    /// timings do not compare with a run that did it all.
+    pub fn is_complete(&self) -> bool {
+        self.is_accounted() && self.dropped == 0 && self.exported == self.expected
+    }
+
+    /// Records neither exported nor counted as dropped.
+    pub fn unaccounted(&self) -> u64 {
+        self.expected.saturating_sub(self.exported + self.dropped)
+    }
+
+    /// The verdict written in the report line: `ok`, `DROPPED` or `FAIL`.
+    pub fn check(&self) -> &'static str {
+        if self.is_complete() {
+            "ok"
+        } else if self.is_accounted() {
+            "DROPPED"
+        } else {
+            "FAIL"
+        }
+    }
+}
+
+/// Where the spans of every run of one (stack, case) pair went: the delivery column of
+/// the table, and whether the pair passes `compare --strict`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliverySummary {
+    /// Runs attempted, crashed ones included.
+    pub runs: usize,
+    /// Runs that crashed or printed no report line.
+    pub crashed: usize,
+    /// Runs whose records do not add up ([`Delivery::is_accounted`] is false).
+    pub unaccounted_runs: usize,
+    /// The most records one run left neither exported nor counted dropped.
+    pub most_unaccounted: u64,
+    /// Runs that counted dropped records.
+    pub dropping_runs: usize,
+    /// The most records one run counted as dropped.
+    pub most_dropped: u64,
+    /// The records one run must deliver (the largest `expected` among the runs).
+    pub expected: u64,
+}
+
+impl DeliverySummary {
+    /// Sums up the reported runs of a pair and the number that crashed.
+    pub fn of(deliveries: &[Delivery], crashed: usize) -> Self {
+        let mut summary = DeliverySummary {
+            runs: deliveries.len() + crashed,
+            crashed,
+            ..DeliverySummary::default()
+        };
+        for delivery in deliveries {
+            summary.expected = summary.expected.max(delivery.expected);
+            if !delivery.is_accounted() {
+                summary.unaccounted_runs += 1;
+                summary.most_unaccounted = summary.most_unaccounted.max(delivery.unaccounted());
+            }
+            if delivery.dropped > 0 {
+                summary.dropping_runs += 1;
+                summary.most_dropped = summary.most_dropped.max(delivery.dropped);
+            }
+        }
+        summary
+    }
+
+    /// Whether every run finished and exported every record: nothing crashed, dropped
+    /// or lost.
+    pub fn is_clean(&self) -> bool {
+        self.crashed == 0 && self.unaccounted_runs == 0 && self.dropping_runs == 0
+    }
+
+    /// The table cell: "all exported" for a clean pair, otherwise every problem, in bold.
+    pub fn cell(&self, stack: Stack, case: Case) -> String {
+        if self.is_clean() {
+            return if case == Case::NoClient {
+                "nothing recorded"
+            } else {
+                "all exported"
+            }
+            .to_owned();
+        }
+        let total = self.runs;
+        let mut problems = Vec::new();
+        if self.crashed > 0 {
+            problems.push(format!("**FAIL** {}/{total} runs crashed", self.crashed));
+        }
+        if self.unaccounted_runs > 0 {
+            problems.push(if stack == Stack::Mv37 {
+                format!(
+                    "**FAIL** {}/{total} runs unbalanced (up to {} spans unaccounted)",
+                    self.unaccounted_runs, self.most_unaccounted
+                )
+            } else {
+                // The batch span processor and fastrace keep their drop counts private: a
+                // missing span is all the harness can see.
+                format!(
+                    "**lost** up to {} spans, uncounted ({}/{total} runs)",
+                    self.most_unaccounted, self.unaccounted_runs
+                )
+            });
+        }
+        if self.dropping_runs > 0 {
+            problems.push(format!(
+                "**dropped** up to {} of {} spans ({}), counted ({}/{total} runs)",
+                self.most_dropped,
+                self.expected,
+                percent(self.most_dropped, self.expected),
+                self.dropping_runs
+            ));
+        }
+        problems.join("; ")
+    }
+}
+
+/// `part` as a percentage of `whole`, such as `28%` or `0.01%`.
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "—".to_owned();
+    }
+    let percent = part as f64 * 100.0 / whole as f64;
+    if percent >= 1.0 {
+        format!("{percent:.0}%")
+    } else {
+        format!("{percent:.2}%")
+    }
 }
 
 /// The measurements of one run.
@@ -221,7 +348,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The machine-readable report line: `RESULT key=value ...`.
+    /// The machine-readable report line: `RESULT key=value ...`, ending with
+    /// `check=ok|DROPPED|FAIL` ([`Delivery::check`]).
     pub fn to_line(&self) -> String {
         let d = &self.delivery;
         format!(
@@ -238,7 +366,7 @@ impl Outcome {
             d.exported,
             d.dropped,
             d.balanced,
-            if d.is_accounted() { "ok" } else { "FAIL" },
+            d.check(),
         )
     }
 
@@ -402,6 +530,79 @@ mod tests {
             balanced: true,
         };
         assert!(!delivery.is_accounted());
+    }
+
+    fn delivery(expected: u64, exported: u64, dropped: u64) -> Delivery {
+        Delivery {
+            expected,
+            produced: expected,
+            exported,
+            dropped,
+            balanced: true,
+        }
+    }
+
+    #[test]
+    fn a_run_that_drops_records_is_accounted_but_not_complete() {
+        let dropping = delivery(1001, 721, 280);
+        assert!(dropping.is_accounted());
+        assert!(!dropping.is_complete());
+        assert_eq!(dropping.check(), "DROPPED");
+        assert!(Outcome {
+            stack: Stack::Mv37,
+            case: Case::Tiny,
+            spans: 1000,
+            ns_per_span: 1.0,
+            cpu_ns_per_span: 1.0,
+            peak_rss_kib: 1,
+            delivery: dropping,
+        }
+        .to_line()
+        .ends_with(" check=DROPPED"));
+        assert_eq!(delivery(1001, 1001, 0).check(), "ok");
+        assert_eq!(delivery(1001, 1000, 0).check(), "FAIL");
+    }
+
+    #[test]
+    fn a_pair_with_a_dropping_run_is_flagged_in_the_table_and_is_not_clean() {
+        let runs = [
+            delivery(1001, 1001, 0),
+            delivery(1001, 721, 280),
+            delivery(1001, 1001, 0),
+        ];
+        let summary = DeliverySummary::of(&runs, 0);
+        assert!(!summary.is_clean());
+        assert_eq!(
+            summary.cell(Stack::Mv37, Case::Tiny),
+            "**dropped** up to 280 of 1001 spans (28%), counted (1/3 runs)"
+        );
+    }
+
+    #[test]
+    fn a_peer_that_loses_spans_and_a_crash_are_both_flagged() {
+        let summary = DeliverySummary::of(&[delivery(1001, 990, 0)], 1);
+        assert!(!summary.is_clean());
+        assert_eq!(
+            summary.cell(Stack::Otel, Case::Sync),
+            "**FAIL** 1/2 runs crashed; **lost** up to 11 spans, uncounted (1/2 runs)"
+        );
+        let unbalanced = Delivery {
+            balanced: false,
+            ..delivery(1001, 1001, 0)
+        };
+        assert_eq!(
+            DeliverySummary::of(&[unbalanced], 0).cell(Stack::Mv37, Case::Sync),
+            "**FAIL** 1/1 runs unbalanced (up to 0 spans unaccounted)"
+        );
+    }
+
+    #[test]
+    fn a_pair_whose_runs_all_exported_everything_is_clean() {
+        let summary = DeliverySummary::of(&[delivery(1001, 1001, 0), delivery(1001, 1001, 0)], 0);
+        assert!(summary.is_clean());
+        assert_eq!(summary.cell(Stack::Fastrace, Case::Sync), "all exported");
+        let nothing = DeliverySummary::of(&[delivery(0, 0, 0)], 0);
+        assert_eq!(nothing.cell(Stack::Mv37, Case::NoClient), "nothing recorded");
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! A scriptable HTTP collector on loopback for network tests: it records every request
 //! (gunzipped) and answers each as the test's script says: success, an error status
 //! (with or without `Retry-After`), a dropped connection, or a stall.
+//!
+//! Its port is bound from [`Collector::start`] until the collector is dropped, outages
+//! included: [`Collector::pause`] does not free the port (another process could take it
+//! before [`Collector::resume`]), it makes the collector close every connection unread.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -42,6 +46,11 @@ struct Shared {
     received: Mutex<Vec<Received>>,
     script: Box<Script>,
     count: AtomicUsize,
+    /// While set, every connection is closed unread and nothing is recorded.
+    paused: AtomicBool,
+    /// Connections closed unread because the collector was paused.
+    refused: AtomicUsize,
+    /// Set when the collector is dropped: the acceptor exits and the port is freed.
     stop: AtomicBool,
 }
 
@@ -58,32 +67,21 @@ impl Collector {
             received: Mutex::new(Vec::new()),
             script: Box::new(script),
             count: AtomicUsize::new(0),
+            paused: AtomicBool::new(false),
+            refused: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        let mut collector = Self {
+        let acceptor = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || accept(listener, shared))
+        };
+        Self {
             addr,
             shared,
-            acceptor: None,
-        };
-        collector.serve(listener);
-        collector
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        self.shared.stop.store(false, Ordering::SeqCst);
-        let shared = Arc::clone(&self.shared);
-        self.acceptor = Some(std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if shared.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || handle(stream, &shared));
-            }
-        }));
+            acceptor: Some(acceptor),
+        }
     }
 
     /// The base URL, such as `http://127.0.0.1:34567`.
@@ -91,20 +89,26 @@ impl Collector {
         format!("http://{}", self.addr)
     }
 
-    /// Stops listening: connections are refused until [`Collector::resume`].
-    pub fn pause(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // Wake the acceptor so it sees the flag and drops the listener.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
+    /// The address it listens on, for the whole of its life.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Listens again on the same port.
+    /// An outage: until [`Collector::resume`], every connection is closed without being
+    /// read or answered (the client sees a reset or a closed connection) and nothing is
+    /// recorded. The port stays bound, so nothing else can take it meanwhile.
+    pub fn pause(&mut self) {
+        self.shared.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Ends the outage: requests are answered again, on the same port.
     pub fn resume(&mut self) {
-        let listener = TcpListener::bind(self.addr).expect("rebind the same port");
-        self.serve(listener);
+        self.shared.paused.store(false, Ordering::SeqCst);
+    }
+
+    /// Connections closed unanswered because the collector was paused.
+    pub fn refused(&self) -> usize {
+        self.shared.refused.load(Ordering::SeqCst)
     }
 
     /// Every request so far.
@@ -120,8 +124,34 @@ impl Collector {
 
 impl Drop for Collector {
     fn drop(&mut self) {
-        self.pause();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor so it sees the flag and drops the listener.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
     }
+}
+
+fn accept(listener: TcpListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        if shared.paused.load(Ordering::SeqCst) {
+            refuse(stream, &shared);
+            continue;
+        }
+        let shared = Arc::clone(&shared);
+        std::thread::spawn(move || handle(stream, &shared));
+    }
+}
+
+/// Closes a connection of the outage without reading it.
+fn refuse(stream: TcpStream, shared: &Shared) {
+    shared.refused.fetch_add(1, Ordering::SeqCst);
+    let _ = stream.shutdown(Shutdown::Both);
 }
 
 fn handle(mut stream: TcpStream, shared: &Shared) {
@@ -131,7 +161,12 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         Err(_) => return,
     });
     let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 || shared.stop.load(Ordering::SeqCst) {
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    if shared.paused.load(Ordering::SeqCst) || shared.stop.load(Ordering::SeqCst) {
+        // The outage began while this request was on its way.
+        refuse(stream, shared);
         return;
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();

@@ -1,9 +1,12 @@
 //! mv37: spans through the builder (`trace.task(..).run(..)`) and the `#[mv37::task]`
-//! macro, exported to `NoopExporter`, accounted by `client.stats()`.
+//! macro, exported to an exporter that counts what it receives and discards it (as
+//! `NoopExporter` does), accounted by `client.stats()` and checked against that count.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use mv37::{Client, NoopExporter};
+use mv37::{Client, ExportError, Exporter, Record};
 use mv37_bench::{block_on, Case, Delivery, Meter, Query};
 
 use crate::Settings;
@@ -18,9 +21,23 @@ async fn step_async(i: u64) -> u64 {
     black_box(i)
 }
 
-fn client(settings: Settings) -> Client {
+/// Discards every batch after counting its records: the harness's own count of what
+/// arrived, next to the client's.
+#[derive(Clone, Default)]
+struct CountingExporter {
+    received: Arc<AtomicU64>,
+}
+
+impl Exporter for CountingExporter {
+    fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
+        self.received.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn client(settings: Settings, exporter: CountingExporter) -> Client {
     Client::builder()
-        .exporter(NoopExporter)
+        .exporter(exporter)
         .max_queue_records(settings.queue_records)
         .build()
         .unwrap_or_else(|error| {
@@ -34,7 +51,8 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
     if case == Case::NoClient {
         return without_client(spans, meter);
     }
-    let client = client(settings);
+    let exporter = CountingExporter::default();
+    let client = client(settings, exporter.clone());
     let _default = client.set_default();
     // The long-lived trace adds one trace record; the tiny traces are all measured.
     let expected = match case {
@@ -91,12 +109,16 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
         eprintln!("mv37: shutdown: {error}");
     }
     let stats = client.stats();
+    let received = exporter.received.load(Ordering::Relaxed);
+    if received != stats.exported {
+        eprintln!("error: the exporter received {received} records, the client counted {stats:?}");
+    }
     Delivery {
         expected,
         produced: stats.produced,
-        exported: stats.exported,
+        exported: received,
         dropped: stats.dropped.total(),
-        balanced: stats.is_balanced() && stats.queued == 0 && stats.spooled == 0,
+        balanced: stats.is_balanced() && stats.queued == 0 && stats.spooled == 0 && received == stats.exported,
     }
 }
 

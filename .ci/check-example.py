@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""Runs one example of examples/ offline, the way a user would, and checks what it wrote.
+
+    .ci/check-example.py support_agent|openai_agent|async_agent|otlp_export [cargo args...]
+
+It runs `cargo run --quiet --example NAME` (plus the extra cargo args, such as
+`--locked`) in a fresh temporary directory, under a time bound, with no network:
+openai_agent talks to its local fake API, otlp_export to a collector this script serves on
+127.0.0.1 (once over OTLP/HTTP protobuf, the default, and once over JSON with gzip). The
+records are read back with the standard library only (json, gzip and a small protobuf
+reader), not with mv37's code: each check names the trace, the spans and their parents,
+the usage, and that the printed stats balance with nothing dropped.
+"""
+
+import gzip
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+
+# Longest time one example may run, building excluded (CI builds the examples first).
+TIMEOUT_S = 120
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def expect(condition, message):
+    if not condition:
+        raise CheckFailed(message)
+
+
+def run_example(name, cargo_args, env_extra, workdir):
+    env = dict(os.environ)
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MV37_EXPORTER", "MV37_DISABLED", "MV37_SAMPLE_RATE"):
+        env.pop(key, None)
+    for key in list(env):
+        if key.startswith("OTEL_"):
+            del env[key]
+    env.update(env_extra)
+    command = ["cargo", "run", "--quiet", *cargo_args, "--example", name]
+    try:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        raise CheckFailed(f"`{' '.join(command)}` did not finish within {TIMEOUT_S} s")
+    if done.returncode != 0:
+        raise CheckFailed(
+            f"`{' '.join(command)}` exited with {done.returncode}\n"
+            f"--- stdout\n{done.stdout}--- stderr\n{done.stderr}"
+        )
+    return done.stdout, done.stderr
+
+
+def read_jsonl(path):
+    expect(os.path.exists(path), f"{path} was not written")
+    records = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise CheckFailed(f"{path}:{number} is not JSON: {error}")
+            expect(isinstance(record, dict), f"{path}:{number} is not an object")
+            expect(record.get("v") == 1, f"{path}:{number}: version {record.get('v')!r}, expected 1")
+            expect(
+                record.get("type") in ("trace", "span", "message", "feedback", "signal"),
+                f"{path}:{number}: unknown type {record.get('type')!r}",
+            )
+            expect(re.fullmatch(r"[0-9a-f]{32}", record.get("trace_id", "")), f"{path}:{number}: bad trace_id")
+            records.append(record)
+    expect(records, f"{path} is empty")
+    return records
+
+
+def the_trace(records, name):
+    traces = [r for r in records if r["type"] == "trace"]
+    expect(len(traces) == 1, f"expected one trace record, found {len(traces)}")
+    trace = traces[0]
+    expect(trace["name"] == name, f"the trace is named {trace['name']!r}, expected {name!r}")
+    expect(trace["status"] == "ok", f"the trace's status is {trace['status']!r}")
+    expect(all(r["trace_id"] == trace["trace_id"] for r in records), "every record belongs to the one trace")
+    return trace
+
+
+def spans_by_name(records):
+    spans = {}
+    for record in records:
+        if record["type"] == "span":
+            expect(record["name"] not in spans, f"two spans named {record['name']!r}")
+            expect(record["status"] == "ok", f"span {record['name']} has status {record['status']!r}")
+            expect(
+                record["end_time_unix_nano"] >= record["start_time_unix_nano"],
+                f"span {record['name']} ends before it starts",
+            )
+            spans[record["name"]] = record
+    return spans
+
+
+def expect_spans(spans, trace, tree):
+    """tree: {name: (kind, parent name or None for the trace)}."""
+    expect(sorted(spans) == sorted(tree), f"spans {sorted(spans)}, expected {sorted(tree)}")
+    for name, (kind, parent) in tree.items():
+        span = spans[name]
+        expect(span["kind"] == kind, f"span {name} is a {span['kind']!r}, expected {kind!r}")
+        parent_id = trace["span_id"] if parent is None else spans[parent]["span_id"]
+        expect(
+            span["parent_span_id"] == parent_id,
+            f"span {name}'s parent is {span['parent_span_id']}, expected {parent or 'the trace'} ({parent_id})",
+        )
+
+
+def expect_stats_line(stdout, records, path):
+    match = re.search(r"mv37: (\d+) records exported to (.+) \((\d+) dropped, (\d+) queued\)", stdout)
+    expect(match, f"no stats line on stdout:\n{stdout}")
+    exported, printed_path, dropped, queued = match.groups()
+    expect(printed_path == path, f"the stats line names {printed_path}, the file is {path}")
+    expect(
+        (int(dropped), int(queued)) == (0, 0),
+        f"{dropped} records dropped, {queued} queued: {match.group(0)}",
+    )
+    expect(
+        int(exported) == len(records),
+        f"{exported} records counted as exported, {len(records)} in the file",
+    )
+    return int(exported)
+
+
+def check_support_agent(cargo_args, workdir):
+    path = os.path.join(workdir, "traces.jsonl")
+    stdout, stderr = run_example("support_agent", cargo_args, {"MV37_JSONL_PATH": path}, workdir)
+    records = read_jsonl(path)
+    trace = the_trace(records, "support_agent")
+    expect(trace.get("user_id") == "cus_123" and trace.get("conversation_id") == "thread_123", "trace ids")
+    expect(trace.get("context") == {"tenant": "acme"}, f"trace context {trace.get('context')!r}")
+    expect(len(trace.get("messages", [])) == 4, "the trace carries its four messages")
+    spans = spans_by_name(records)
+    expect_spans(
+        spans,
+        trace,
+        {
+            "search_docs": ("retrieval", None),
+            "resolve_ticket": ("task", None),
+            "openai.responses": ("llm", "resolve_ticket"),
+            "issue_refund": ("tool", "resolve_ticket"),
+        },
+    )
+    usage = spans["openai.responses"].get("usage", {})
+    expect(
+        (usage.get("input_tokens"), usage.get("output_tokens"), usage.get("cached_tokens")) == (812, 64, 512),
+        f"llm usage {usage!r}",
+    )
+    feedback = sorted(r["name"] for r in records if r["type"] == "feedback")
+    expect(feedback == ["csat", "helpfulness"], f"feedback {feedback!r}")
+    signals = [(r["name"], r["value"]) for r in records if r["type"] == "signal"]
+    expect(signals == [("refund_issued", True)], f"signals {signals!r}")
+    exported = expect_stats_line(stdout, records, path)
+    expect(f"trace support_agent ok" in stderr, "the console tree is on stderr")
+    return f"{exported} records: trace support_agent, {len(spans)} spans with their parents, 2 feedback, 1 signal; stats balanced, 0 dropped"
+
+
+def check_openai_agent(cargo_args, workdir):
+    path = os.path.join(workdir, "traces.jsonl")
+    stdout, stderr = run_example("openai_agent", cargo_args, {"MV37_JSONL_PATH": path}, workdir)
+    expect("local fake Responses API at http://127.0.0.1:" in stderr, "it used the local fake API")
+    expect("agent: Your order 4421 has shipped" in stdout, f"the agent's answer:\n{stdout}")
+    records = read_jsonl(path)
+    trace = the_trace(records, "openai_agent")
+    spans = spans_by_name(records)
+    expect_spans(
+        spans,
+        trace,
+        {
+            "search_docs": ("retrieval", None),
+            "resolve_ticket": ("task", None),
+            "openai.responses": ("llm", "resolve_ticket"),
+            "issue_refund": ("tool", "resolve_ticket"),
+            "openai.responses.stream": ("llm", "resolve_ticket"),
+        },
+    )
+    for name in ("openai.responses", "openai.responses.stream"):
+        usage = spans[name].get("usage", {})
+        expect(usage.get("input_tokens", 0) > 0 and usage.get("output_tokens", 0) > 0, f"{name} usage {usage!r}")
+        expect(usage.get("cost_usd", 0) > 0, f"{name} has a cost: {usage!r}")
+        expect(spans[name].get("messages"), f"{name} carries its messages")
+    streamed = spans["openai.responses.stream"]["messages"][-1]
+    expect(
+        streamed.get("role") == "assistant" and "refunded" in json.dumps(streamed.get("content")),
+        f"the streamed answer is the stream span's last message: {streamed!r}",
+    )
+    exported = expect_stats_line(stdout, records, path)
+    return f"{exported} records: trace openai_agent, {len(spans)} spans (one streamed) with usage and cost; stats balanced, 0 dropped"
+
+
+def check_async_agent(cargo_args, workdir):
+    # The example exports to the console only: read its tree on stderr.
+    stdout, stderr = run_example("async_agent", cargo_args, {}, workdir)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    roots = [i for i, line in enumerate(lines) if line.startswith("trace ")]
+    expect(len(roots) == 1, f"expected one trace tree on stderr, found {len(roots)}:\n{stderr}")
+    expect(re.match(r"trace support_agent ok .*user=cus_123", lines[roots[0]]), f"the root: {lines[roots[0]]}")
+    children = [line for line in lines[roots[0] + 1 :] if re.match(r"[├└]─ ", line)]
+    nested = [line for line in lines[roots[0] + 1 :] if not re.match(r"[├└]─ ", line)]
+    expect(not nested, f"every span is a direct child of the trace (spawned tasks included): {nested}")
+    kinds = sorted(" ".join(line[3:].split()[:2]) for line in children if not line[3:].startswith("message"))
+    expect(
+        kinds == ["llm openai.responses", "tool carrier_eta", "tool order_status"],
+        f"spans under the trace: {kinds}",
+    )
+    expect(all(" ok " in line for line in children if not line[3:].startswith("message")), "every span ok")
+    messages = [line for line in children if line[3:].startswith("message")]
+    expect(len(messages) == 2, f"two messages: {messages}")
+    return "one trace support_agent with llm openai.responses and both spawned tools (order_status, carrier_eta) as its children, 2 messages"
+
+
+# --- otlp_export: a collector on loopback, and an independent reader of what it got ---
+
+
+def varint(data, at):
+    value = shift = 0
+    while True:
+        expect(at < len(data), "truncated varint")
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, at
+
+
+def protobuf_fields(data):
+    """(field number, wire type, value) of one protobuf message; bytes for length-delimited."""
+    at = 0
+    while at < len(data):
+        key, at = varint(data, at)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = varint(data, at)
+        elif wire == 1:
+            value, at = data[at : at + 8], at + 8
+        elif wire == 2:
+            length, at = varint(data, at)
+            value, at = data[at : at + length], at + length
+            expect(at <= len(data), "truncated field")
+        elif wire == 5:
+            value, at = data[at : at + 4], at + 4
+        else:
+            raise CheckFailed(f"unexpected wire type {wire}")
+        yield field, wire, value
+
+
+def spans_from_protobuf(body):
+    """ExportTraceServiceRequest: resource_spans = 1 > scope_spans = 2 > spans = 2; a span's
+    trace_id = 1, span_id = 2, parent_span_id = 4, name = 5; resource = 1 > attributes = 1."""
+    spans, services = [], []
+    for field, _, resource_spans in protobuf_fields(body):
+        expect(field == 1, f"unexpected field {field} in ExportTraceServiceRequest")
+        for field, _, value in protobuf_fields(resource_spans):
+            if field == 1:  # Resource
+                for attr_field, _, attribute in protobuf_fields(value):
+                    if attr_field != 1:
+                        continue
+                    key = next((v for f, _, v in protobuf_fields(attribute) if f == 1), b"").decode()
+                    any_value = next((v for f, _, v in protobuf_fields(attribute) if f == 2), b"")
+                    if key == "service.name":
+                        services.append(next(v for f, _, v in protobuf_fields(any_value) if f == 1).decode())
+            elif field == 2:  # ScopeSpans
+                for scope_field, _, span in protobuf_fields(value):
+                    if scope_field != 2:
+                        continue
+                    fields = {f: v for f, _, v in protobuf_fields(span)}
+                    spans.append(
+                        {
+                            "trace_id": fields.get(1, b"").hex(),
+                            "span_id": fields.get(2, b"").hex(),
+                            "parent_span_id": fields.get(4, b"").hex(),
+                            "name": fields.get(5, b"").decode(),
+                        }
+                    )
+    return spans, services
+
+
+def spans_from_json(body):
+    request = json.loads(body)
+    spans, services = [], []
+    for resource_spans in request.get("resourceSpans", []):
+        for attribute in resource_spans.get("resource", {}).get("attributes", []):
+            if attribute["key"] == "service.name":
+                services.append(attribute["value"]["stringValue"])
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                spans.append(
+                    {
+                        "trace_id": span.get("traceId", ""),
+                        "span_id": span.get("spanId", ""),
+                        "parent_span_id": span.get("parentSpanId", ""),
+                        "name": span.get("name", ""),
+                    }
+                )
+    return spans, services
+
+
+class Collector(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), CollectorHandler)
+        self.requests = []
+        self.lock = threading.Lock()
+
+
+class CollectorHandler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        with self.server.lock:
+            self.server.requests.append((self.path, self.headers.get("Content-Type", ""), body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def check_otlp_export_once(cargo_args, workdir, protocol, compression):
+    collector = Collector()
+    server = threading.Thread(target=collector.serve_forever, daemon=True)
+    server.start()
+    try:
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_address[1]}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_EXPORTER_OTLP_COMPRESSION": compression,
+        }
+        stdout, stderr = run_example("otlp_export", cargo_args, env, workdir)
+    finally:
+        collector.shutdown()
+        server.join(timeout=10)
+    match = re.search(r"mv37: (\d+) records exported, (\d+) dropped", stdout)
+    expect(match, f"no stats line on stdout:\n{stdout}\n{stderr}")
+    exported, dropped = map(int, match.groups())
+    expect(dropped == 0, f"{dropped} records dropped: {stdout}")
+    expect(collector.requests, "the collector received nothing")
+    spans, services = [], []
+    for path, content_type, body in collector.requests:
+        expect(path == "/v1/traces", f"request to {path}")
+        if protocol == "http/json":
+            expect(content_type.startswith("application/json"), f"content type {content_type!r}")
+            got, service = spans_from_json(body)
+        else:
+            expect(content_type.startswith("application/x-protobuf"), f"content type {content_type!r}")
+            got, service = spans_from_protobuf(body)
+        spans += got
+        services += service
+    expect(set(services) == {"support-agent-example"}, f"service.name {services!r}")
+    expect(len(spans) == exported, f"{len(spans)} spans arrived, {exported} counted as exported")
+    named = {}
+    for span in spans:
+        expect(re.fullmatch(r"[0-9a-f]{32}", span["trace_id"]), f"trace id {span['trace_id']!r}")
+        expect(re.fullmatch(r"[0-9a-f]{16}", span["span_id"]), f"span id {span['span_id']!r}")
+        named.setdefault(span["name"], []).append(span)
+    expect(len({s["trace_id"] for s in spans}) == 1, "one trace")
+    for name in ("support_agent", "search_docs", "resolve_ticket", "openai.responses", "track_order"):
+        expect(len(named.get(name, [])) == 1, f"one span named {name}, got {sorted(named)}")
+    one = {name: found[0] for name, found in named.items()}
+    root = one["support_agent"]
+    expect(root["parent_span_id"] == "", f"the trace's span is a root: {root}")
+    for child, parent in (
+        ("search_docs", "support_agent"),
+        ("resolve_ticket", "support_agent"),
+        ("openai.responses", "resolve_ticket"),
+        ("track_order", "resolve_ticket"),
+    ):
+        expect(
+            one[child]["parent_span_id"] == one[parent]["span_id"],
+            f"{child}'s parent is {one[child]['parent_span_id']}, expected {parent}",
+        )
+    return f"{protocol}{' + gzip' if compression == 'gzip' else ''}: {len(spans)} spans in {len(collector.requests)} request(s), tree as recorded"
+
+
+def check_otlp_export(cargo_args, workdir):
+    return "; ".join(
+        check_otlp_export_once(cargo_args, workdir, protocol, compression)
+        for protocol, compression in (("http/protobuf", "none"), ("http/json", "gzip"))
+    ) + "; 0 dropped"
+
+
+CHECKS = {
+    "support_agent": check_support_agent,
+    "openai_agent": check_openai_agent,
+    "async_agent": check_async_agent,
+    "otlp_export": check_otlp_export,
+}
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(f"usage: {sys.argv[0]} {{{'|'.join(CHECKS)}}} [cargo args...]", file=sys.stderr)
+        return 64
+    if sys.argv[1] not in CHECKS:
+        print(
+            f"example {sys.argv[1]}: FAILED: no check for it in {sys.argv[0]}: add one"
+            f" (the examples checked are {', '.join(CHECKS)})",
+            file=sys.stderr,
+        )
+        return 1
+    name, cargo_args = sys.argv[1], sys.argv[2:]
+    repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory(prefix=f"mv37-example-{name}-") as workdir:
+        # Run from the repository (cargo finds the workspace), write into workdir.
+        os.chdir(repository)
+        try:
+            summary = CHECKS[name](cargo_args, workdir)
+        except CheckFailed as failure:
+            print(f"example {name}: FAILED: {failure}", file=sys.stderr)
+            return 1
+    print(f"example {name}: ok: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
