@@ -323,7 +323,7 @@ pub fn run(args: SendArgs) -> Result<u8, CliError> {
                 }
                 replay.push(entry.record);
                 if let Some(bar) = &bar {
-                    if read % 1024 == 0 {
+                    if read.is_multiple_of(1024) {
                         bar.set_position(reader.bytes_read());
                     }
                 }
