@@ -511,14 +511,13 @@ fn an_earlier_process_s_records_the_backend_rejects_are_counted_as_lost_from_ear
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn producers_racing_shutdown_leave_nothing_queued_and_every_record_counted() {
-    const THREADS: usize = 4;
-    const AFTER_SHUTDOWN: u64 = 5;
+/// Producer threads end traces in a loop while this thread shuts the client down; each
+/// producer goes on for a few traces after it has seen shutdown begin.
+fn race_producers_against_shutdown(threads: usize, after_shutdown: u64) {
     let (client, memory) = support::memory::memory_client();
     let ended = Arc::new(AtomicU64::new(0));
-    let start = Arc::new(Barrier::new(THREADS + 1));
-    let producers: Vec<_> = (0..THREADS)
+    let start = Arc::new(Barrier::new(threads + 1));
+    let producers: Vec<_> = (0..threads)
         .map(|_| {
             let (client, ended, start) = (client.clone(), Arc::clone(&ended), Arc::clone(&start));
             std::thread::spawn(move || {
@@ -531,7 +530,7 @@ fn producers_racing_shutdown_leave_nothing_queued_and_every_record_counted() {
                     ended.fetch_add(1, Ordering::Relaxed);
                     if closed {
                         late += 1;
-                        if late == AFTER_SHUTDOWN {
+                        if late == after_shutdown {
                             break;
                         }
                     }
@@ -540,7 +539,7 @@ fn producers_racing_shutdown_leave_nothing_queued_and_every_record_counted() {
         })
         .collect();
     start.wait();
-    wait_until("the producers to get going", || ended.load(Ordering::Relaxed) >= 200);
+    wait_until("the producers to get going", || ended.load(Ordering::Relaxed) >= 50);
     client.shutdown().expect("shutdown");
     for producer in producers {
         producer.join().expect("producer");
@@ -557,8 +556,17 @@ fn producers_racing_shutdown_leave_nothing_queued_and_every_record_counted() {
         "exported or refused, nothing else: {stats:?}"
     );
     assert!(
-        stats.dropped.after_shutdown >= 2 * THREADS as u64 * AFTER_SHUTDOWN,
+        stats.dropped.after_shutdown >= 2 * threads as u64 * after_shutdown,
         "the traces ended after shutdown began are refused: {stats:?}"
     );
-    assert!(stats.exported >= 400, "{stats:?}");
+    assert!(stats.exported >= 100, "{stats:?}");
+}
+
+#[test]
+fn producers_racing_shutdown_leave_nothing_queued_and_every_record_counted() {
+    // Repeated, with more producers than cores, so that the moments a producer is
+    // preempted between reserving room in the queue and pushing its records come up.
+    for _ in 0..25 {
+        race_producers_against_shutdown(8, 5);
+    }
 }
