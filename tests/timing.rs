@@ -82,7 +82,11 @@ fn otlp_times(collector: &Collector) -> HashMap<String, Times> {
     collector
         .received()
         .iter()
-        .flat_map(|r| ExportTraceServiceRequest::decode(&r.body[..]).expect("protobuf").resource_spans)
+        .flat_map(|r| {
+            ExportTraceServiceRequest::decode(&r.body[..])
+                .expect("protobuf")
+                .resource_spans
+        })
         .flat_map(|rs| rs.scope_spans)
         .flat_map(|ss| ss.spans)
         .map(|span| {
@@ -142,12 +146,7 @@ fn spans_and_their_trace_last_as_long_as_their_bodies_in_records_and_in_otlp() {
         end: root.end_time_unix_nano,
     };
     let span = |name: &str| memory.span(name).unwrap_or_else(|| panic!("span {name}"));
-    let (outer, inner, tool, guarded) = (
-        span("outer"),
-        span("inner"),
-        span("look_up_order"),
-        span("guarded"),
-    );
+    let (outer, inner, tool, guarded) = (span("outer"), span("inner"), span("look_up_order"), span("guarded"));
     assert_lasts("the trace", root.latency_ns, BODY * 5);
     assert_lasts("outer", outer.latency_ns, BODY * 3);
     assert_lasts("inner", inner.latency_ns, BODY);
@@ -165,7 +164,10 @@ fn spans_and_their_trace_last_as_long_as_their_bodies_in_records_and_in_otlp() {
     assert!(outer_t.contains(&inner_t), "{outer_t:?} {inner_t:?}");
     assert!(outer_t.contains(&tool_t), "{outer_t:?} {tool_t:?}");
     assert!(trace.contains(&guarded_t), "{trace:?} {guarded_t:?}");
-    assert!(outer_t.start - trace.start >= nanos(BODY), "the trace slept before outer");
+    assert!(
+        outer_t.start - trace.start >= nanos(BODY),
+        "the trace slept before outer"
+    );
     assert!(inner_t.start - outer_t.start >= nanos(BODY), "outer slept before inner");
     assert!(tool_t.start >= inner_t.end, "the tool ran after inner");
     assert!(guarded_t.start >= outer_t.end, "the guarded span began after outer");
@@ -196,18 +198,16 @@ fn an_async_span_lasts_across_its_awaits() {
         .enable_time()
         .build()
         .expect("runtime");
-    runtime.block_on(
-        client.trace("async").run_async(|trace| async move {
-            trace
-                .llm("call")
-                .run_async(|_| async {
-                    tokio::time::sleep(BODY).await;
-                    tokio::time::sleep(BODY).await;
-                })
-                .await;
-            tokio::time::sleep(BODY).await;
-        }),
-    );
+    runtime.block_on(client.trace("async").run_async(|trace| async move {
+        trace
+            .llm("call")
+            .run_async(|_| async {
+                tokio::time::sleep(BODY).await;
+                tokio::time::sleep(BODY).await;
+            })
+            .await;
+        tokio::time::sleep(BODY).await;
+    }));
     support::memory::flushed(&client);
     let call = memory.span("call").expect("call");
     let root = &memory.traces()[0];
