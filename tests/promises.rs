@@ -12,7 +12,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mv37::{
@@ -333,6 +333,72 @@ fn a_panicking_exporter_s_batches_are_counted_as_export_failed_never_as_exported
     assert_eq!(stats.exported, 0, "{stats:?}");
     assert_eq!(stats.batches, 0, "{stats:?}");
     assert_eq!(stats.dropped.export_failed, 6, "{stats:?}");
+    assert!(stats.is_balanced(), "{stats:?}");
+}
+
+/// An exporter that, at its first batch, says so and waits until it is let go.
+#[derive(Clone, Default)]
+struct Held {
+    /// (inside the first export, let go)
+    state: Arc<(Mutex<(bool, bool)>, Condvar)>,
+}
+
+impl Held {
+    fn wait_inside(&self) {
+        let (lock, changed) = &*self.state;
+        let state = lock.lock().expect("lock");
+        let (state, timeout) = changed
+            .wait_timeout_while(state, Duration::from_secs(10), |(inside, _)| !*inside)
+            .expect("lock");
+        assert!(!timeout.timed_out() && state.0, "the exporter never got a batch");
+    }
+
+    fn let_go(&self) {
+        let (lock, changed) = &*self.state;
+        lock.lock().expect("lock").1 = true;
+        changed.notify_all();
+    }
+}
+
+impl Exporter for Held {
+    fn export(&mut self, _batch: &[Record]) -> Result<(), ExportError> {
+        let (lock, changed) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.0 = true;
+        changed.notify_all();
+        let _ = changed
+            .wait_timeout_while(state, Duration::from_secs(10), |(_, go)| !*go)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(())
+    }
+}
+
+#[test]
+fn records_past_the_queue_bound_are_counted_as_queue_full_exactly() {
+    let held = Held::default();
+    let client = Client::builder()
+        .exporter(held.clone())
+        .max_queue_records(10)
+        .export_linger(Duration::ZERO)
+        .build()
+        .expect("client");
+    client.trace("first").run(|trace| trace.task("step").run(|_| ()));
+    held.wait_inside();
+    // The exporter holds the first trace; the queue (10 records) takes five traces of
+    // two records, and refuses the other fifteen.
+    for _ in 0..20 {
+        client.trace("t").run(|trace| trace.task("step").run(|_| ()));
+    }
+    let during = client.stats();
+    assert_eq!(during.dropped.queue_full, 30, "{during:?}");
+    assert_eq!(during.queued, 12, "the held batch and a full queue: {during:?}");
+    held.let_go();
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!(stats.produced, 42, "{stats:?}");
+    assert_eq!(stats.exported, 12, "{stats:?}");
+    assert_eq!(stats.dropped.queue_full, 30, "{stats:?}");
+    assert_eq!(stats.dropped.total(), 30, "{stats:?}");
     assert!(stats.is_balanced(), "{stats:?}");
 }
 
