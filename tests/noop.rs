@@ -20,5 +20,28 @@ fn every_call_is_a_no_op_when_no_client_is_installed() {
         42
     });
     assert_eq!(value, 42);
-    assert!(mv37::flush().is_ok());
+    let started = std::time::Instant::now();
+    assert_eq!(mv37::flush(), Ok(()));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "nothing to wait for: {:?}",
+        started.elapsed()
+    );
+    assert!(mv37::client().is_none(), "no call installed a client");
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        exporter_threads(),
+        0,
+        "no call started an exporter (a client built behind the user's back)"
+    );
+}
+
+/// Threads of this process named like the exporter thread of a client.
+#[cfg(target_os = "linux")]
+fn exporter_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("this process's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "mv37-exporter")
+        .count()
 }

@@ -372,10 +372,27 @@ mod tests {
 
     #[test]
     fn multibyte_text_is_cut_at_a_character_boundary() {
-        let big = "é".repeat(5_000);
-        let payload = Payload::capture(&big, 501);
-        assert!(payload.is_truncated());
-        assert!(payload.to_value()["preview"].as_str().is_some());
+        // Characters of two, three and four bytes, cut at every offset within one.
+        for character in ["é", "€", "🦀"] {
+            let big = character.repeat(5_000);
+            let json = serde_json::to_string(&big).expect("json");
+            for limit in 501..509 {
+                let payload = Payload::capture(&big, limit);
+                assert!(payload.is_truncated());
+                let value = payload.to_value();
+                let preview = value["preview"].as_str().expect("preview is text");
+                let cut = limit - 160;
+                assert!(
+                    json.starts_with(preview),
+                    "{character} at {limit}: the preview is the start of the value"
+                );
+                assert!(
+                    preview.len() <= cut && preview.len() > cut - character.len(),
+                    "{character} at {limit}: cut at the last boundary before byte {cut}, not at {}",
+                    preview.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the collector answers one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// What the collector answered.
     pub reply: Reply,
+    /// When the whole request (headers and body) had been read, before the answer.
+    pub received_at: Instant,
 }
 
 type Script = dyn Fn(usize) -> Reply + Send + Sync;
@@ -196,6 +198,7 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         }
         body = plain;
     }
+    let received_at = Instant::now();
     let index = shared.count.fetch_add(1, Ordering::SeqCst);
     let reply = (shared.script)(index);
     shared.received.lock().expect("lock").push(Received {
@@ -203,6 +206,7 @@ fn handle(mut stream: TcpStream, shared: &Shared) {
         headers,
         body,
         reply,
+        received_at,
     });
     match reply {
         Reply::Ok => {

@@ -835,6 +835,10 @@ impl Pipeline {
                         .map_err(|_| "exporter panicked in shutdown".to_owned())
                         .and_then(|r| r.map_err(|e| e.to_string())),
                 );
+                // A spool segment this thread claimed to re-send goes back under its
+                // waiting name before `shutdown` returns: a process that exits right
+                // after must not leave it claimed.
+                drop(redelivery);
                 self.finished.store(true, Ordering::Release);
                 let _control = self.control();
                 self.changed.notify_all();
