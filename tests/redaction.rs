@@ -6,12 +6,16 @@
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mv37::{Client, ExportError, Exporter, MemoryExporter, OtlpEncoder, OtlpProtocol, Record, ResourceInfo, Role};
 use serde_json::Value;
+
+mod support;
+
+use support::scratch_dir;
 
 const CARD: &str = "4111 1111 1111 1111";
 const EMAIL: &str = "jane.doe@example.com";
@@ -140,13 +144,6 @@ impl Exporter for Echoing {
     }
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mv37-redaction-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 fn spool_text(dir: &Path) -> String {
     let mut text = String::new();
     for entry in std::fs::read_dir(dir).expect("spool dir") {
@@ -161,7 +158,7 @@ fn spool_text(dir: &Path) -> String {
 
 #[test]
 fn no_secret_reaches_the_spool_after_a_failed_export() {
-    let dir = scratch_dir("failed");
+    let dir = scratch_dir("redaction-failed");
     let client = Client::builder()
         .exporter(Echoing {
             transient: true,
@@ -184,7 +181,7 @@ fn no_secret_reaches_the_spool_after_a_failed_export() {
 
 #[test]
 fn no_secret_reaches_the_spool_at_the_shutdown_deadline() {
-    let dir = scratch_dir("deadline");
+    let dir = scratch_dir("redaction-deadline");
     let calls = Arc::new(Mutex::new(0));
     let client = Client::builder()
         .exporter(Echoing {
@@ -227,7 +224,7 @@ fn no_secret_reaches_the_spool_at_the_shutdown_deadline() {
 
 #[test]
 fn no_secret_is_re_sent_from_a_spool_an_earlier_process_wrote_without_the_hook() {
-    let dir = scratch_dir("resend");
+    let dir = scratch_dir("redaction-resend");
     let earlier = Client::builder()
         .exporter(Echoing {
             transient: true,

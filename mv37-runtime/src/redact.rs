@@ -64,6 +64,15 @@ fn redact_error(hook: &RedactHook, error: &mut Option<ErrorInfo>) {
     }
 }
 
+/// The trace-level ids (user, session, conversation, external) and context values, as a
+/// trace record holds them and as the scope its spans and messages share holds them.
+fn redact_trace_fields(hook: &RedactHook, ids: [&mut Option<String>; 4], context: &mut Option<Arc<Attributes>>) {
+    ids.into_iter().for_each(|id| redact_optional_text(hook, id));
+    if let Some(context) = context {
+        redact_attributes(hook, Arc::make_mut(context));
+    }
+}
+
 /// Redacted copies of the trace scopes a batch shares, made once per scope.
 #[derive(Default)]
 struct Scopes(HashMap<*const TraceScope, Arc<TraceScope>>);
@@ -73,13 +82,16 @@ impl Scopes {
         let Some(shared) = scope else { return };
         let redacted = self.0.entry(Arc::as_ptr(shared)).or_insert_with(|| {
             let mut copy = TraceScope::clone(shared);
-            redact_optional_text(hook, &mut copy.user_id);
-            redact_optional_text(hook, &mut copy.session_id);
-            redact_optional_text(hook, &mut copy.conversation_id);
-            redact_optional_text(hook, &mut copy.external_trace_id);
-            if let Some(context) = &mut copy.context {
-                redact_attributes(hook, Arc::make_mut(context));
-            }
+            redact_trace_fields(
+                hook,
+                [
+                    &mut copy.user_id,
+                    &mut copy.session_id,
+                    &mut copy.conversation_id,
+                    &mut copy.external_trace_id,
+                ],
+                &mut copy.context,
+            );
             Arc::new(copy)
         });
         *shared = Arc::clone(redacted);
@@ -102,13 +114,16 @@ fn redact_record(hook: &RedactHook, record: &mut Record, scopes: &mut Scopes) {
             trace.messages.iter_mut().for_each(|m| redact_message(hook, m, scopes));
             redact_attributes(hook, &mut trace.attributes);
             redact_error(hook, &mut trace.error);
-            redact_optional_text(hook, &mut trace.user_id);
-            redact_optional_text(hook, &mut trace.session_id);
-            redact_optional_text(hook, &mut trace.conversation_id);
-            redact_optional_text(hook, &mut trace.external_trace_id);
-            if let Some(context) = &mut trace.context {
-                redact_attributes(hook, Arc::make_mut(context));
-            }
+            redact_trace_fields(
+                hook,
+                [
+                    &mut trace.user_id,
+                    &mut trace.session_id,
+                    &mut trace.conversation_id,
+                    &mut trace.external_trace_id,
+                ],
+                &mut trace.context,
+            );
         }
         Record::Span(span) => {
             redact_payload(hook, &mut span.input);

@@ -3,3 +3,12 @@
 
 pub mod collector;
 pub mod memory;
+
+/// A fresh, empty directory under the system's temporary directory, named after the test
+/// binary's process so that parallel runs do not collide.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mv37-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
