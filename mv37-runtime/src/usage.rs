@@ -140,6 +140,37 @@ mod tests {
     }
 
     #[test]
+    fn a_reported_total_is_kept_as_reported_not_re_derived() {
+        // Providers may count tokens outside input and output (audio, tool overhead):
+        // the total they report wins over input + output.
+        let usage = usage_from_openai(&json!({"usage": {
+            "input_tokens": 10, "output_tokens": 5, "total_tokens": 42
+        }}));
+        assert_eq!(usage.total_tokens, Some(42));
+        let only_total = usage_from_openai(&json!({"usage": {"total_tokens": 7}}));
+        assert_eq!(only_total.total_tokens, Some(7));
+        assert_eq!(only_total.input_tokens, None);
+    }
+
+    #[test]
+    fn anthropic_input_tokens_need_only_one_of_the_three_input_counts() {
+        let plain = usage_from_anthropic(&json!({"usage": {"input_tokens": 20, "output_tokens": 5}}));
+        assert_eq!(plain.input_tokens, Some(20));
+        assert_eq!(plain.cached_tokens, None);
+        assert_eq!(plain.total_tokens, Some(25));
+        let read_only = usage_from_anthropic(&json!({"usage": {"cache_read_input_tokens": 300}}));
+        assert_eq!(read_only.input_tokens, Some(300));
+        assert_eq!(read_only.cached_tokens, Some(300));
+        let write_only = usage_from_anthropic(&json!({"usage": {"cache_creation_input_tokens": 40}}));
+        assert_eq!(write_only.input_tokens, Some(40));
+        assert_eq!(write_only.cached_tokens, None);
+        // A `message_delta` event carries output tokens only: no input is invented.
+        let delta = usage_from_anthropic(&json!({"type": "message_delta", "usage": {"output_tokens": 9}}));
+        assert_eq!(delta.input_tokens, None);
+        assert_eq!(delta.output_tokens, Some(9));
+    }
+
+    #[test]
     fn a_response_without_usage_gives_empty_usage() {
         assert!(usage_from_openai(&json!({"id": "resp_1"})).is_empty());
         assert!(usage_from_anthropic(&json!({"content": []})).is_empty());
