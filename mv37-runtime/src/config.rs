@@ -834,6 +834,69 @@ mod otlp_env_tests {
     }
 }
 
+/// Every spelling the documentation accepts is accepted, not only the first of each list.
+#[cfg(test)]
+mod accepted_values_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn every_exporter_name_and_alias_is_accepted_in_any_case() {
+        let config = config(&[("MV37_EXPORTER", "jsonl,FILE,console,stderr,none,noop,otlp,mv37,Http")]).expect("valid");
+        assert_eq!(
+            config.exporters,
+            vec![
+                ExporterKind::Jsonl,
+                ExporterKind::Jsonl,
+                ExporterKind::Console,
+                ExporterKind::Console,
+                ExporterKind::None,
+                ExporterKind::None,
+                ExporterKind::Otlp,
+                ExporterKind::Mv37,
+                ExporterKind::Mv37,
+            ]
+        );
+    }
+
+    #[test]
+    fn each_otlp_protocol_and_compression_value_is_accepted() {
+        let protobuf = config(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+        ])
+        .expect("valid");
+        assert_eq!(protobuf.otlp.protocol, OtlpProtocol::Protobuf, "the TRACES_ form wins");
+        assert!(!protobuf.otlp.gzip, "the TRACES_ form wins");
+        let json = config(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", " http/json "),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ])
+        .expect("valid");
+        assert_eq!(json.otlp.protocol, OtlpProtocol::Json);
+        assert!(json.otlp.gzip);
+    }
+
+    #[test]
+    fn boolean_variables_accept_every_documented_spelling() {
+        for text in ["1", "true", "yes", "on", "TRUE", " On "] {
+            let config = config(&[("MV37_DISABLED", text), ("MV37_FLUSH_ON_END", text)]).expect(text);
+            assert!(config.disabled && config.flush_on_end, "{text:?} is true");
+        }
+        for text in ["0", "false", "no", "off", "False"] {
+            let config = config(&[("MV37_DISABLED", text), ("MV37_FLUSH_ON_END", text)]).expect(text);
+            assert!(!config.disabled && !config.flush_on_end, "{text:?} is false");
+        }
+    }
+}
+
 #[cfg(test)]
 mod header_map_tests {
     use crate::export::http::header_map;
