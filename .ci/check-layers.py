@@ -18,17 +18,17 @@ SRC = Path(__file__).resolve().parent.parent / "mv37-runtime" / "src"
 
 # Lowest first. A module not listed here is an error, so a new module must be placed.
 LAYERS = [
-    ("data", ["ids", "clock", "payload", "usage", "record", "redact", "stats",
-              "llm", "llm::cost", "llm::chat"]),
-    ("thread state", ["local"]),
-    ("pipeline", ["pipeline", "pipeline::admission", "pipeline::gather",
-                  "pipeline::worker", "pipeline::control"]),
+    ("data", ["ids", "clock", "payload", "usage", "record", "redact", "stats", "progress",
+              "llm", "llm::cost", "render", "config::error", "config::entries"]),
     ("exporters", ["export", "export::deadline", "export::memory", "export::jsonl",
                    "export::console", "export::http", "export::ingest",
                    "export::otlp", "export::otlp::names", "export::otlp::encode",
                    "export::otlp::config", "export::spool", "export::redeliver",
                    "export::resource"]),
-    ("API", ["context", "span", "trace", "messages", "progress", "scope", "llm::stream"]),
+    ("pipeline", ["pipeline", "pipeline::admission", "pipeline::chunk", "pipeline::gather",
+                  "pipeline::shared", "pipeline::worker", "pipeline::control"]),
+    ("thread state", ["state", "state::open", "state::local"]),
+    ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream"]),
     ("client and config", ["config", "client"]),
     ("instrumented-function runtime", ["instrument", "lib"]),
 ]

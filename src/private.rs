@@ -1,4 +1,4 @@
 //! What the macros expand to; not a public API.
-pub use mv37_runtime::macro_support::*;
+pub use mv37_runtime::__private::*;
 pub use serde;
 pub use serde_json;

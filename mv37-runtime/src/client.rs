@@ -6,72 +6,25 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
+use crate::builder::SpanBuilder;
 use crate::config::{Config, ConfigError, ExporterKind};
-use crate::events::FeedbackBuilder;
-use crate::export::pipeline::{FlushError, Pipeline, ShutdownError};
+use crate::context::Context;
 use crate::export::spool::Spool;
 use crate::export::{ConsoleExporter, Exporter, FanOut, IngestExporter, JsonlExporter, NoopExporter, OtlpExporter};
 use crate::ids::TraceId;
-use crate::record::{Record, TraceScope};
+use crate::messages::FeedbackBuilder;
+use crate::pipeline::{FlushError, Limits, ShutdownError};
+use crate::progress::TraceResource;
+use crate::record::SpanKind;
 use crate::redact::RedactHook;
-use crate::span::RawSpan;
+use crate::span::Span;
+use crate::state::open::{any_client_live, Recorder};
 use crate::stats::Stats;
-use crate::trace::{RawTrace, TraceBuilder};
-
-pub(crate) struct ClientInner {
-    pipeline: Arc<Pipeline>,
-    pub(crate) max_payload_bytes: usize,
-    /// Traces whose id's low 64 bits are below this are kept; `None` keeps all.
-    sample_below: Option<u64>,
-    flush_on_end: bool,
-    shutdown_timeout: Duration,
-}
-
-impl ClientInner {
-    pub(crate) fn submit(&self, record: Record) {
-        self.pipeline.submit(record);
-    }
-
-    pub(crate) fn submit_span(&self, span: RawSpan, scope: &Arc<TraceScope>) {
-        self.pipeline.submit_span(span, scope);
-    }
-
-    pub(crate) fn submit_trace(&self, trace: RawTrace, scope: &Arc<TraceScope>) {
-        self.pipeline.submit_trace(trace, scope);
-    }
-
-    /// A trace ended: "the trace flushes". Its records are exported now rather than at
-    /// the next batch interval; with `flush_on_end` the caller waits for that.
-    pub(crate) fn trace_ended(&self) {
-        if self.flush_on_end {
-            let _ = self.pipeline.flush(self.shutdown_timeout);
-        } else {
-            self.pipeline.export_soon();
-        }
-    }
-
-    pub(crate) fn sample(&self, trace_id: TraceId) -> bool {
-        self.sample_below
-            .is_none_or(|below| (trace_id.to_u128() as u64) < below)
-    }
-
-    pub(crate) fn count_sampled_out(&self) {
-        self.pipeline.count_sampled_out();
-    }
-}
-
-impl Drop for ClientInner {
-    fn drop(&mut self) {
-        LIVE_CLIENTS.fetch_sub(1, Ordering::AcqRel);
-        // The last handle (client, trace or span) is gone: deliver what is left.
-        let _ = self.pipeline.shutdown(self.shutdown_timeout);
-    }
-}
+use crate::trace::{Trace, TraceBuilder};
 
 /// The mv37 client: opens traces and owns the background exporter.
 ///
@@ -81,7 +34,7 @@ impl Drop for ClientInner {
 /// functions.
 #[derive(Clone, Default)]
 pub struct Client {
-    inner: Option<Arc<ClientInner>>,
+    inner: Option<Arc<Recorder>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -147,7 +100,7 @@ impl Client {
     /// is open on another thread may wait for that scope.
     pub fn flush(&self) -> Result<(), FlushError> {
         match &self.inner {
-            Some(inner) => inner.pipeline.flush(inner.shutdown_timeout),
+            Some(inner) => inner.flush(inner.shutdown_timeout),
             None => Ok(()),
         }
     }
@@ -155,7 +108,7 @@ impl Client {
     /// Like [`Client::flush`] with an explicit timeout.
     pub fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
         match &self.inner {
-            Some(inner) => inner.pipeline.flush(timeout),
+            Some(inner) => inner.flush(timeout),
             None => Ok(()),
         }
     }
@@ -170,7 +123,7 @@ impl Client {
     /// default), and stops the exporter. Safe to call more than once, from any thread.
     pub fn shutdown(&self) -> Result<(), ShutdownError> {
         match &self.inner {
-            Some(inner) => inner.pipeline.shutdown(inner.shutdown_timeout),
+            Some(inner) => inner.shutdown(inner.shutdown_timeout),
             None => Ok(()),
         }
     }
@@ -178,7 +131,7 @@ impl Client {
     /// Like [`Client::shutdown`] with an explicit deadline.
     pub fn shutdown_timeout(&self, timeout: Duration) -> Result<(), ShutdownError> {
         match &self.inner {
-            Some(inner) => inner.pipeline.shutdown(timeout),
+            Some(inner) => inner.shutdown(timeout),
             None => Ok(()),
         }
     }
@@ -214,18 +167,9 @@ impl Client {
 }
 
 static GLOBAL: OnceLock<Client> = OnceLock::new();
-/// Enabled clients alive in the process: while it is zero, every call is a no-op after
-/// this one relaxed load.
-static LIVE_CLIENTS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static THREAD_DEFAULT: RefCell<Option<Client>> = const { RefCell::new(None) };
-}
-
-/// Whether any enabled client exists; the one check made on every call when none does.
-#[inline]
-pub(crate) fn any_client_live() -> bool {
-    LIVE_CLIENTS.load(Ordering::Relaxed) != 0
 }
 
 /// The client in effect here: the thread's default, else the global one.
@@ -511,17 +455,30 @@ impl ClientBuilder {
             None => None,
         };
         crate::clock::init();
-        let pipeline = Pipeline::start(&config, exporter, self.redact, spool)?;
-        LIVE_CLIENTS.fetch_add(1, Ordering::AcqRel);
-        let sample_below = (config.sample_rate < 1.0).then_some((config.sample_rate * u64::MAX as f64) as u64);
+        let limits = Limits {
+            max_queue_records: config.max_queue_records,
+            max_queue_bytes: config.max_queue_bytes,
+            max_batch_records: config.max_batch_records,
+            max_batch_bytes: config.max_batch_bytes,
+            batch_interval: config.batch_interval,
+            linger: config.export_linger,
+        };
+        let resource = TraceResource {
+            environment: config.environment.as_deref().map(Arc::from),
+            release: config.release.as_deref().map(Arc::from),
+            service_name: config.service_name.as_deref().map(Arc::from),
+        };
+        let pipeline = crate::pipeline::start(limits, resource, exporter, self.redact, spool)
+            .map_err(|error| ConfigError::Thread(error.to_string()))?;
+        let recorder = Recorder::new(
+            pipeline,
+            config.max_payload_bytes,
+            config.sample_rate,
+            config.flush_on_end,
+            config.shutdown_timeout,
+        );
         Ok(Client {
-            inner: Some(Arc::new(ClientInner {
-                pipeline,
-                max_payload_bytes: config.max_payload_bytes,
-                sample_below,
-                flush_on_end: config.flush_on_end,
-                shutdown_timeout: config.shutdown_timeout,
-            })),
+            inner: Some(Arc::new(recorder)),
         })
     }
 
@@ -583,4 +540,49 @@ impl<T> Future for OffThread<T> {
             }
         }
     }
+}
+
+/// Configures a client from the environment (`MV37_*`, `OTEL_SERVICE_NAME`) and installs
+/// it for the whole process. Keep the guard alive in `main`: dropping it flushes and
+/// shuts down.
+///
+/// ```no_run
+/// fn main() -> Result<(), mv37_runtime::ConfigError> {
+///     let _mv37 = mv37_runtime::init()?;
+///     // ... the program ...
+///     Ok(())
+/// }
+/// ```
+pub fn init() -> Result<InstallGuard, ConfigError> {
+    Client::builder().with_env().install()
+}
+
+/// Describes a new trace on the client in effect (the thread's default, else the global
+/// one); a no-op builder when none is installed.
+pub fn trace(name: impl Into<Cow<'static, str>>) -> TraceBuilder {
+    match client() {
+        Some(client) => client.trace(name),
+        None => TraceBuilder::disabled(),
+    }
+}
+
+/// The trace open in the current context (a no-op handle when none is).
+pub fn current_trace() -> Trace {
+    Trace::from_inner(crate::state::local::current_trace())
+}
+
+/// The innermost span open in the current context (a no-op handle when none is).
+pub fn current_span() -> Span {
+    Context::current().span()
+}
+
+/// A span of `kind` in the trace open in the current context; a no-op builder when no
+/// trace is open.
+pub fn span(kind: impl Into<SpanKind>) -> SpanBuilder {
+    current_trace().span(kind)
+}
+
+/// Flushes the client in effect; see [`Client::flush`].
+pub fn flush() -> Result<(), FlushError> {
+    client().map_or(Ok(()), |client| client.flush())
 }

@@ -4,36 +4,53 @@
 //! Users depend on the `mv37` crate, which re-exports everything here together with the
 //! attribute macros; this crate is its engine.
 
-mod client;
+// The layers, lowest first; a module uses only its own layer and those below it
+// (`.ci/check-layers.py` checks this, docs/ARCHITECTURE.md draws it).
+// Data:
 mod clock;
-mod config;
-mod context;
-mod events;
-mod export;
 mod ids;
-mod llm;
-#[doc(hidden)]
-pub mod macro_support;
-mod open;
 mod payload;
+mod progress;
 mod record;
 mod redact;
+mod stats;
+mod usage;
+// Exporters, and the pipeline that feeds them from a background thread:
+mod export;
+mod pipeline;
+// Per-thread state: the context stack and the records a thread has gathered:
+mod state;
+// The API types:
+mod builder;
+mod context;
+mod llm;
+mod messages;
+mod scope;
 mod scoped;
 mod span;
-mod stats;
 mod trace;
-mod usage;
+// Client and configuration:
+mod client;
+mod config;
+// The runtime of instrumented functions (what the macros expand to):
+mod instrument;
 
-use std::borrow::Cow;
+/// What the macros of `mv37-macros` expand to (reached as `mv37::__private`); not a
+/// public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::instrument::*;
+}
 
-pub use client::{client, Client, ClientBuilder, DefaultGuard, InstallGuard};
+pub use builder::{DetachedSpan, SpanBuilder, SpanGuard};
+pub use client::{
+    client, current_span, current_trace, flush, init, span, trace, Client, ClientBuilder, DefaultGuard, InstallGuard,
+};
 pub use clock::unix_nanos_now;
 pub use config::{
     Config, ConfigError, EntryProblem, ExporterKind, DEFAULT_JSONL_PATH, MAX_DURATION_SETTING, MIN_BATCH_INTERVAL,
 };
-pub use context::{Context, ContextGuard, FutureExt, ScopeFuture, ScopeGuard, WithContext};
-pub use events::{FeedbackBuilder, MessageBuilder};
-pub use export::pipeline::{FlushError, ShutdownError};
+pub use context::{Context, ContextGuard, FutureExt, WithContext};
 pub use export::{
     ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, IngestExporter, JsonlExporter, MemoryExporter,
     NoopExporter, OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy,
@@ -52,61 +69,19 @@ pub use llm::stream::{
     trace_stream, trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, StreamAccumulator, TextAccumulator,
     TracedStream, STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
 };
+pub use messages::{FeedbackBuilder, MessageBuilder};
 pub use payload::{Payload, DEPTH_LIMIT_KEY, MAX_DEPTH as MAX_PAYLOAD_DEPTH, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
+pub use pipeline::{FlushError, ShutdownError};
 pub use record::{
     Attributes, Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Record, RecordParseError, Role,
     SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope, Usage, SCHEMA_VERSION,
 };
 pub use redact::REDACTION_ERROR_KEY;
+pub use scope::{ScopeFuture, ScopeGuard};
 pub use scoped::ScopedSpan;
 /// The secret type of header values ([`OtlpConfig::headers`]) and the trait that reads it.
 pub use secrecy::{ExposeSecret, SecretString};
-pub use span::{DetachedSpan, Span, SpanBuilder, SpanGuard};
+pub use span::Span;
 pub use stats::{DropReason, DroppedStats, Stats};
 pub use trace::{Trace, TraceBuilder, TraceGuard};
 pub use usage::{usage_from_anthropic, usage_from_openai};
-
-/// Configures a client from the environment (`MV37_*`, `OTEL_SERVICE_NAME`) and installs
-/// it for the whole process. Keep the guard alive in `main`: dropping it flushes and
-/// shuts down.
-///
-/// ```no_run
-/// fn main() -> Result<(), mv37_runtime::ConfigError> {
-///     let _mv37 = mv37_runtime::init()?;
-///     // ... the program ...
-///     Ok(())
-/// }
-/// ```
-pub fn init() -> Result<InstallGuard, ConfigError> {
-    Client::builder().with_env().install()
-}
-
-/// Describes a new trace on the client in effect (the thread's default, else the global
-/// one); a no-op builder when none is installed.
-pub fn trace(name: impl Into<Cow<'static, str>>) -> TraceBuilder {
-    match client() {
-        Some(client) => client.trace(name),
-        None => TraceBuilder::disabled(),
-    }
-}
-
-/// The trace open in the current context (a no-op handle when none is).
-pub fn current_trace() -> Trace {
-    Trace::from_inner(context::current_trace())
-}
-
-/// The innermost span open in the current context (a no-op handle when none is).
-pub fn current_span() -> Span {
-    Context::current().span()
-}
-
-/// A span of `kind` in the trace open in the current context; a no-op builder when no
-/// trace is open.
-pub fn span(kind: impl Into<SpanKind>) -> SpanBuilder {
-    current_trace().span(kind)
-}
-
-/// Flushes the client in effect; see [`Client::flush`].
-pub fn flush() -> Result<(), FlushError> {
-    client().map_or(Ok(()), |client| client.flush())
-}

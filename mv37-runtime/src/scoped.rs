@@ -10,100 +10,16 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use fastant::Instant;
 use pin_project_lite::pin_project;
 
-use crate::context::{self, panic_info, run_scope, Inspect, Outcome, Scope};
 use crate::ids::{SpanId, TraceId};
-use crate::macro_support::RecordOutput;
-use crate::open::{Closable, Progress};
-use crate::span::{recording_methods, submit, OpenSpan, Span, SpanInner};
-use crate::trace::TraceInner;
-
-/// An open span whose state is held by the context stack of the thread that runs it.
-pub(crate) struct LocalSpan {
-    trace: Arc<TraceInner>,
-    span_id: SpanId,
-    start: Instant,
-    state: State,
-}
-
-enum State {
-    /// Only this thread knows the span: its record is here.
-    Local(OpenSpan),
-    /// A handle escaped: the record moved into a shared span.
-    Shared(Arc<SpanInner>),
-    /// Momentarily, while the record moves.
-    Moving,
-}
-
-impl LocalSpan {
-    pub(crate) fn new(trace: Arc<TraceInner>, span_id: SpanId, start: Instant, open: OpenSpan) -> Self {
-        Self {
-            trace,
-            span_id,
-            start,
-            state: State::Local(open),
-        }
-    }
-
-    pub(crate) fn trace(&self) -> &Arc<TraceInner> {
-        &self.trace
-    }
-
-    pub(crate) fn span_id(&self) -> SpanId {
-        self.span_id
-    }
-
-    /// The shared span, made now if the state was still local.
-    pub(crate) fn share(&mut self) -> Option<Arc<SpanInner>> {
-        match std::mem::replace(&mut self.state, State::Moving) {
-            State::Local(open) => {
-                let inner = Arc::new(SpanInner::new(Arc::clone(&self.trace), self.span_id, self.start, open));
-                self.state = State::Shared(Arc::clone(&inner));
-                Some(inner)
-            }
-            State::Shared(inner) => {
-                self.state = State::Shared(Arc::clone(&inner));
-                Some(inner)
-            }
-            State::Moving => None,
-        }
-    }
-
-    /// Made shareable from the start (a span that is not run in a scope).
-    pub(crate) fn into_shared(self) -> Option<Arc<SpanInner>> {
-        match self.state {
-            State::Local(open) => Some(Arc::new(SpanInner::new(self.trace, self.span_id, self.start, open))),
-            State::Shared(inner) => Some(inner),
-            State::Moving => None,
-        }
-    }
-
-    fn change(&mut self, change: impl FnOnce(&mut Progress)) {
-        match &mut self.state {
-            State::Local(open) => change(open.progress()),
-            State::Shared(inner) => inner.update(change),
-            State::Moving => {}
-        }
-    }
-
-    /// Ends the span with `outcome` and hands its record to the exporter.
-    pub(crate) fn finish(self, outcome: Outcome) {
-        let (status, error) = outcome.into_status();
-        match self.state {
-            State::Local(mut open) => {
-                open.close(status, error);
-                submit(&self.trace, self.span_id, open);
-            }
-            State::Shared(inner) => inner.end(status, error),
-            State::Moving => {}
-        }
-    }
-}
+use crate::progress::{panic_info, Outcome, Progress};
+use crate::scope::{run_scope, Inspect, Scope};
+use crate::span::{recording_methods, Span};
+use crate::state::local as context;
+use crate::state::open::LocalSpan;
 
 /// The span as the closure of [`crate::SpanBuilder::run`] (or a sync instrumented fn)
 /// sees it: record input, output, usage and failure on it directly.
@@ -154,9 +70,9 @@ impl LocalHandle {
     fn of(span: &LocalSpan) -> Self {
         Self {
             depth: 0,
-            span_id: span.span_id,
+            span_id: span.span_id(),
             trace_id: span.trace.trace_id,
-            payload_limit: span.trace.client.max_payload_bytes,
+            payload_limit: span.trace.recorder.max_payload_bytes,
         }
     }
 
@@ -385,6 +301,40 @@ impl<F: Future, O: RecordOutput<ScopedSpan, F::Output>> Future for ScopedFuture<
                 context::leave_local(depth, handle.span_id, Outcome::Failed(panic_info(panic.as_ref())));
                 resume_unwind(panic)
             }
+        }
+    }
+}
+
+/// Records an output (or the usage read from it) on a span or trace handle.
+pub type OutputFn<H, T> = fn(&H, &T);
+
+/// Records the output of a future when it completes.
+pub trait RecordOutput<H, O> {
+    /// Records `value` on `handle`.
+    fn record(&self, handle: &H, value: &O);
+}
+
+impl<H, O> RecordOutput<H, O> for OutputFn<H, O> {
+    #[inline]
+    fn record(&self, handle: &H, value: &O) {
+        self(handle, value);
+    }
+}
+
+/// Records only the `Ok` value of a `Result`.
+pub struct OkOnly<H, T>(pub(crate) OutputFn<H, T>);
+
+impl<H, T> std::fmt::Debug for OkOnly<H, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OkOnly")
+    }
+}
+
+impl<H, T, E> RecordOutput<H, Result<T, E>> for OkOnly<H, T> {
+    #[inline]
+    fn record(&self, handle: &H, value: &Result<T, E>) {
+        if let Ok(ok) = value {
+            (self.0)(handle, ok);
         }
     }
 }

@@ -8,121 +8,16 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::client::ClientInner;
+use crate::builder::SpanBuilder;
 use crate::clock;
-use crate::context::{self, failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
-use crate::events::{FeedbackBuilder, MessageBuilder};
 use crate::ids::{IdParseError, SpanId, TraceId, TraceParent};
-use crate::open::{Closable, Extras, OpenRecord, Progress};
+use crate::messages::{FeedbackBuilder, MessageBuilder};
 use crate::payload::Payload;
-use crate::record::{
-    Attributes, Content, ErrorInfo, MessageRecord, Record, Role, SignalRecord, SpanKind, Status, TraceRecord,
-    TraceScope,
-};
-use crate::span::{json_value, SpanBuilder};
-
-pub(crate) struct TraceInner {
-    pub(crate) client: Arc<ClientInner>,
-    pub(crate) trace_id: TraceId,
-    pub(crate) root_span_id: SpanId,
-    pub(crate) scope: Arc<TraceScope>,
-    record: OpenRecord<OpenTrace>,
-}
-
-/// An open trace: its remote parent, and its progress. The rest of what the trace record
-/// holds is in its [`TraceScope`].
-pub(crate) struct OpenTrace {
-    parent: Option<SpanId>,
-    progress: Progress,
-}
-
-impl Closable for OpenTrace {
-    fn progress(&mut self) -> &mut Progress {
-        &mut self.progress
-    }
-}
-
-/// A finished trace as it travels to the exporter thread; it becomes a [`TraceRecord`]
-/// there, with its scope and the client's resource fields.
-pub(crate) struct RawTrace {
-    trace_id: TraceId,
-    span_id: SpanId,
-    open: OpenTrace,
-}
-
-/// The client's fields that every trace record carries.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TraceResource {
-    pub(crate) environment: Option<Arc<str>>,
-    pub(crate) release: Option<Arc<str>>,
-    pub(crate) service_name: Option<Arc<str>>,
-}
-
-impl RawTrace {
-    /// Where the extras are, to move them out and back in transit.
-    pub(crate) fn extras_slot(&mut self) -> &mut Option<Box<Extras>> {
-        &mut self.open.progress.extras
-    }
-
-    /// Roughly what the record will weigh once built (counted against the queue bound).
-    pub(crate) fn approx_bytes(&self, scope: &TraceScope) -> usize {
-        crate::record::RECORD_BASE_BYTES + scope.name.len() + Extras::approx_bytes(self.open.progress.extras.as_deref())
-    }
-
-    pub(crate) fn into_record(self, scope: Option<&Arc<TraceScope>>, resource: &TraceResource) -> TraceRecord {
-        let mut open = self.open;
-        let extras = open.progress.take_extras();
-        let (start, latency) = (open.progress.start_unix_nanos(), open.progress.latency_ns());
-        let scope = scope.map(Arc::as_ref);
-        let field = |get: fn(&TraceScope) -> &Option<String>| scope.and_then(|scope| get(scope).clone());
-        TraceRecord {
-            trace_id: self.trace_id,
-            span_id: self.span_id,
-            parent_span_id: open.parent,
-            name: scope.map_or(Cow::Borrowed(""), |scope| scope.name.clone()),
-            user_id: field(|scope| &scope.user_id),
-            session_id: field(|scope| &scope.session_id),
-            conversation_id: field(|scope| &scope.conversation_id),
-            external_trace_id: field(|scope| &scope.external_trace_id),
-            start_time_unix_nano: start,
-            end_time_unix_nano: start.saturating_add(latency),
-            latency_ns: latency,
-            status: open.progress.status,
-            error: extras.error,
-            input: extras.input,
-            output: extras.output,
-            attributes: extras.attributes,
-            messages: extras.messages,
-            context: scope.and_then(|scope| scope.context.clone()),
-            environment: resource.environment.clone(),
-            release: resource.release.clone(),
-            service_name: resource.service_name.clone(),
-        }
-    }
-}
-
-impl TraceInner {
-    pub(crate) fn attach_message(&self, message: MessageRecord) -> Option<MessageRecord> {
-        self.record.attach_message(message)
-    }
-
-    pub(crate) fn end(&self, status: Status, error: Option<ErrorInfo>) {
-        if let Some(open) = self.record.close(status, error) {
-            let raw = RawTrace {
-                trace_id: self.trace_id,
-                span_id: self.root_span_id,
-                open,
-            };
-            self.client.submit_trace(raw, &self.scope);
-            self.client.trace_ended();
-        }
-    }
-
-    /// The span that a record made now through this trace belongs to.
-    fn current_span(self: &Arc<Self>) -> SpanId {
-        context::parent_in(self)
-    }
-}
+use crate::progress::{error_info, Extras, OpenRecord, Progress, TraceState};
+use crate::record::{Attributes, Content, Record, Role, SignalRecord, SpanKind, Status, TraceScope};
+use crate::scope::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
+use crate::span::json_value;
+use crate::state::open::{Recorder, SharedTrace};
 
 /// A handle to an open trace: open spans in it, record messages, feedback and signals.
 ///
@@ -130,7 +25,7 @@ impl TraceInner {
 /// sampled out) records nothing and costs nothing.
 #[derive(Clone, Default)]
 pub struct Trace {
-    inner: Option<Arc<TraceInner>>,
+    inner: Option<Arc<SharedTrace>>,
 }
 
 impl std::fmt::Debug for Trace {
@@ -143,7 +38,7 @@ impl std::fmt::Debug for Trace {
 }
 
 impl Trace {
-    pub(crate) fn from_inner(inner: Option<Arc<TraceInner>>) -> Self {
+    pub(crate) fn from_inner(inner: Option<Arc<SharedTrace>>) -> Self {
         Self { inner }
     }
 
@@ -228,7 +123,7 @@ impl Trace {
     pub fn feedback(&self, name: impl Into<String>, value: impl Into<serde_json::Value>) -> FeedbackBuilder {
         match &self.inner {
             Some(inner) => FeedbackBuilder::new(
-                Arc::clone(&inner.client),
+                Arc::clone(&inner.recorder),
                 inner.trace_id,
                 name.into(),
                 value.into(),
@@ -242,7 +137,7 @@ impl Trace {
     pub fn signal(&self, name: impl Into<String>, value: impl Into<serde_json::Value>) {
         if let Some(inner) = &self.inner {
             let span_id = inner.current_span();
-            inner.client.submit(Record::Signal(SignalRecord {
+            inner.recorder.submit(Record::Signal(SignalRecord {
                 trace_id: inner.trace_id,
                 span_id: Some(span_id),
                 time_unix_nano: clock::unix_nanos_now(),
@@ -262,7 +157,7 @@ impl Trace {
     /// Records the trace's input.
     pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {
         if let Some(inner) = &self.inner {
-            let payload = Payload::capture(input, inner.client.max_payload_bytes);
+            let payload = Payload::capture(input, inner.recorder.max_payload_bytes);
             self.update(|record| record.input = Some(payload));
         }
     }
@@ -270,7 +165,7 @@ impl Trace {
     /// Records the trace's output.
     pub fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
         if let Some(inner) = &self.inner {
-            let payload = Payload::capture(output, inner.client.max_payload_bytes);
+            let payload = Payload::capture(output, inner.recorder.max_payload_bytes);
             self.update(|record| record.output = Some(payload));
         }
     }
@@ -288,7 +183,7 @@ impl Trace {
     /// Marks the trace failed with the error's `Display` text and type name.
     pub fn fail<E: Display + ?Sized>(&self, error: &E) {
         if let Some(inner) = &self.inner {
-            let info = context::error_info(error);
+            let info = error_info(error);
             inner.record.update(|progress| {
                 progress.status = Status::Error;
                 progress.extras().error = Some(info);
@@ -329,7 +224,7 @@ struct TraceFields {
 /// ```
 #[must_use = "a trace builder does nothing until started with `start`, `run` or `run_async`"]
 pub struct TraceBuilder {
-    client: Option<Arc<ClientInner>>,
+    recorder: Option<Arc<Recorder>>,
     name: Cow<'static, str>,
     fields: TraceFields,
 }
@@ -338,7 +233,7 @@ impl std::fmt::Debug for TraceBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TraceBuilder")
             .field("name", &self.name)
-            .field("enabled", &self.client.is_some())
+            .field("enabled", &self.recorder.is_some())
             .finish()
     }
 }
@@ -347,7 +242,7 @@ macro_rules! string_setter {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         pub fn $name(mut self, value: impl Into<String>) -> Self {
-            if self.client.is_some() {
+            if self.recorder.is_some() {
                 self.fields.$name = Some(value.into());
             }
             self
@@ -356,9 +251,9 @@ macro_rules! string_setter {
 }
 
 impl TraceBuilder {
-    pub(crate) fn new(client: Option<Arc<ClientInner>>, name: Cow<'static, str>) -> Self {
+    pub(crate) fn new(recorder: Option<Arc<Recorder>>, name: Cow<'static, str>) -> Self {
         Self {
-            client,
+            recorder,
             name,
             fields: TraceFields::default(),
         }
@@ -371,7 +266,7 @@ impl TraceBuilder {
 
     /// Whether the trace will record anything (a client is installed and enabled).
     pub fn is_recording(&self) -> bool {
-        self.client.is_some()
+        self.recorder.is_some()
     }
 
     string_setter!(
@@ -393,7 +288,7 @@ impl TraceBuilder {
 
     /// One metadata attribute of the trace.
     pub fn attribute(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
-        if self.client.is_some() {
+        if self.recorder.is_some() {
             self.fields.attributes.insert(key.into(), json_value(&value));
         }
         self
@@ -401,7 +296,7 @@ impl TraceBuilder {
 
     /// Several attributes, from any iterator of pairs (a `serde_json::Map`, a `HashMap`).
     pub fn attributes<K: Into<String>, V: Serialize>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        if self.client.is_some() {
+        if self.recorder.is_some() {
             for (key, value) in pairs {
                 self.fields.attributes.insert(key.into(), json_value(&value));
             }
@@ -411,7 +306,7 @@ impl TraceBuilder {
 
     /// One field merged onto every record of the trace.
     pub fn context(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
-        if self.client.is_some() {
+        if self.recorder.is_some() {
             self.fields.context.insert(key.into(), json_value(&value));
         }
         self
@@ -419,7 +314,7 @@ impl TraceBuilder {
 
     /// Several fields merged onto every record of the trace.
     pub fn context_fields<K: Into<String>, V: Serialize>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        if self.client.is_some() {
+        if self.recorder.is_some() {
             for (key, value) in pairs {
                 self.fields.context.insert(key.into(), json_value(&value));
             }
@@ -429,8 +324,8 @@ impl TraceBuilder {
 
     /// The trace's input, captured now.
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
-        if let Some(client) = &self.client {
-            self.fields.input = Some(Payload::capture(input, client.max_payload_bytes));
+        if let Some(recorder) = &self.recorder {
+            self.fields.input = Some(Payload::capture(input, recorder.max_payload_bytes));
         }
         self
     }
@@ -448,14 +343,14 @@ impl TraceBuilder {
     }
 
     pub(crate) fn open(self) -> (Trace, Option<Scope>) {
-        let Some(client) = self.client else {
+        let Some(recorder) = self.recorder else {
             return (Trace::disabled(), None);
         };
         let fields = self.fields;
         let trace_id = fields.parent.map_or_else(TraceId::random, |p| p.trace_id);
-        let sampled = fields.parent.is_none_or(|p| p.sampled) && client.sample(trace_id);
+        let sampled = fields.parent.is_none_or(|p| p.sampled) && recorder.sample(trace_id);
         if !sampled {
-            client.count_sampled_out();
+            recorder.count_sampled_out();
             return (Trace::disabled(), None);
         }
         let root_span_id = SpanId::random();
@@ -475,12 +370,14 @@ impl TraceBuilder {
             })
         });
         let start = clock::tick();
-        let record = OpenTrace {
+        let record = TraceState {
+            trace_id,
+            span_id: root_span_id,
             parent: fields.parent.map(|p| p.parent_span_id),
             progress: Progress::new(start, extras),
         };
-        let inner = Arc::new(TraceInner {
-            client,
+        let inner = Arc::new(SharedTrace {
+            recorder,
             trace_id,
             root_span_id,
             scope,
@@ -497,7 +394,7 @@ impl TraceBuilder {
 
     /// Runs `f` inside the trace; a panic marks it failed (and is resumed).
     pub fn run<R>(self, f: impl FnOnce(&Trace) -> R) -> R {
-        if self.client.is_none() {
+        if self.recorder.is_none() {
             return f(&Trace::disabled());
         }
         let (trace, scope) = self.open();

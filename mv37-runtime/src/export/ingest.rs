@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use super::http::{ApiKey, HttpTransport, Request, RetryPolicy};
 use super::otlp::ResourceInfo;
 use super::{ExportError, Exporter};
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::record::{Record, SCHEMA_VERSION};
 
 /// The default ingest API base URL.
@@ -59,7 +59,7 @@ impl std::fmt::Debug for IngestExporter {
 impl IngestExporter {
     /// An exporter for `config`; fails without an API key or with a bad endpoint.
     pub fn new(config: IngestConfig, resource: &ResourceInfo) -> Result<Self, ConfigError> {
-        crate::config::check_url("MV37_ENDPOINT", &config.endpoint)?;
+        crate::config::error::check_url("MV37_ENDPOINT", &config.endpoint)?;
         let key = config.api_key.ok_or(ConfigError::Missing {
             variable: "MV37_API_KEY",
             needed_by: "the mv37 exporter",

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{ExportError, Exporter};
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::record::Record;
 
 /// Appends each record as one JSON line (see `docs/RECORDS.md`) to a file.

@@ -7,8 +7,7 @@ pub(crate) mod ingest;
 mod jsonl;
 mod memory;
 pub(crate) mod otlp;
-pub(crate) mod pipeline;
-mod redeliver;
+pub(crate) mod redeliver;
 pub(crate) mod spool;
 
 use std::time::Instant;

@@ -181,11 +181,11 @@ impl std::fmt::Debug for OtlpExporter {
 
 impl OtlpExporter {
     /// An exporter for `config`, stamping `resource` on every span.
-    pub fn new(config: OtlpConfig, resource: &ResourceInfo) -> Result<Self, crate::ConfigError> {
-        crate::config::check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &config.endpoint)?;
+    pub fn new(config: OtlpConfig, resource: &ResourceInfo) -> Result<Self, crate::config::error::ConfigError> {
+        crate::config::error::check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &config.endpoint)?;
         // Headers from the environment were checked when read; these come from code.
         let headers = super::http::header_map(&config.headers)
-            .map_err(|error| crate::config::entry_error("otlp.headers", error))?;
+            .map_err(|error| crate::config::error::entry_error("otlp.headers", error))?;
         let mut resource = resource.clone();
         resource.extra.extend(config.resource_attributes.iter().cloned());
         Ok(Self {

@@ -14,8 +14,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::cost::PriceTable;
+use crate::builder::DetachedSpan;
 use crate::record::{Content, ContentPart, Role, Usage};
-use crate::span::DetachedSpan;
 use crate::usage::{usage_from_anthropic, usage_from_openai};
 
 /// Attribute: milliseconds from the start of the streamed span (see [`TracedStream::started_at`])

@@ -19,9 +19,17 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::context::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture};
-pub use crate::scoped::ScopedFuture;
-pub use crate::{trace as new_trace, ScopedSpan, Span, SpanBuilder, SpanKind, Trace, TraceBuilder, Usage};
+pub use crate::builder::SpanBuilder;
+pub use crate::client::trace as new_trace;
+use crate::client::{client, Client};
+pub use crate::record::{SpanKind, Usage};
+use crate::scope::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture};
+pub use crate::scoped::ScopedSpan;
+pub use crate::scoped::{OkOnly, OutputFn, RecordOutput, ScopedFuture};
+pub use crate::span::Span;
+use crate::state::local::current_trace;
+use crate::state::open::any_client_live;
+pub use crate::trace::{Trace, TraceBuilder};
 
 /// Key of the attribute that a `#[trace]` fn called inside another trace records: the
 /// id of that enclosing trace (a `#[trace]` fn always starts a new root trace).
@@ -218,7 +226,7 @@ impl<L: Entries> Serialize for Input<L> {
 /// open in the current context, else in an implicit trace named `name`.
 #[inline]
 pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
-    if !crate::client::any_client_live() {
+    if !any_client_live() {
         return SpanSetup {
             implicit: None,
             builder: None,
@@ -231,13 +239,13 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
 /// load, a branch and the body, in a small stack frame.
 #[inline(never)]
 fn begin_live_span(kind: SpanKind, name: &'static str) -> SpanSetup {
-    if let Some(trace) = crate::context::current_trace() {
+    if let Some(trace) = current_trace() {
         return SpanSetup {
             implicit: None,
             builder: Some(SpanBuilder::new(Some(trace), kind).name(name)),
         };
     }
-    match crate::client() {
+    match client() {
         Some(client) => {
             let (trace, scope) = client.trace(name).open();
             let builder = trace.span(kind).name(name);
@@ -399,16 +407,16 @@ fn run_result_live<T, E: ErrorDisplay>(
 
 /// Describes a trace on a given client (`traced!(…, client = …)`).
 #[inline]
-pub fn trace_on(client: &crate::Client, name: impl Into<std::borrow::Cow<'static, str>>) -> TraceBuilder {
+pub fn trace_on(client: &Client, name: impl Into<std::borrow::Cow<'static, str>>) -> TraceBuilder {
     client.trace(name)
 }
 
 /// Describes the root trace of a `#[trace]` fn. It is always a new trace; inside an
 /// open trace it records that trace's id as the attribute [`ENCLOSING_TRACE_ID_KEY`].
 pub fn begin_trace(name: &'static str) -> TraceSetup {
-    let mut builder = crate::trace(name);
+    let mut builder = crate::client::trace(name);
     if builder.is_recording() {
-        if let Some(enclosing) = crate::current_trace().id() {
+        if let Some(enclosing) = crate::client::current_trace().id() {
             builder = builder.attribute(ENCLOSING_TRACE_ID_KEY, enclosing.to_string());
         }
     }
@@ -581,46 +589,12 @@ fn recorded_ok<H: Handle, T, E>(handle: &H, value: Result<T, E>, output: fn(&H, 
     value
 }
 
-/// Records an output (or the usage read from it) on a span or trace handle.
-pub type OutputFn<H, T> = fn(&H, &T);
-
 /// The future of an instrumented `async fn` span: the implicit trace (if any) around
 /// the span around the body.
 pub type SpanFuture<F, O> = ScopeFuture<ScopedFuture<F, O>>;
 
 /// The future of a `#[trace]` `async fn`.
 pub type TraceFuture<F, O> = ScopeFuture<Recorded<F, Trace, O>>;
-
-/// Records the output of a future when it completes.
-pub trait RecordOutput<H, O> {
-    /// Records `value` on `handle`.
-    fn record(&self, handle: &H, value: &O);
-}
-
-impl<H, O> RecordOutput<H, O> for OutputFn<H, O> {
-    #[inline]
-    fn record(&self, handle: &H, value: &O) {
-        self(handle, value);
-    }
-}
-
-/// Records only the `Ok` value of a `Result`.
-pub struct OkOnly<H, T>(OutputFn<H, T>);
-
-impl<H, T> std::fmt::Debug for OkOnly<H, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("OkOnly")
-    }
-}
-
-impl<H, T, E> RecordOutput<H, Result<T, E>> for OkOnly<H, T> {
-    #[inline]
-    fn record(&self, handle: &H, value: &Result<T, E>) {
-        if let Ok(ok) = value {
-            (self.0)(handle, ok);
-        }
-    }
-}
 
 pin_project! {
     /// The body future of an instrumented `async fn`, recording its output on completion.

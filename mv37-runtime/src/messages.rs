@@ -4,13 +4,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::client::ClientInner;
 use crate::clock;
-use crate::context;
 use crate::ids::{SpanId, TraceId};
 use crate::record::{Content, FeedbackRecord, MessageRecord, Record, Role, TraceScope};
-use crate::span::SpanInner;
-use crate::trace::TraceInner;
+use crate::state::local::{frame_in, Frame};
+use crate::state::open::{Recorder, SharedSpan, SharedTrace};
 
 impl From<&str> for Role {
     fn from(role: &str) -> Self {
@@ -28,19 +26,19 @@ impl From<&str> for Role {
 /// Where a message goes: into the record of the span or trace open when it was made,
 /// so that exporters see a span together with its conversation.
 enum Owner {
-    Span(Arc<SpanInner>),
-    Trace(Arc<TraceInner>),
+    Span(Arc<SharedSpan>),
+    Trace(Arc<SharedTrace>),
 }
 
 impl Owner {
     fn deliver(self, message: MessageRecord) {
-        let (left_over, client) = match &self {
-            Owner::Span(span) => (span.attach_message(message), &span.trace.client),
-            Owner::Trace(trace) => (trace.attach_message(message), &trace.client),
+        let (left_over, recorder) = match &self {
+            Owner::Span(span) => (span.attach_message(message), &span.trace.recorder),
+            Owner::Trace(trace) => (trace.attach_message(message), &trace.recorder),
         };
         // The owner already ended (or is full): the message becomes a record of its own.
         if let Some(message) = left_over {
-            client.submit(Record::Message(message));
+            recorder.submit(Record::Message(message));
         }
     }
 }
@@ -61,7 +59,7 @@ impl std::fmt::Debug for MessageBuilder {
 }
 
 impl MessageBuilder {
-    fn new(owner: Owner, trace: &TraceInner, span_id: SpanId, role: Role, content: Content) -> Self {
+    fn new(owner: Owner, trace: &SharedTrace, span_id: SpanId, role: Role, content: Content) -> Self {
         Self {
             target: Some((
                 owner,
@@ -80,8 +78,8 @@ impl MessageBuilder {
     }
 
     /// A message on the innermost span of `trace` open here, or on the trace itself.
-    pub(crate) fn in_trace(trace: &Arc<TraceInner>, role: Role, content: Content) -> Self {
-        match context::frame_in(trace).as_ref().and_then(context::Frame::span) {
+    pub(crate) fn in_trace(trace: &Arc<SharedTrace>, role: Role, content: Content) -> Self {
+        match frame_in(trace).as_ref().and_then(Frame::span) {
             Some(span) => Self::in_span(span, role, content),
             None => Self::new(
                 Owner::Trace(Arc::clone(trace)),
@@ -94,7 +92,7 @@ impl MessageBuilder {
     }
 
     /// A message on this span.
-    pub(crate) fn in_span(span: &Arc<SpanInner>, role: Role, content: Content) -> Self {
+    pub(crate) fn in_span(span: &Arc<SharedSpan>, role: Role, content: Content) -> Self {
         Self::new(Owner::Span(Arc::clone(span)), &span.trace, span.span_id, role, content)
     }
 
@@ -129,7 +127,7 @@ impl Drop for MessageBuilder {
 
 /// Feedback being recorded; it is sent when dropped, at the end of the statement.
 pub struct FeedbackBuilder {
-    target: Option<(Arc<ClientInner>, FeedbackRecord)>,
+    target: Option<(Arc<Recorder>, FeedbackRecord)>,
 }
 
 impl std::fmt::Debug for FeedbackBuilder {
@@ -142,7 +140,7 @@ impl std::fmt::Debug for FeedbackBuilder {
 
 impl FeedbackBuilder {
     pub(crate) fn new(
-        client: Arc<ClientInner>,
+        recorder: Arc<Recorder>,
         trace_id: TraceId,
         name: String,
         value: Value,
@@ -150,7 +148,7 @@ impl FeedbackBuilder {
     ) -> Self {
         Self {
             target: Some((
-                client,
+                recorder,
                 FeedbackRecord {
                     trace_id,
                     span_id: None,
@@ -187,8 +185,8 @@ impl FeedbackBuilder {
 
 impl Drop for FeedbackBuilder {
     fn drop(&mut self) {
-        if let Some((client, record)) = self.target.take() {
-            client.submit(Record::Feedback(record));
+        if let Some((recorder, record)) = self.target.take() {
+            recorder.submit(Record::Feedback(record));
         }
     }
 }

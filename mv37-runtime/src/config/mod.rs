@@ -8,12 +8,17 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use reqwest::header::HeaderName;
+use http::HeaderName;
 use secrecy::SecretString;
 
-use crate::export::http::{header_pair, parse_key_values, percent_decode, split_key_values, EntryError};
-use crate::export::pipeline::{MAX_QUEUE_BYTES, MAX_QUEUE_RECORDS};
+pub(crate) mod entries;
+pub(crate) mod error;
+
 use crate::export::{ApiKey, IngestConfig, OtlpConfig, OtlpProtocol};
+use crate::pipeline::{MAX_QUEUE_BYTES, MAX_QUEUE_RECORDS};
+use entries::{header_pair, parse_key_values, percent_decode, split_key_values, EntryError};
+pub(crate) use error::{check_url, entry_error};
+pub use error::{ConfigError, EntryProblem};
 
 /// The default JSONL file, relative to the working directory.
 pub const DEFAULT_JSONL_PATH: &str = "mv37-traces.jsonl";
@@ -101,7 +106,7 @@ impl Default for Config {
             max_batch_records: 512,
             max_batch_bytes: 4 * 1024 * 1024,
             batch_interval: Duration::from_millis(1000),
-            export_linger: crate::export::pipeline::DEFAULT_EXPORT_LINGER,
+            export_linger: crate::pipeline::DEFAULT_EXPORT_LINGER,
             max_queue_records: 65_536,
             max_queue_bytes: 64 * 1024 * 1024,
             max_payload_bytes: 32 * 1024,
@@ -112,114 +117,6 @@ impl Default for Config {
             spool_dir: None,
             spool_max_bytes: crate::export::DEFAULT_SPOOL_MAX_BYTES,
         }
-    }
-}
-
-/// A configuration value that cannot be used, naming where it came from.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    /// An environment variable (or builder setting) has a value that does not parse.
-    #[error("invalid {variable}={value:?}: expected {expected}")]
-    Invalid {
-        /// The variable or setting name.
-        variable: &'static str,
-        /// The value given.
-        value: String,
-        /// What would have been accepted.
-        expected: &'static str,
-    },
-    /// An entry of a `key=value,…` list (`OTEL_EXPORTER_OTLP_HEADERS`,
-    /// `OTEL_RESOURCE_ATTRIBUTES`) is malformed. Header values are secrets, so this error
-    /// names the entry by position (and key, when it has a valid one) and never holds a
-    /// value.
-    #[error(
-        "invalid {variable}: entry {position}{} {problem}; expected comma-separated key=value pairs with percent-encoded values",
-        key_label(.key)
-    )]
-    InvalidEntry {
-        /// The variable or setting name.
-        variable: &'static str,
-        /// 1-based position of the entry among the comma-separated items.
-        position: usize,
-        /// The entry's key, when it has one that can be shown.
-        key: Option<String>,
-        /// What is wrong with it.
-        problem: EntryProblem,
-    },
-    /// `MV37_EXPORTER` names an exporter this build does not have.
-    #[error("unknown exporter {name:?} in {variable}: expected one of {known}")]
-    UnknownExporter {
-        /// The variable it came from.
-        variable: &'static str,
-        /// The unknown name.
-        name: String,
-        /// The names that exist.
-        known: &'static str,
-    },
-    /// The JSONL file cannot be opened for appending.
-    #[error("cannot open JSONL file {path:?}: {message}")]
-    JsonlPath {
-        /// The path.
-        path: PathBuf,
-        /// The operating system's reason.
-        message: String,
-    },
-    /// The spool directory cannot be created or opened.
-    #[error("cannot use spool directory {path:?}: {message}")]
-    Spool {
-        /// The directory.
-        path: PathBuf,
-        /// The operating system's reason.
-        message: String,
-    },
-    /// The exporter thread could not be started.
-    #[error("cannot start the exporter thread: {0}")]
-    Thread(String),
-    /// A setting the chosen exporter needs is not set.
-    #[error("{variable} is not set, and {needed_by} needs it")]
-    Missing {
-        /// The variable that is missing.
-        variable: &'static str,
-        /// What needs it.
-        needed_by: &'static str,
-    },
-    /// A global client is already installed.
-    #[error("a global mv37 client is already installed")]
-    AlreadyInstalled,
-}
-
-fn key_label(key: &Option<String>) -> String {
-    key.as_ref().map(|key| format!(" (key {key:?})")).unwrap_or_default()
-}
-
-/// What is wrong with one entry of a `key=value,…` list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EntryProblem {
-    /// The entry has no `=`.
-    MissingEquals,
-    /// Nothing before the `=`.
-    EmptyKey,
-    /// A `%` is not followed by two hex digits.
-    BadPercentEscape,
-    /// The value, once percent-decoded, is not UTF-8.
-    NotUtf8,
-    /// The key is not a valid HTTP header name.
-    InvalidHeaderName,
-    /// The value is not a valid HTTP header value (a control character, for example).
-    InvalidHeaderValue,
-}
-
-impl fmt::Display for EntryProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::MissingEquals => "has no `=`",
-            Self::EmptyKey => "has an empty key",
-            Self::BadPercentEscape => "has a `%` not followed by two hex digits",
-            Self::NotUtf8 => "does not percent-decode to UTF-8 text",
-            Self::InvalidHeaderName => "has a key that is not a valid HTTP header name",
-            Self::InvalidHeaderValue => "has a value that is not a valid HTTP header value",
-        })
     }
 }
 
@@ -601,20 +498,6 @@ pub(crate) fn parse_exporters(variable: &'static str, value: &str) -> Result<Vec
         .collect()
 }
 
-/// Checks that `value` is an absolute `http://` or `https://` URL with a host.
-pub(crate) fn check_url(variable: &'static str, value: &str) -> Result<(), ConfigError> {
-    let invalid = || ConfigError::Invalid {
-        variable,
-        value: value.to_owned(),
-        expected: "an http:// or https:// URL",
-    };
-    let url = reqwest::Url::parse(value.trim()).map_err(|_| invalid())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid());
-    }
-    Ok(())
-}
-
 pub(crate) fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
@@ -635,16 +518,6 @@ pub(crate) fn parse_rate(variable: &'static str, value: &str) -> Result<f64, Con
             value: value.to_owned(),
             expected: SAMPLE_RATE,
         }),
-    }
-}
-
-/// The error for a malformed `key=value` entry.
-pub(crate) fn entry_error(variable: &'static str, error: EntryError) -> ConfigError {
-    ConfigError::InvalidEntry {
-        variable,
-        position: error.position,
-        key: error.key,
-        problem: error.problem,
     }
 }
 

@@ -1,0 +1,263 @@
+//! Describing and starting a span: [`SpanBuilder`] (made by a trace's `span`, `llm`,
+//! `tool`, `task` and `retrieval`), and the ways it runs: a closure with a
+//! [`ScopedSpan`], a future, a guard ([`SpanGuard`]), or a [`DetachedSpan`] that ends
+//! when dropped.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::clock;
+use crate::ids::SpanId;
+use crate::payload::Payload;
+use crate::progress::{error_info, Extras, Outcome, Progress, SpanState};
+use crate::record::SpanKind;
+use crate::scope::{failed_on_err, never_failed, Scope, ScopeFuture, ScopeGuard};
+use crate::scoped::{run_local, ScopedSpan};
+use crate::span::{json_value, Span};
+use crate::state::local::parent_in;
+use crate::state::open::{LocalSpan, SharedTrace};
+
+/// Guard of a span opened with [`SpanBuilder::start`]: the span is current on this thread
+/// and ends when the guard is dropped.
+pub type SpanGuard = ScopeGuard<Span>;
+
+/// Describes a span before it starts. Made by `trace.span(kind)`, `trace.llm(name)`,
+/// `trace.tool(name)`, `trace.task(name)`, `trace.retrieval(name)` or [`crate::span`].
+#[must_use = "a span builder does nothing until started with `start`, `run` or `run_async`"]
+pub struct SpanBuilder {
+    trace: Option<Arc<SharedTrace>>,
+    kind: SpanKind,
+    name: Option<Cow<'static, str>>,
+    parent: Option<SpanId>,
+    extras: Option<Box<Extras>>,
+}
+
+impl std::fmt::Debug for SpanBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanBuilder")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("enabled", &self.trace.is_some())
+            .finish()
+    }
+}
+
+impl SpanBuilder {
+    pub(crate) fn new(trace: Option<Arc<SharedTrace>>, kind: SpanKind) -> Self {
+        Self {
+            trace,
+            kind,
+            name: None,
+            parent: None,
+            extras: None,
+        }
+    }
+
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// Whether the span will record anything.
+    pub fn is_recording(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    /// Names the span (the default name is its kind).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        if self.trace.is_some() {
+            self.name = Some(name.into());
+        }
+        self
+    }
+
+    /// The model the span calls.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        if self.trace.is_some() {
+            self.extras().model = Some(model.into());
+        }
+        self
+    }
+
+    /// The model's provider.
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        if self.trace.is_some() {
+            self.extras().provider = Some(provider.into());
+        }
+        self
+    }
+
+    /// The span's input, captured now.
+    pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
+        if let Some(trace) = &self.trace {
+            let payload = Payload::capture(input, trace.recorder.max_payload_bytes);
+            self.extras().input = Some(payload);
+        }
+        self
+    }
+
+    /// A tool's arguments (recorded as the span's input).
+    pub fn arguments<T: Serialize + ?Sized>(self, arguments: &T) -> Self {
+        self.input(arguments)
+    }
+
+    /// One attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
+        if self.trace.is_some() {
+            let value = json_value(&value);
+            self.extras().attributes.insert(key.into(), value);
+        }
+        self
+    }
+
+    /// Overrides the parent span (by default, the innermost span of the same trace open
+    /// in the current context, or the trace's root).
+    pub fn parent(mut self, parent: SpanId) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
+    /// The span's state at its start: its id, start time and open record (`None` when
+    /// the builder records nothing).
+    pub(crate) fn prepare(self) -> Option<LocalSpan> {
+        let trace = self.trace?;
+        let span_id = SpanId::random();
+        let parent = self.parent.unwrap_or_else(|| parent_in(&trace));
+        let start = clock::tick();
+        let state = SpanState {
+            trace_id: trace.trace_id,
+            span_id,
+            parent,
+            name: self.name.unwrap_or_else(|| match &self.kind {
+                SpanKind::Custom(name) => name.clone(),
+                kind => Cow::Borrowed(static_kind_name(kind)),
+            }),
+            kind: self.kind,
+            progress: Progress::new(start, self.extras),
+        };
+        Some(LocalSpan::new(trace, start, state))
+    }
+
+    fn open(self) -> (Span, Option<Scope>) {
+        match self.prepare().and_then(LocalSpan::into_shared) {
+            Some(inner) => (Span::from_inner(Some(Arc::clone(&inner))), Some(Scope::Span(inner))),
+            None => (Span::disabled(), None),
+        }
+    }
+
+    /// Starts the span and makes it current on this thread until the guard is dropped.
+    pub fn start(self) -> SpanGuard {
+        let (span, scope) = self.open();
+        ScopeGuard::new(span, scope)
+    }
+
+    /// Starts the span without making it current: an owned, `Send` handle that ends
+    /// when dropped (or with [`DetachedSpan::end`], [`DetachedSpan::cancel`]). For spans
+    /// whose end is not a scope: a stream that is consumed elsewhere, a callback API.
+    /// Enter it where its children are made with [`DetachedSpan::context`].
+    pub fn start_detached(self) -> DetachedSpan {
+        let (span, scope) = self.open();
+        DetachedSpan { span, scope }
+    }
+
+    /// Runs `f` inside the span; a panic marks it failed (and is resumed).
+    ///
+    /// `f` gets a [`ScopedSpan`]: the span's state stays on this thread (no allocation,
+    /// no lock) unless a handle to it is needed elsewhere, when it dereferences to a
+    /// shareable [`Span`].
+    pub fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R) -> R {
+        match self.prepare() {
+            Some(local) => run_local(local, f, never_failed),
+            None => f(&ScopedSpan::disabled()),
+        }
+    }
+
+    /// Runs `f` inside the span; `Err` (or a panic) marks it failed with the error's text.
+    pub fn try_run<T, E: Display>(self, f: impl FnOnce(&ScopedSpan) -> Result<T, E>) -> Result<T, E> {
+        match self.prepare() {
+            Some(local) => run_local(local, f, failed_on_err::<T, E>),
+            None => f(&ScopedSpan::disabled()),
+        }
+    }
+
+    /// Runs the future made by `f` inside the span: the span is current at every poll,
+    /// whichever thread polls it, and ends when the future completes (or is cancelled
+    /// if dropped first).
+    pub fn run_async<F: Future>(self, f: impl FnOnce(Span) -> F) -> ScopeFuture<F> {
+        let (span, scope) = self.open();
+        ScopeFuture::new(f(span), scope, never_failed)
+    }
+
+    /// Like [`SpanBuilder::run_async`], and an `Err` output marks the span failed.
+    pub fn try_run_async<T, E: Display, F: Future<Output = Result<T, E>>>(
+        self,
+        f: impl FnOnce(Span) -> F,
+    ) -> ScopeFuture<F> {
+        let (span, scope) = self.open();
+        ScopeFuture::new(f(span), scope, failed_on_err::<T, E>)
+    }
+}
+
+/// A started span that is not tied to a scope; see [`SpanBuilder::start_detached`].
+/// Dropping it ends the span normally.
+pub struct DetachedSpan {
+    span: Span,
+    scope: Option<Scope>,
+}
+
+impl std::fmt::Debug for DetachedSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.span.fmt(f)
+    }
+}
+
+impl DetachedSpan {
+    /// Ends the span now.
+    pub fn end(mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Ok);
+        }
+    }
+
+    /// Ends the span now, marked `cancelled` (work abandoned before it completed).
+    pub fn cancel(mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Cancelled);
+        }
+    }
+
+    /// Ends the span now, failed with the error's `Display` text.
+    pub fn fail_and_end<E: Display + ?Sized>(mut self, error: &E) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Failed(error_info(error)));
+        }
+    }
+}
+
+impl std::ops::Deref for DetachedSpan {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl Drop for DetachedSpan {
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Ok);
+        }
+    }
+}
+
+fn static_kind_name(kind: &SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Llm => "llm",
+        SpanKind::Tool => "tool",
+        SpanKind::Task => "task",
+        SpanKind::Retrieval => "retrieval",
+        SpanKind::Span | SpanKind::Custom(_) => "span",
+    }
+}

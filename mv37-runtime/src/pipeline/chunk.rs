@@ -1,0 +1,297 @@
+//! Chunks: the records one thread hands over together, and the pools of empty chunks
+//! that the exporter thread allocates for the producing threads to reuse.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use smallvec::SmallVec;
+
+use crate::payload::Payload;
+use crate::progress::{Extras, SpanState, TraceResource, TraceState};
+use crate::record::{Record, TraceScope};
+
+/// Records a thread gathers before it hands them to the queue in one operation.
+pub(crate) const LOCAL_CHUNK: usize = 32;
+
+/// Records a hand-over moves into a small chunk rather than sending its full one (a
+/// thread left its last scope after a short trace).
+pub(crate) const SMALL_CHUNK: usize = 4;
+
+/// Empty chunks kept for the producing threads to reuse, full-size and small. The
+/// exporter thread allocates them and takes them back, so that a chunk's memory is not
+/// freed by a thread other than the one that allocated it (such a free contends for the
+/// lock of the allocating thread's malloc arena, and the arena's bookkeeping shares cache
+/// lines with the producer's live objects).
+const SPARE_FULL: usize = 64;
+const SPARE_SMALL: usize = 512;
+
+/// A chunk's data buffer larger than this is not kept for reuse.
+const MAX_KEPT_DATA: usize = 64 * 1024;
+
+/// What a thread hands over: finished spans and traces in their compact form (turned
+/// into records on the exporter thread), other records boxed.
+pub(crate) enum Item {
+    Span {
+        span: SpanState,
+        scope: u32,
+        parked: bool,
+    },
+    Trace {
+        trace: TraceState,
+        scope: u32,
+        parked: bool,
+    },
+    Record(Box<Record>),
+}
+
+impl Item {
+    pub(crate) fn span(span: SpanState) -> Self {
+        Item::Span {
+            span,
+            scope: 0,
+            parked: false,
+        }
+    }
+
+    pub(crate) fn trace(trace: TraceState) -> Self {
+        Item::Trace {
+            trace,
+            scope: 0,
+            parked: false,
+        }
+    }
+}
+
+/// The extras of a span or trace in a chunk, out of their box, with the text of their
+/// input and output moved into the chunk's data. The box and the payloads are freed by
+/// the producing thread that allocated them (where the allocator reuses them for the
+/// next span), and the exporter thread rebuilds them from memory it owns: a capture-heavy
+/// program does not make the two threads contend for the producer's malloc arena.
+struct Parked {
+    extras: Extras,
+    input: Option<Range<usize>>,
+    output: Option<Range<usize>>,
+}
+
+/// Records handed over together, with their approximate size. The items of a chunk
+/// share its list of trace scopes (usually one), so that a scope's reference count is
+/// touched once per chunk rather than once per span.
+pub(crate) struct Chunk {
+    items: Vec<Item>,
+    scopes: SmallVec<[Arc<TraceScope>; 2]>,
+    parked: Vec<Parked>,
+    data: String,
+    bytes: u64,
+}
+
+impl Chunk {
+    pub(crate) fn with_capacity(items: usize) -> Self {
+        Self {
+            items: Vec::with_capacity(items),
+            scopes: SmallVec::new(),
+            parked: Vec::new(),
+            data: String::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Adds an item: its scope goes into the chunk's list, its extras are parked.
+    pub(crate) fn add(&mut self, mut item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
+        let (index, parked, extras) = match &mut item {
+            Item::Span { span, scope, parked } => (scope, parked, span.extras_slot()),
+            Item::Trace { trace, scope, parked } => (scope, parked, trace.extras_slot()),
+            Item::Record(_) => {
+                self.items.push(item);
+                self.bytes += bytes;
+                return;
+            }
+        };
+        if let Some(scope) = scope {
+            *index = self.scope_index(scope);
+        }
+        if let Some(mut boxed) = extras.take() {
+            let mut stash = |payload: Option<Payload>| {
+                payload.map(|payload| {
+                    let start = self.data.len();
+                    self.data.push_str(payload.as_json());
+                    start..self.data.len()
+                })
+            };
+            let (input, output) = (stash(boxed.input.take()), stash(boxed.output.take()));
+            self.parked.push(Parked {
+                extras: std::mem::take(&mut *boxed),
+                input,
+                output,
+            });
+            *parked = true;
+        }
+        self.items.push(item);
+        self.bytes += bytes;
+    }
+
+    /// A chunk of one item (when the thread has no chunk of its own to add it to).
+    pub(crate) fn one(item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) -> Self {
+        let mut chunk = Self::with_capacity(1);
+        chunk.add(item, scope, bytes);
+        chunk
+    }
+
+    /// Moves everything gathered in `from` into this (empty) chunk.
+    pub(crate) fn take_from(&mut self, from: &mut Chunk) {
+        self.items.append(&mut from.items);
+        self.scopes.extend(from.scopes.drain(..));
+        self.parked.append(&mut from.parked);
+        self.data.push_str(&from.data);
+        from.data.clear();
+        self.bytes = std::mem::take(&mut from.bytes);
+    }
+
+    /// The approximate size of the chunk's records.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// What the chunk counts against the queue's byte bound while queued: its records'
+    /// approximate size and its own memory.
+    pub(crate) fn weight(&self) -> u64 {
+        let memory = std::mem::size_of::<Self>()
+            + self.items.capacity() * std::mem::size_of::<Item>()
+            + self.parked.capacity() * std::mem::size_of::<Parked>()
+            + self.data.capacity();
+        self.bytes + memory as u64
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The index of `scope` in this chunk's list, adding it if it is not the last one.
+    fn scope_index(&mut self, scope: &Arc<TraceScope>) -> u32 {
+        if !self.scopes.last().is_some_and(|last| Arc::ptr_eq(last, scope)) {
+            self.scopes.push(Arc::clone(scope));
+        }
+        u32::try_from(self.scopes.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Empties the chunk (its records are dropped), keeping its memory.
+    fn clear(&mut self) {
+        self.items.clear();
+        self.scopes.clear();
+        self.clear_data();
+    }
+
+    fn clear_data(&mut self) {
+        self.parked.clear();
+        if self.data.capacity() > MAX_KEPT_DATA {
+            self.data = String::new();
+        }
+        self.data.clear();
+        self.bytes = 0;
+    }
+
+    /// Turns the chunk's items into records, appended to `records`. The chunk keeps its
+    /// scopes (see [`Spares::recycle`]).
+    pub(crate) fn drain_into(&mut self, records: &mut Vec<Record>, resource: &TraceResource) {
+        let (scopes, data) = (&self.scopes, &self.data);
+        let mut parked = self.parked.drain(..);
+        let mut unpark = |slot: &mut Option<Box<Extras>>, is_parked: bool| {
+            if let Some(Parked {
+                mut extras,
+                input,
+                output,
+            }) = is_parked.then(|| parked.next()).flatten()
+            {
+                let text = |range: Option<Range<usize>>| range.and_then(|range| data.get(range)).map(Payload::trusted);
+                extras.input = text(input);
+                extras.output = text(output);
+                *slot = Some(Box::new(extras));
+            }
+        };
+        records.extend(self.items.drain(..).map(|item| match item {
+            Item::Span {
+                mut span,
+                scope,
+                parked,
+            } => {
+                unpark(span.extras_slot(), parked);
+                Record::Span(span.into_record(scopes.get(scope as usize).cloned()))
+            }
+            Item::Trace {
+                mut trace,
+                scope,
+                parked,
+            } => {
+                unpark(trace.extras_slot(), parked);
+                Record::Trace(trace.into_record(scopes.get(scope as usize), resource))
+            }
+            Item::Record(record) => *record,
+        }));
+        drop(parked);
+        self.clear_data();
+    }
+}
+
+/// The pools of empty chunks, full-size and small.
+pub(crate) struct Spares {
+    full: ArrayQueue<Chunk>,
+    small: ArrayQueue<Chunk>,
+}
+
+impl Spares {
+    pub(crate) fn new() -> Self {
+        Self {
+            full: ArrayQueue::new(SPARE_FULL),
+            small: ArrayQueue::new(SPARE_SMALL),
+        }
+    }
+
+    /// The pool for chunks of `capacity` items.
+    fn pool(&self, capacity: usize) -> Option<&ArrayQueue<Chunk>> {
+        if capacity >= LOCAL_CHUNK {
+            Some(&self.full)
+        } else if capacity >= SMALL_CHUNK {
+            Some(&self.small)
+        } else {
+            None
+        }
+    }
+
+    /// An empty chunk for `capacity` items: a spare one, or a new one if none is left.
+    pub(crate) fn take(&self, capacity: usize) -> Chunk {
+        match self.pool(capacity).and_then(ArrayQueue::pop) {
+            Some(mut chunk) => {
+                chunk.clear();
+                chunk
+            }
+            None => Chunk::with_capacity(capacity),
+        }
+    }
+
+    /// Keeps an emptied chunk for the producing threads to reuse. Its trace scopes go
+    /// with it, so that the last reference to a scope is usually dropped by a producing
+    /// thread, which allocated it.
+    pub(crate) fn recycle(&self, mut chunk: Chunk) {
+        chunk.items.clear();
+        chunk.clear_data();
+        if let Some(pool) = self.pool(chunk.items.capacity()) {
+            let _ = pool.push(chunk);
+        }
+    }
+
+    /// Allocates spare chunks (on the exporter thread), up to half of each pool.
+    pub(crate) fn top_up(&self) {
+        for (pool, capacity) in [(&self.small, SMALL_CHUNK), (&self.full, LOCAL_CHUNK)] {
+            let want = pool.capacity() / 2;
+            for _ in pool.len()..want {
+                if pool.push(Chunk::with_capacity(capacity)).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}

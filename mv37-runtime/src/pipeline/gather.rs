@@ -1,0 +1,84 @@
+//! What a thread has finished but not yet handed over: one chunk, for one pipeline. The
+//! thread's state (`crate::state`) owns it beside the context stack and decides when it
+//! goes (32 records gathered, the last open scope left, a flush, the thread's exit).
+
+use std::sync::Arc;
+
+use super::chunk::{Chunk, Item, LOCAL_CHUNK, SMALL_CHUNK};
+use super::shared::Pipeline;
+use crate::record::TraceScope;
+
+/// The records one thread gathers.
+pub(crate) struct Gathering {
+    pipeline: Option<Arc<Pipeline>>,
+    chunk: Option<Chunk>,
+}
+
+impl Gathering {
+    pub(crate) const fn new() -> Self {
+        Self {
+            pipeline: None,
+            chunk: None,
+        }
+    }
+
+    /// Adds an item for `pipeline` (handing over what was gathered for another one), and
+    /// hands the chunk over when it is full or when `idle` (the thread left its last
+    /// scope, so the records should leave now).
+    pub(crate) fn add(
+        &mut self,
+        pipeline: &Arc<Pipeline>,
+        item: Item,
+        scope: Option<&Arc<TraceScope>>,
+        bytes: u64,
+        idle: bool,
+    ) {
+        if !self.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, pipeline)) {
+            self.hand_over();
+            self.pipeline = Some(Arc::clone(pipeline));
+        }
+        let chunk = self.chunk.get_or_insert_with(|| Chunk::with_capacity(LOCAL_CHUNK));
+        chunk.add(item, scope, bytes);
+        if idle || chunk.len() >= LOCAL_CHUNK {
+            self.hand_over();
+        }
+    }
+
+    /// Hands the gathered records to their pipeline's queue.
+    pub(crate) fn hand_over(&mut self) {
+        let (Some(pipeline), Some(chunk)) = (&self.pipeline, self.chunk.as_mut()) else {
+            return;
+        };
+        if chunk.is_empty() {
+            return;
+        }
+        // The records are copied into a spare chunk of their size, and the thread keeps
+        // its gathering chunk: its memory stays in this core's cache, where writing the
+        // next records costs no transfer from the exporter's core, and a queue of small
+        // hand-overs stays as small as its records.
+        let mut out = pipeline.spare_chunk(if chunk.len() <= SMALL_CHUNK {
+            SMALL_CHUNK
+        } else {
+            LOCAL_CHUNK
+        });
+        out.take_from(chunk);
+        pipeline.submit_chunk(out);
+    }
+
+    /// Hands over what was gathered if it is for `pipeline` (before its flush).
+    pub(crate) fn hand_over_for(&mut self, pipeline: &Pipeline) {
+        if self
+            .pipeline
+            .as_ref()
+            .is_some_and(|p| std::ptr::eq(Arc::as_ptr(p), pipeline))
+        {
+            self.hand_over();
+        }
+    }
+}
+
+impl Drop for Gathering {
+    fn drop(&mut self) {
+        self.hand_over();
+    }
+}

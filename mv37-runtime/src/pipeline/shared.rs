@@ -1,0 +1,203 @@
+//! The state the producing threads and the exporter thread share: the queue, the spare
+//! chunks, the admission word, the counters, the wake-up flags and the control block of
+//! the flush and shutdown handshakes; and what producers do with it (hand a chunk over,
+//! ask for an export, wake the exporter).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::SegQueue;
+
+use super::admission::{Admission, Refused};
+use super::chunk::{Chunk, Spares};
+use crate::export::deadline::SharedDeadline;
+use crate::export::spool::Spool;
+use crate::progress::TraceResource;
+use crate::redact::RedactHook;
+use crate::stats::{Counters, DropReason, Stats};
+
+/// How long the exporter waits after a trace ended before it exports, so that the traces
+/// that end meanwhile go in the same request: at 1,000 traces a second this makes at
+/// most 50 requests a second, and an isolated trace still leaves within this time.
+pub(crate) const DEFAULT_EXPORT_LINGER: Duration = Duration::from_millis(20);
+
+/// The pipeline's bounds and timings, resolved from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_queue_records: usize,
+    pub(crate) max_queue_bytes: usize,
+    pub(crate) max_batch_records: usize,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) batch_interval: Duration,
+    pub(crate) linger: Duration,
+}
+
+/// The flush and shutdown requests, under the control lock.
+#[derive(Default)]
+pub(crate) struct Control {
+    pub(crate) flush_requested: u64,
+    pub(crate) flush_completed: u64,
+    pub(crate) shutdown_deadline: Option<Instant>,
+}
+
+pub(crate) struct Pipeline {
+    pub(crate) queue: SegQueue<Chunk>,
+    pub(crate) spares: Spares,
+    pub(crate) admission: Admission,
+    pub(crate) counters: Counters,
+    pub(crate) finished: AtomicBool,
+    /// A trace ended and its records are not exported yet.
+    pub(crate) urgent: AtomicBool,
+    pub(crate) wake_pending: AtomicBool,
+    pub(crate) limits: Limits,
+    /// The shutdown deadline, as the exporter thread's transports see it mid-request.
+    pub(crate) deadline: Arc<SharedDeadline>,
+    /// Set when a `shutdown` caller gave up waiting at the deadline and took over the
+    /// accounting of what the exporter still held; the exporter thread changes
+    /// `in_flight` and counts outcomes only while holding this lock and while it is false.
+    pub(crate) abandoned: Mutex<bool>,
+    pub(crate) control: Mutex<Control>,
+    pub(crate) changed: Condvar,
+    pub(crate) thread: OnceLock<Thread>,
+    pub(crate) failures_logged: AtomicU64,
+    pub(crate) redact: Option<RedactHook>,
+    /// Used by the exporter thread only; a lock so the pipeline can be shared.
+    pub(crate) spool: Mutex<Option<Spool>>,
+    /// The client's fields every trace record carries, added on the exporter thread.
+    pub(crate) resource: TraceResource,
+}
+
+// The redaction hook is only called under `catch_unwind` on the exporter thread, and
+// every other piece of state is atomics or poison-tolerant locks: a panic in user code
+// cannot leave the pipeline inconsistent, so clients stay usable across `catch_unwind`.
+impl std::panic::RefUnwindSafe for Pipeline {}
+
+impl Pipeline {
+    pub(crate) fn new(
+        limits: Limits,
+        resource: TraceResource,
+        redact: Option<RedactHook>,
+        spool: Option<Spool>,
+    ) -> Self {
+        Self {
+            queue: SegQueue::new(),
+            spares: Spares::new(),
+            admission: Admission::new(limits.max_queue_records, limits.max_queue_bytes),
+            counters: Counters::default(),
+            finished: AtomicBool::new(false),
+            urgent: AtomicBool::new(false),
+            wake_pending: AtomicBool::new(false),
+            deadline: Arc::new(SharedDeadline::default()),
+            abandoned: Mutex::new(false),
+            limits: Limits {
+                max_batch_records: limits.max_batch_records.max(1),
+                max_batch_bytes: limits.max_batch_bytes.max(1),
+                linger: limits.linger.min(limits.batch_interval),
+                ..limits
+            },
+            control: Mutex::new(Control::default()),
+            changed: Condvar::new(),
+            thread: OnceLock::new(),
+            failures_logged: AtomicU64::new(0),
+            redact,
+            spool: Mutex::new(spool),
+            resource,
+        }
+    }
+
+    /// An empty chunk for `capacity` items, for a producing thread to fill.
+    pub(crate) fn spare_chunk(&self, capacity: usize) -> Chunk {
+        self.spares.take(capacity)
+    }
+
+    /// Queues a chunk of records. Never blocks: past the queue's bounds (or after
+    /// `shutdown`) the records are dropped and counted.
+    pub(crate) fn submit_chunk(&self, chunk: Chunk) {
+        let count = chunk.len() as u64;
+        self.counters.produced.fetch_add(count, Ordering::Relaxed);
+        match self.admission.reserve(count, chunk.weight()) {
+            Err(refused) => {
+                let reason = match refused {
+                    Refused::Closed => DropReason::AfterShutdown,
+                    Refused::Full => DropReason::QueueFull,
+                };
+                self.counters.drop_records(reason, count);
+                self.spares.recycle(chunk);
+            }
+            Ok(queued) => {
+                // Reserved before the pipeline closed: the exporter drains until every
+                // reservation made before the close has arrived.
+                self.queue.push(chunk);
+                if queued >= self.limits.max_batch_records {
+                    self.wake();
+                }
+            }
+        }
+    }
+
+    /// A trace ended: asks the exporter to export what is queued within the linger. The
+    /// caller hands its thread's records over first, so that the exporter cannot wake,
+    /// find nothing, and leave the trace waiting a whole batch interval. Only the first
+    /// trace end of a linger wakes the exporter; the others cost one load.
+    pub(crate) fn export_soon(&self) {
+        if !self.urgent.load(Ordering::Acquire) && !self.urgent.swap(true, Ordering::AcqRel) {
+            self.wake();
+        }
+    }
+
+    pub(crate) fn wake(&self) {
+        if !self.wake_pending.load(Ordering::Relaxed) && !self.wake_pending.swap(true, Ordering::AcqRel) {
+            if let Some(thread) = self.thread.get() {
+                thread.unpark();
+            }
+        }
+    }
+
+    pub(crate) fn force_wake(&self) {
+        self.wake_pending.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.counters.snapshot(self.admission.queued() as u64)
+    }
+
+    pub(crate) fn count_sampled_out(&self) {
+        self.counters.sampled_out_traces.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.admission.is_closed()
+    }
+
+    pub(crate) fn control(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The accounting lock (see `abandoned`).
+    pub(crate) fn books(&self) -> MutexGuard<'_, bool> {
+        self.abandoned.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes a chunk off the queue, without counting it as in flight.
+    pub(crate) fn unqueue(&self) -> Option<Chunk> {
+        let chunk = self.queue.pop()?;
+        self.admission.release(chunk.len() as u64, chunk.weight());
+        Some(chunk)
+    }
+
+    /// Takes a chunk off the queue into the exporter's hands (`books`: not abandoned).
+    pub(crate) fn pop(&self, _books: &MutexGuard<'_, bool>) -> Option<Chunk> {
+        let chunk = self.unqueue()?;
+        self.counters.in_flight.fetch_add(chunk.len() as u64, Ordering::AcqRel);
+        Some(chunk)
+    }
+
+    pub(crate) fn lock_spool(&self) -> MutexGuard<'_, Option<Spool>> {
+        self.spool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,380 @@
+//! The thread's state: one thread-local that owns both the context stack (which traces
+//! and spans are open here) and the records this thread finished and has not handed
+//! over yet. Ending a trace or span and sending its record happen here, because both
+//! touch that state: a record leaves the thread when 32 have gathered, when the thread
+//! leaves its last open scope (so a trace's records leave with it), when this thread
+//! calls `flush` or `shutdown`, and when the thread exits.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::open::{any_client_live, LocalSpan, LocalState, Recorder, SharedSpan, SharedTrace};
+use crate::ids::SpanId;
+use crate::payload::limit_depth;
+use crate::pipeline::{Chunk, FlushError, Gathering, Item, Pipeline, ShutdownError, MAX_ITEM_BYTES};
+use crate::progress::{Outcome, SpanState};
+use crate::record::{Record, TraceScope};
+
+/// One entry of the context stack as handed out: an open span (which knows its trace),
+/// or a trace with no span open. One reference count per entry, not two.
+#[derive(Clone)]
+pub(crate) enum Frame {
+    Trace(Arc<SharedTrace>),
+    Span(Arc<SharedSpan>),
+}
+
+impl Frame {
+    pub(crate) fn trace(&self) -> &Arc<SharedTrace> {
+        match self {
+            Frame::Trace(trace) => trace,
+            Frame::Span(span) => &span.trace,
+        }
+    }
+
+    pub(crate) fn span(&self) -> Option<&Arc<SharedSpan>> {
+        match self {
+            Frame::Trace(_) => None,
+            Frame::Span(span) => Some(span),
+        }
+    }
+
+    pub(crate) fn span_id(&self) -> SpanId {
+        match self {
+            Frame::Trace(trace) => trace.root_span_id,
+            Frame::Span(span) => span.span_id,
+        }
+    }
+}
+
+/// One entry of the stack: a frame (a trace or a shared span, entered by a guard, a
+/// future or a captured context), or a span run here whose state the stack holds.
+enum Entry {
+    Frame(Frame),
+    Local(LocalSpan),
+}
+
+impl Entry {
+    fn trace(&self) -> &Arc<SharedTrace> {
+        match self {
+            Entry::Frame(frame) => frame.trace(),
+            Entry::Local(span) => span.trace(),
+        }
+    }
+
+    fn span_id(&self) -> SpanId {
+        match self {
+            Entry::Frame(frame) => frame.span_id(),
+            Entry::Local(span) => span.span_id(),
+        }
+    }
+
+    /// The entry as a frame to hand out; a local span becomes shared.
+    fn frame(&mut self) -> Option<Frame> {
+        match self {
+            Entry::Frame(frame) => Some(frame.clone()),
+            Entry::Local(span) => span.share().map(Frame::Span),
+        }
+    }
+}
+
+struct ThreadState {
+    stack: Vec<Entry>,
+    records: Gathering,
+}
+
+impl Drop for ThreadState {
+    fn drop(&mut self) {
+        // The thread exits: its records leave before the stack's references go (the
+        // last one to a client shuts its pipeline down).
+        self.records.hand_over();
+    }
+}
+
+thread_local! {
+    static STATE: RefCell<ThreadState> = const {
+        RefCell::new(ThreadState {
+            stack: Vec::new(),
+            records: Gathering::new(),
+        })
+    };
+}
+
+/// Runs `f` on this thread's state; `None` if there is none to use (the thread is
+/// exiting, or the state is in use further up this call).
+fn with_state<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
+    STATE
+        .try_with(|state| state.try_borrow_mut().ok().map(|mut state| f(&mut state)))
+        .ok()
+        .flatten()
+}
+
+/// Pushes `value` as an entry; gives it back if there is no stack to hold it.
+fn push<T>(value: T, entry: impl FnOnce(T) -> Entry) -> Result<usize, T> {
+    let mut value = Some(value);
+    let depth = with_state(|state| {
+        let value = value.take()?;
+        state.stack.push(entry(value));
+        Some(state.stack.len() - 1)
+    })
+    .flatten();
+    match (depth, value) {
+        (Some(depth), _) => Ok(depth),
+        (None, Some(value)) => Err(value),
+        // Unreachable: the value is taken only when the push happens.
+        (None, None) => Ok(usize::MAX),
+    }
+}
+
+/// Pushes a frame; returns the depth to give back to [`exit`].
+pub(crate) fn enter(frame: Frame) -> usize {
+    push(frame, Entry::Frame).unwrap_or(usize::MAX)
+}
+
+/// Pushes a span run on this thread; gives it back if there is no stack to hold it.
+pub(crate) fn enter_local(span: LocalSpan) -> Result<usize, LocalSpan> {
+    push(span, Entry::Local)
+}
+
+/// Pops back to `depth` and returns the entry that was there. Entries above it (leaked
+/// guards) go too, so that a mistake in one scope cannot corrupt the parent links of the
+/// next; spans held by them are ended, not lost. If the thread left its last scope, its
+/// records are handed over (after `last` has ended, so that they leave together).
+fn pop_to(depth: usize, last: impl FnOnce(Option<Entry>)) {
+    let mut cut_off = Vec::new();
+    let popped = with_state(|state| {
+        if state.stack.len() == depth + 1 {
+            // The usual case: the scope is the innermost one.
+            return state.stack.pop();
+        }
+        let mut entry = None;
+        while state.stack.len() > depth {
+            match state.stack.pop() {
+                Some(popped) if state.stack.len() == depth => entry = Some(popped),
+                Some(popped) => cut_off.push(popped),
+                None => {}
+            }
+        }
+        entry
+    });
+    // Ended and dropped outside the borrow: they may send records.
+    for entry in cut_off {
+        if let Entry::Local(span) = entry {
+            span.finish(Outcome::Ok);
+        }
+    }
+    last(popped.flatten());
+    let _ = with_state(|state| {
+        if state.stack.is_empty() {
+            state.records.hand_over();
+        }
+    });
+}
+
+/// Pops back to `depth`, dropping the frame there.
+pub(crate) fn exit(depth: usize) {
+    pop_to(depth, |entry| {
+        if let Some(Entry::Local(span)) = entry {
+            // A span run here was left from a guard's depth (guards dropped out of
+            // order): it ends rather than being lost.
+            span.finish(Outcome::Ok);
+        }
+    });
+}
+
+/// Ends the span run at `depth` with `outcome` and leaves it.
+pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
+    pop_to(depth, |entry| match entry {
+        Some(Entry::Local(span)) if span.span_id() == span_id => span.finish(outcome),
+        // Ours was ended already (cut off); whatever took its place ends too.
+        Some(Entry::Local(span)) => span.finish(Outcome::Ok),
+        _ => {}
+    });
+}
+
+/// Takes the span run at `depth` off the stack, still open (a future's span between
+/// polls); `None` if it was ended meanwhile.
+pub(crate) fn take_local(depth: usize, span_id: SpanId) -> Option<LocalSpan> {
+    let mut taken = None;
+    pop_to(depth, |entry| match entry {
+        Some(Entry::Local(span)) if span.span_id() == span_id => taken = Some(span),
+        Some(Entry::Local(span)) => span.finish(Outcome::Ok),
+        _ => {}
+    });
+    taken
+}
+
+/// Runs `f` on the span run at `depth` (`None` if it is not there any more).
+pub(crate) fn with_local<R>(depth: usize, span_id: SpanId, f: impl FnOnce(&mut LocalSpan) -> R) -> Option<R> {
+    with_state(|state| match state.stack.get_mut(depth) {
+        Some(Entry::Local(span)) if span.span_id() == span_id => Some(f(span)),
+        _ => None,
+    })
+    .flatten()
+}
+
+/// The innermost span of `trace` open here, or the trace's root span.
+pub(crate) fn parent_in(trace: &Arc<SharedTrace>) -> SpanId {
+    STATE
+        .try_with(|state| {
+            let state = state.try_borrow().ok()?;
+            state
+                .stack
+                .iter()
+                .rev()
+                .find(|entry| Arc::ptr_eq(entry.trace(), trace))
+                .map(Entry::span_id)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(trace.root_span_id)
+}
+
+/// The innermost frame of `trace` open here.
+pub(crate) fn frame_in(trace: &Arc<SharedTrace>) -> Option<Frame> {
+    with_state(|state| {
+        state
+            .stack
+            .iter_mut()
+            .rev()
+            .find(|entry| Arc::ptr_eq(entry.trace(), trace))
+            .and_then(Entry::frame)
+    })
+    .flatten()
+}
+
+/// The trace open here, without making a span run here shareable.
+pub(crate) fn current_trace() -> Option<Arc<SharedTrace>> {
+    if !any_client_live() {
+        return None;
+    }
+    STATE
+        .try_with(|state| {
+            let state = state.try_borrow().ok()?;
+            state.stack.last().map(|entry| Arc::clone(entry.trace()))
+        })
+        .ok()
+        .flatten()
+}
+
+/// The innermost frame open here (a span run here becomes shareable).
+pub(crate) fn current_frame() -> Option<Frame> {
+    if !any_client_live() {
+        return None;
+    }
+    with_state(|state| state.stack.last_mut()?.frame()).flatten()
+}
+
+/// Adds an item to this thread's records for `pipeline` (alone, if the thread's state
+/// cannot be used). Never blocks.
+fn send(pipeline: &Arc<Pipeline>, item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
+    let bytes = bytes.min(MAX_ITEM_BYTES);
+    let mut item = Some(item);
+    let _ = with_state(|state| {
+        if let Some(item) = item.take() {
+            let idle = state.stack.is_empty();
+            state.records.add(pipeline, item, scope, bytes, idle);
+        }
+    });
+    if let Some(item) = item {
+        pipeline.submit_chunk(Chunk::one(item, scope, bytes));
+    }
+}
+
+fn hand_over_for(pipeline: &Pipeline) {
+    let _ = with_state(|state| state.records.hand_over_for(pipeline));
+}
+
+fn submit_span(trace: &SharedTrace, state: SpanState) {
+    let bytes = state.approx_bytes() as u64;
+    send(&trace.recorder.pipeline, Item::span(state), Some(&trace.scope), bytes);
+}
+
+impl LocalSpan {
+    /// Ends the span with `outcome` and sends its record.
+    pub(crate) fn finish(self, outcome: Outcome) {
+        match self.state {
+            LocalState::Local(mut state) => {
+                state.close(outcome);
+                submit_span(&self.trace, state);
+            }
+            LocalState::Shared(inner) => inner.end(outcome),
+            LocalState::Moving => {}
+        }
+    }
+}
+
+impl SharedSpan {
+    /// Ends the span (if it has not ended) and sends its record.
+    pub(crate) fn end(&self, outcome: Outcome) {
+        let (status, error) = outcome.into_status();
+        if let Some(state) = self.record.close(status, error) {
+            submit_span(&self.trace, state);
+        }
+    }
+}
+
+impl SharedTrace {
+    /// Ends the trace (if it has not ended), sends its record, and has this thread's
+    /// records exported now: "the trace flushes".
+    pub(crate) fn end(&self, outcome: Outcome) {
+        let (status, error) = outcome.into_status();
+        if let Some(state) = self.record.close(status, error) {
+            let bytes = state.approx_bytes(&self.scope) as u64;
+            send(&self.recorder.pipeline, Item::trace(state), Some(&self.scope), bytes);
+            self.recorder.trace_ended();
+        }
+    }
+
+    /// The span that a record made now through this trace belongs to.
+    pub(crate) fn current_span(self: &Arc<Self>) -> SpanId {
+        parent_in(self)
+    }
+}
+
+impl Recorder {
+    /// Sends a record that is not a span or trace (a message, feedback, a signal).
+    pub(crate) fn submit(&self, mut record: Record) {
+        // Values given as `serde_json::Value` are held to the payload depth limit here,
+        // so that every record written can be read back.
+        match &mut record {
+            Record::Feedback(feedback) => limit_depth(&mut feedback.value),
+            Record::Signal(signal) => limit_depth(&mut signal.value),
+            _ => {}
+        }
+        let bytes = record.approx_bytes() as u64;
+        send(&self.pipeline, Item::Record(Box::new(record)), None, bytes);
+    }
+
+    /// A trace ended: its records are exported now rather than at the next batch
+    /// interval; with `flush_on_end` the caller waits for that.
+    fn trace_ended(&self) {
+        if self.flush_on_end {
+            let _ = self.flush(self.shutdown_timeout);
+        } else {
+            hand_over_for(&self.pipeline);
+            self.pipeline.export_soon();
+        }
+    }
+
+    /// Waits until what this thread finished, and what other threads handed over, is
+    /// exported.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        hand_over_for(&self.pipeline);
+        self.pipeline.flush(timeout)
+    }
+
+    /// Stops recording and delivers what is left within `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        hand_over_for(&self.pipeline);
+        self.pipeline.shutdown(timeout)
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.forget();
+        // The last handle (client, trace or span) is gone: deliver what is left.
+        let _ = self.shutdown(self.shutdown_timeout);
+    }
+}
