@@ -19,7 +19,8 @@ SRC = Path(__file__).resolve().parent.parent / "mv37-runtime" / "src"
 # Lowest first. A module not listed here is an error, so a new module must be placed.
 LAYERS = [
     ("data", ["ids", "clock", "payload", "usage", "record", "redact", "stats",
-              "llm", "llm::cost", "llm::chat"]),
+              "llm", "llm::cost", "llm::chat",
+              "render", "render::group", "render::tree"]),
     ("thread state", ["local"]),
     ("pipeline", ["pipeline", "pipeline::admission", "pipeline::gather",
                   "pipeline::worker", "pipeline::control"]),

@@ -18,6 +18,8 @@ mod open;
 mod payload;
 mod record;
 mod redact;
+#[doc(hidden)]
+pub mod render;
 mod scoped;
 mod span;
 mod stats;
