@@ -85,7 +85,10 @@ mod tests {
         assert!(parse_time("2026-13-01").is_err());
         assert_eq!(parse_time("2026-05-01 00:00:00z"), parse_time("2026-05-01"));
         assert_eq!(parse_time("2026-05-01t02:00:00+02:00"), parse_time("2026-05-01"));
-        assert!(parse_time("2026-05-01T12:00:00").is_err(), "a time without its offset is ambiguous");
+        assert!(
+            parse_time("2026-05-01T12:00:00").is_err(),
+            "a time without its offset is ambiguous"
+        );
         assert!(parse_time("1969-12-31T23:59:59Z").is_err());
     }
 

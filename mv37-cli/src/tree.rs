@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 
 use mv37_runtime::render::{draw, usage_text, Node, Paint, TraceTree};
 use mv37_runtime::{
-    Content, ContentPart, ErrorInfo, MessageRecord, Payload, SpanRecord, Status, SERIALIZATION_ERROR_KEY,
-    TRUNCATED_KEY,
+    Content, ContentPart, ErrorInfo, MessageRecord, Payload, SpanRecord, Status, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY,
 };
 use serde_json::Value;
 

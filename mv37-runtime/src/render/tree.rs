@@ -144,7 +144,9 @@ fn draw_children(
     paint: &impl Paint,
     out: &mut String,
 ) {
-    let Some(nodes) = tree.children.get(&parent) else { return };
+    let Some(nodes) = tree.children.get(&parent) else {
+        return;
+    };
     for (index, node) in nodes.iter().enumerate() {
         let (branch, continuation) = guides(index + 1 == nodes.len());
         if let Node::Span(span) = node {
@@ -245,7 +247,12 @@ mod tests {
 
     #[test]
     fn spans_nest_under_their_parents_in_time_order_and_unknown_parents_hang_at_the_top() {
-        let text = drawn(vec![span(3, Some(1)), span(1, Some(99)), span(2, Some(1)), span(4, None)]);
+        let text = drawn(vec![
+            span(3, Some(1)),
+            span(1, Some(99)),
+            span(2, Some(1)),
+            span(4, None),
+        ]);
         assert_eq!(text, "├─ s1\n│  ├─ s2\n│  └─ s3\n└─ s4\n");
     }
 
@@ -257,7 +264,9 @@ mod tests {
 
     #[test]
     fn nesting_deeper_than_the_limit_is_summarised_and_the_deeper_spans_listed_at_the_top() {
-        let chain = (1..=MAX_DEPTH as u64 + 3).map(|n| span(n, (n > 1).then(|| n - 1))).collect();
+        let chain = (1..=MAX_DEPTH as u64 + 3)
+            .map(|n| span(n, (n > 1).then(|| n - 1)))
+            .collect();
         let text = drawn(chain);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), MAX_DEPTH + 1 + 3, "{text}");
