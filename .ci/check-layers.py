@@ -19,7 +19,8 @@ SRC = Path(__file__).resolve().parent.parent / "mv37-runtime" / "src"
 # Lowest first. A module not listed here is an error, so a new module must be placed.
 LAYERS = [
     ("data", ["ids", "clock", "payload", "usage", "record", "redact", "stats", "progress",
-              "llm", "llm::cost", "render", "config::error", "config::entries"]),
+              "llm", "llm::cost", "render", "render::group", "render::tree",
+              "config::error", "config::entries"]),
     ("exporters", ["export", "export::deadline", "export::memory", "export::jsonl",
                    "export::console", "export::http", "export::ingest",
                    "export::otlp", "export::otlp::names", "export::otlp::encode",

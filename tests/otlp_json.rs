@@ -12,42 +12,19 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use mv37::{Client, MemoryExporter, OtlpEncoder, OtlpProtocol, Record, ResourceInfo, Role, Usage};
+use mv37::{Client, MemoryExporter, OtlpEncoder, OtlpProtocol, Record, ResourceInfo};
 use serde_json::Value;
 
-fn record_a_trace(client: &Client) {
-    client
-        .trace("support_agent")
-        .user_id("cus_123")
-        .session_id("sess_9")
-        .run(|trace| {
-            trace.message(Role::User, "Where is my order?");
-            trace
-                .llm("openai.responses")
-                .model("gpt-4.1-mini")
-                .provider("openai")
-                .run(|span| {
-                    span.record_input(&serde_json::json!({ "q": "order 4421" }));
-                    span.set_usage(Usage {
-                        input_tokens: Some(812),
-                        output_tokens: Some(64),
-                        ..Usage::default()
-                    });
-                });
-            trace
-                .tool("issue_refund")
-                .arguments(&serde_json::json!({ "order": "4421" }))
-                .run(|call| call.record_output(&"refunded"));
-            let _ = trace.task("escalate").try_run(|_| Err::<(), _>("no agent available"));
-        });
-}
+mod support;
+
+use support::fixtures::record_support_trace;
 
 #[test]
 #[ignore = "needs Python with opentelemetry-proto; .ci/run runs it with --ignored"]
 fn otlp_json_follows_the_protobuf_json_mapping_as_the_official_messages_read_it() {
     let memory = MemoryExporter::new();
     let client = Client::builder().exporter(memory.clone()).build().expect("client");
-    record_a_trace(&client);
+    record_support_trace(&client);
     client.shutdown().expect("shutdown");
     let records = memory.records();
     let resource = ResourceInfo {
@@ -122,7 +99,7 @@ fn otlp_json_follows_the_protobuf_json_mapping_as_the_official_messages_read_it(
         }
         checked += 1;
     }
-    assert_eq!(checked, 4, "a trace and three spans: {summary}");
+    assert_eq!(checked, 5, "a trace and four spans: {summary}");
     let llm = decoded
         .values()
         .find(|span| span["attributes"]["gen_ai.request.model"]["stringValue"] == "gpt-4.1-mini")

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 mod support;
 
+use support::fixtures::record_support_trace;
 use support::memory::{flushed, memory_client};
 
 #[test]
@@ -919,6 +920,17 @@ impl Write for SharedBuffer {
     }
 }
 
+/// `text` with each latency (`48.2ms`) shown as `<ms>` and each trace id as `[<id>]`.
+fn without_timings(text: &str) -> String {
+    let word = |word: &str| match word {
+        w if w.ends_with("ms") && w.trim_end_matches("ms").parse::<f64>().is_ok() => "<ms>".to_owned(),
+        w if w.starts_with('[') && w.ends_with(']') && w.len() == 34 => "[<id>]".to_owned(),
+        w => w.to_owned(),
+    };
+    let line = |line: &str| line.split(' ').map(word).collect::<Vec<_>>().join(" ");
+    text.lines().map(line).collect::<Vec<_>>().join("\n")
+}
+
 #[test]
 fn the_console_exporter_prints_a_tree_per_trace() {
     let buffer = SharedBuffer::default();
@@ -926,41 +938,20 @@ fn the_console_exporter_prints_a_tree_per_trace() {
         .exporter(mv37::ConsoleExporter::to_writer(buffer.clone()))
         .build()
         .expect("client");
-    client.trace("support_agent").user_id("cus_123").run(|trace| {
-        trace.message(Role::User, "Where is my order?");
-        trace.task("resolve_ticket").run(|_| {
-            trace
-                .llm("openai.responses")
-                .model("gpt-4.1-mini")
-                .provider("openai")
-                .run(|span| {
-                    span.set_usage(Usage {
-                        input_tokens: Some(812),
-                        output_tokens: Some(64),
-                        cost_usd: Some(0.00042),
-                        ..Usage::default()
-                    })
-                });
-            let _: Result<(), RefundError> = trace.tool("issue_refund").try_run(|_| Err(RefundError("closed")));
-        });
-    });
+    record_support_trace(&client);
     client.shutdown().expect("shutdown");
     let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 5, "{text}");
-    assert!(lines[0].starts_with("trace support_agent ok "), "{text}");
-    assert!(lines[0].contains("user=cus_123"));
-    assert_eq!(lines[1], "├─ message user: Where is my order?");
-    assert!(lines[2].starts_with("└─ task resolve_ticket ok "), "{text}");
-    assert!(lines[3].starts_with("   ├─ llm openai.responses ok "), "{text}");
-    assert!(
-        lines[3].ends_with("gpt-4.1-mini (openai) tokens in=812 out=64 $0.000420"),
-        "{text}"
-    );
-    assert!(
-        lines[4].starts_with("   └─ tool issue_refund ERROR!(refund rejected: closed)"),
-        "{text}"
-    );
+    let expected = "\
+trace support_agent ok <ms> user=cus_123 session=sess_9 conversation=thread_123 [<id>]
+├─ message user: Where is my order?
+├─ retrieval search_docs ok <ms>
+└─ task resolve_ticket ok <ms>
+   ├─ llm openai.responses ok <ms> gpt-4.1-mini (openai) tokens in=812 out=64 cached=512 reasoning=16 $0.000420
+   │  ├─ message system: You are a support agent.
+   │  ├─ message user: Refund order 4421 [image https://x/r.png]
+   │  └─ message assistant: [tool call issue_refund call_1]
+   └─ tool issue_refund ERROR!(card declined) <ms>";
+    assert_eq!(without_timings(&text), expected, "{text}");
 }
 
 #[test]

@@ -8,25 +8,16 @@
 //! just after it ends joins it; later records of an already given out trace form a group
 //! marked `late`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
-use mv37_runtime::{FeedbackRecord, MessageRecord, Record, SignalRecord, SpanRecord, TraceId, TraceRecord};
+use mv37_runtime::render::{self, PendingTraces};
+use mv37_runtime::{Record, TraceId};
 
 /// The records of one trace, as read.
 #[derive(Debug)]
 pub struct TraceGroup {
-    /// The trace's id.
-    pub trace_id: TraceId,
-    /// The trace record, when it arrived.
-    pub trace: Option<TraceRecord>,
-    /// Its spans, in the order read.
-    pub spans: Vec<SpanRecord>,
-    /// Stand-alone (late) messages.
-    pub messages: Vec<MessageRecord>,
-    /// Feedback.
-    pub feedback: Vec<FeedbackRecord>,
-    /// Signals.
-    pub signals: Vec<SignalRecord>,
+    /// The records, by type.
+    pub records: render::TraceGroup,
     /// The lines as read, when kept (for `--json`).
     pub raw: Vec<String>,
     /// Records of a trace that was already given out.
@@ -36,47 +27,15 @@ pub struct TraceGroup {
 impl TraceGroup {
     fn new(trace_id: TraceId, late: bool) -> Self {
         Self {
-            trace_id,
-            trace: None,
-            spans: Vec::new(),
-            messages: Vec::new(),
-            feedback: Vec::new(),
-            signals: Vec::new(),
+            records: render::TraceGroup::new(trace_id),
             raw: Vec::new(),
             late,
         }
     }
 
     fn push(&mut self, record: Record, raw: Option<String>) {
-        match record {
-            Record::Trace(trace) => self.trace = Some(trace),
-            Record::Span(span) => self.spans.push(span),
-            Record::Message(message) => self.messages.push(message),
-            Record::Feedback(feedback) => self.feedback.push(feedback),
-            Record::Signal(signal) => self.signals.push(signal),
-        }
+        self.records.push(record);
         self.raw.extend(raw);
-    }
-
-    /// How many records the group holds.
-    pub fn len(&self) -> usize {
-        usize::from(self.trace.is_some())
-            + self.spans.len()
-            + self.messages.len()
-            + self.feedback.len()
-            + self.signals.len()
-    }
-
-    /// The earliest time in the group: the trace's start, else its first record's.
-    pub fn start_time(&self) -> u64 {
-        if let Some(trace) = &self.trace {
-            return trace.start_time_unix_nano;
-        }
-        let spans = self.spans.iter().map(|s| s.start_time_unix_nano);
-        let messages = self.messages.iter().map(|m| m.time_unix_nano);
-        let feedback = self.feedback.iter().map(|f| f.time_unix_nano);
-        let signals = self.signals.iter().map(|s| s.time_unix_nano);
-        spans.chain(messages).chain(feedback).chain(signals).min().unwrap_or(0)
     }
 }
 
@@ -108,10 +67,7 @@ const REMEMBERED_TRACES: usize = 4096;
 #[derive(Debug)]
 pub struct Assembler {
     limits: Limits,
-    pending: HashMap<TraceId, (u64, TraceGroup)>,
-    pending_records: usize,
-    arrival: VecDeque<(u64, TraceId)>,
-    next_sequence: u64,
+    pending: PendingTraces<TraceGroup>,
     settling: VecDeque<TraceGroup>,
     ready: VecDeque<TraceGroup>,
     given_out: HashSet<TraceId>,
@@ -125,10 +81,7 @@ impl Assembler {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
-            pending: HashMap::new(),
-            pending_records: 0,
-            arrival: VecDeque::new(),
-            next_sequence: 0,
+            pending: PendingTraces::default(),
             settling: VecDeque::new(),
             ready: VecDeque::new(),
             given_out: HashSet::new(),
@@ -140,34 +93,24 @@ impl Assembler {
     /// Adds one record (and its line, when kept).
     pub fn push(&mut self, record: Record, raw: Option<String>) {
         let trace_id = record.trace_id();
-        if let Some(group) = self.settling.iter_mut().find(|g| g.trace_id == trace_id) {
+        if let Some(group) = self.settling.iter_mut().find(|g| g.records.trace_id == trace_id) {
             group.push(record, raw);
             return;
         }
         if matches!(record, Record::Trace(_)) {
-            let mut group = match self.pending.remove(&trace_id) {
-                Some((_, group)) => {
-                    self.pending_records -= group.len();
-                    group
-                }
-                None => TraceGroup::new(trace_id, self.given_out.contains(&trace_id)),
-            };
+            let late = self.given_out.contains(&trace_id);
+            let mut group = self
+                .pending
+                .remove(&trace_id)
+                .unwrap_or_else(|| TraceGroup::new(trace_id, late));
             group.push(record, raw);
             self.settle(group);
             return;
         }
-        match self.pending.get_mut(&trace_id) {
-            Some((_, group)) => group.push(record, raw),
-            None => {
-                let sequence = self.next_sequence;
-                self.next_sequence += 1;
-                self.arrival.push_back((sequence, trace_id));
-                let mut group = TraceGroup::new(trace_id, self.given_out.contains(&trace_id));
-                group.push(record, raw);
-                self.pending.insert(trace_id, (sequence, group));
-            }
-        }
-        self.pending_records += 1;
+        let late = self.given_out.contains(&trace_id);
+        self.pending
+            .add(trace_id, || TraceGroup::new(trace_id, late))
+            .push(record, raw);
         self.enforce_bounds();
     }
 
@@ -181,8 +124,9 @@ impl Assembler {
     }
 
     fn give_out(&mut self, group: TraceGroup) {
-        if self.given_out.insert(group.trace_id) {
-            self.given_out_order.push_back(group.trace_id);
+        let trace_id = group.records.trace_id;
+        if self.given_out.insert(trace_id) {
+            self.given_out_order.push_back(trace_id);
             if self.given_out_order.len() > REMEMBERED_TRACES {
                 if let Some(forgotten) = self.given_out_order.pop_front() {
                     self.given_out.remove(&forgotten);
@@ -194,29 +138,12 @@ impl Assembler {
 
     fn enforce_bounds(&mut self) {
         while self.pending.len() > self.limits.max_pending_traces
-            || (self.pending_records > self.limits.max_pending_records && self.pending.len() > 1)
+            || (self.pending.records() > self.limits.max_pending_records && self.pending.len() > 1)
         {
-            let Some(group) = self.pop_oldest_pending() else { break };
+            let Some(group) = self.pending.pop_oldest() else { break };
             self.evicted += 1;
             self.give_out(group);
         }
-        // Drop the arrival entries of groups that completed, so the queue stays bounded.
-        if self.arrival.len() > 2 * self.pending.len() + 64 {
-            let pending = &self.pending;
-            self.arrival
-                .retain(|(sequence, id)| pending.get(id).is_some_and(|(s, _)| s == sequence));
-        }
-    }
-
-    fn pop_oldest_pending(&mut self) -> Option<TraceGroup> {
-        while let Some((sequence, trace_id)) = self.arrival.pop_front() {
-            if self.pending.get(&trace_id).is_some_and(|(s, _)| *s == sequence) {
-                let (_, group) = self.pending.remove(&trace_id)?;
-                self.pending_records -= group.len();
-                return Some(group);
-            }
-        }
-        None
     }
 
     /// Gives out the completed traces held back for late feedback (when input is idle).
@@ -230,7 +157,7 @@ impl Assembler {
     /// ones in the order they began.
     pub fn finish(&mut self) {
         self.flush_settling();
-        while let Some(group) = self.pop_oldest_pending() {
+        while let Some(group) = self.pending.pop_oldest() {
             self.give_out(group);
         }
     }

@@ -79,11 +79,11 @@ impl Filter {
     pub fn matches(&self, group: &TraceGroup) -> bool {
         let args = &self.args;
         if let Some(prefix) = &args.trace {
-            if !group.trace_id.to_string().starts_with(prefix.as_str()) {
+            if !group.records.trace_id.to_string().starts_with(prefix.as_str()) {
                 return false;
             }
         }
-        let trace = group.trace.as_ref();
+        let trace = group.records.trace.as_ref();
         let field_matches = |wanted: &Option<String>, field: fn(&mv37_runtime::TraceRecord) -> &Option<String>| {
             wanted
                 .as_ref()
@@ -97,19 +97,19 @@ impl Filter {
         }
         if let Some(name) = &args.name {
             let in_trace = trace.is_some_and(|t| t.name.contains(name.as_str()));
-            if !in_trace && !group.spans.iter().any(|s| s.name.contains(name.as_str())) {
+            if !in_trace && !group.records.spans.iter().any(|s| s.name.contains(name.as_str())) {
                 return false;
             }
         }
         if args.failed {
             let failed = trace.is_some_and(|t| t.status == Status::Error)
-                || group.spans.iter().any(|s| s.status == Status::Error);
+                || group.records.spans.iter().any(|s| s.status == Status::Error);
             if !failed {
                 return false;
             }
         }
         if self.since.is_some() || self.until.is_some() {
-            let start = group.start_time();
+            let start = group.records.start_time();
             if self.since.is_some_and(|since| start < since) || self.until.is_some_and(|until| start >= until) {
                 return false;
             }

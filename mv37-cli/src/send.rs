@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mv37_runtime::{Config, Exporter, IngestExporter, OtlpExporter, Record, Spool, TraceId, TraceRecord, TraceScope};
+use mv37_runtime::render::PendingTraces;
+use mv37_runtime::{Config, Exporter, IngestExporter, OtlpExporter, Record, Spool, TraceId, TraceScope};
 
 use crate::error::{output_result, CliError, EXIT_BAD_INPUT, EXIT_OK};
 use crate::escape::escape;
@@ -83,24 +84,10 @@ struct Replay {
     batch: Vec<Record>,
     batch_size: usize,
     max_pending: usize,
-    pending: HashMap<TraceId, (u64, Vec<Record>)>,
-    pending_records: usize,
-    arrival: VecDeque<(u64, TraceId)>,
-    next_sequence: u64,
+    pending: PendingTraces<Vec<Record>>,
     scopes: HashMap<TraceId, Arc<TraceScope>>,
     scope_order: VecDeque<TraceId>,
     counts: Counts,
-}
-
-fn scope_of(trace: &TraceRecord) -> Arc<TraceScope> {
-    Arc::new(TraceScope {
-        name: trace.name.clone(),
-        user_id: trace.user_id.clone(),
-        session_id: trace.session_id.clone(),
-        conversation_id: trace.conversation_id.clone(),
-        external_trace_id: trace.external_trace_id.clone(),
-        context: trace.context.clone(),
-    })
 }
 
 /// Puts the trace-level fields on a record that carries a scope.
@@ -120,9 +107,8 @@ impl Replay {
     fn push(&mut self, record: Record) {
         let trace_id = record.trace_id();
         if let Record::Trace(trace) = &record {
-            let scope = scope_of(trace);
-            if let Some((_, held)) = self.pending.remove(&trace_id) {
-                self.pending_records -= held.len();
+            let scope = Arc::new(TraceScope::of_trace(trace));
+            if let Some(held) = self.pending.remove(&trace_id) {
                 for record in held {
                     self.enqueue(with_scope(record, &scope));
                 }
@@ -136,24 +122,11 @@ impl Replay {
             self.enqueue(with_scope(record, &scope));
             return;
         }
-        match self.pending.get_mut(&trace_id) {
-            Some((_, held)) => held.push(record),
-            None => {
-                self.arrival.push_back((self.next_sequence, trace_id));
-                self.pending.insert(trace_id, (self.next_sequence, vec![record]));
-                self.next_sequence += 1;
-            }
-        }
-        self.pending_records += 1;
-        while self.pending.len() > self.max_pending || self.pending_records > MAX_PENDING_RECORDS {
+        self.pending.add(trace_id, Vec::new).push(record);
+        while self.pending.len() > self.max_pending || self.pending.records() > MAX_PENDING_RECORDS {
             if !self.release_oldest() {
                 break;
             }
-        }
-        if self.arrival.len() > 2 * self.pending.len() + 64 {
-            let pending = &self.pending;
-            self.arrival
-                .retain(|(sequence, id)| pending.get(id).is_some_and(|(s, _)| s == sequence));
         }
     }
 
@@ -170,19 +143,14 @@ impl Replay {
 
     /// Sends the oldest waiting trace as it is; `false` when none waits.
     fn release_oldest(&mut self) -> bool {
-        while let Some((sequence, trace_id)) = self.arrival.pop_front() {
-            if self.pending.get(&trace_id).is_some_and(|(s, _)| *s == sequence) {
-                if let Some((_, held)) = self.pending.remove(&trace_id) {
-                    self.pending_records -= held.len();
-                    self.counts.without_trace_fields += held.len() as u64;
-                    for record in held {
-                        self.enqueue(record);
-                    }
-                    return true;
-                }
-            }
+        let Some(held) = self.pending.pop_oldest() else {
+            return false;
+        };
+        self.counts.without_trace_fields += held.len() as u64;
+        for record in held {
+            self.enqueue(record);
         }
-        false
+        true
     }
 
     fn enqueue(&mut self, record: Record) {
@@ -302,10 +270,7 @@ pub fn run(args: SendArgs) -> Result<u8, CliError> {
         batch: Vec::with_capacity(batch_size),
         batch_size,
         max_pending: args.max_pending.max(1),
-        pending: HashMap::new(),
-        pending_records: 0,
-        arrival: VecDeque::new(),
-        next_sequence: 0,
+        pending: PendingTraces::default(),
         scopes: HashMap::new(),
         scope_order: VecDeque::new(),
         counts: Counts::default(),

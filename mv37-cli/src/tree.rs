@@ -1,13 +1,12 @@
-//! Printing one trace as an indented tree: spans nested under their parents, and the
-//! messages, signals and feedback under the span (or trace) they were recorded in, in
-//! time order.
+//! Printing one trace as an indented tree, in colour or not: the header and the text of
+//! each line. The tree's shape is the runtime's (`mv37_runtime::render`), shared with the
+//! console exporter.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
+use mv37_runtime::render::{draw, usage_text, Node, Paint, TraceTree};
 use mv37_runtime::{
-    Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Payload, SignalRecord, SpanId, SpanRecord, Status,
-    Usage, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY,
+    Content, ContentPart, ErrorInfo, MessageRecord, Payload, SpanRecord, Status, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY,
 };
 use serde_json::Value;
 
@@ -17,8 +16,6 @@ use crate::time::{format_duration, format_time};
 
 /// Longest first line of an input, output or message shown, in characters.
 const PREVIEW_CHARS: usize = 100;
-/// Deepest nesting drawn; deeper spans are summarised.
-const MAX_DEPTH: usize = 64;
 
 /// ANSI styling, or none.
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +24,8 @@ pub struct Style {
     pub color: bool,
 }
 
-impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
+impl Paint for Style {
+    fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -36,6 +33,45 @@ impl Style {
         }
     }
 
+    fn line(&self, node: &Node<'_>) -> String {
+        let style = *self;
+        match node {
+            Node::Span(span) => span_line(span, style),
+            Node::Message(message) => message_line(message, style),
+            Node::Feedback(feedback) => {
+                let mut line = format!(
+                    "{} {} = {}",
+                    style.paint("35", "feedback"),
+                    escape(&feedback.name),
+                    escape(&feedback.value.to_string())
+                );
+                if let Some(comment) = &feedback.comment {
+                    let _ = write!(line, " \"{}\"", first_line(comment));
+                }
+                line
+            }
+            Node::Signal(signal) => format!(
+                "{} {} = {}",
+                style.paint("35", "signal"),
+                escape(&signal.name),
+                escape(&signal.value.to_string())
+            ),
+        }
+    }
+
+    fn details(&self, span: &SpanRecord, prefix: &str, out: &mut String) {
+        details(
+            span.error.as_ref(),
+            span.input.as_ref(),
+            span.output.as_ref(),
+            prefix,
+            *self,
+            out,
+        );
+    }
+}
+
+impl Style {
     fn dim(self, text: &str) -> String {
         self.paint("2", text)
     }
@@ -49,84 +85,15 @@ impl Style {
     }
 }
 
-enum Item<'a> {
-    Span(&'a SpanRecord),
-    Message(&'a MessageRecord),
-    Feedback(&'a FeedbackRecord),
-    Signal(&'a SignalRecord),
-}
-
-impl Item<'_> {
-    fn time(&self) -> u64 {
-        match self {
-            Item::Span(span) => span.start_time_unix_nano,
-            Item::Message(message) => message.time_unix_nano,
-            Item::Feedback(feedback) => feedback.time_unix_nano,
-            Item::Signal(signal) => signal.time_unix_nano,
-        }
-    }
-}
-
-/// Where items hang: under a span, or under the trace itself (`None`).
-type Children<'a> = HashMap<Option<SpanId>, Vec<Item<'a>>>;
-
 /// Appends the tree of `group` to `out`.
 pub fn render(group: &TraceGroup, style: Style, out: &mut String) {
     header(group, style, out);
-    let span_ids: HashSet<SpanId> = group.spans.iter().map(|s| s.span_id).collect();
-    let under = |id: Option<SpanId>| id.filter(|id| span_ids.contains(id));
-    let mut children: Children<'_> = HashMap::new();
-    for span in &group.spans {
-        let parent = under(span.parent_span_id).filter(|parent| *parent != span.span_id);
-        children.entry(parent).or_default().push(Item::Span(span));
-        for message in &span.messages {
-            children
-                .entry(Some(span.span_id))
-                .or_default()
-                .push(Item::Message(message));
-        }
-    }
-    if let Some(trace) = &group.trace {
-        for message in &trace.messages {
-            children.entry(None).or_default().push(Item::Message(message));
-        }
-    }
-    for message in &group.messages {
-        children
-            .entry(under(Some(message.span_id)))
-            .or_default()
-            .push(Item::Message(message));
-    }
-    for signal in &group.signals {
-        children
-            .entry(under(signal.span_id))
-            .or_default()
-            .push(Item::Signal(signal));
-    }
-    for feedback in &group.feedback {
-        children
-            .entry(under(feedback.span_id))
-            .or_default()
-            .push(Item::Feedback(feedback));
-    }
-    for items in children.values_mut() {
-        items.sort_by_key(Item::time);
-    }
-    let mut drawn = HashSet::new();
-    draw_children(None, &children, &mut drawn, "", 0, style, out);
-    // Spans in a parent cycle are reachable from nowhere: show them at the top level.
-    let stranded: Vec<&SpanRecord> = group.spans.iter().filter(|s| !drawn.contains(&s.span_id)).collect();
-    for (index, span) in stranded.iter().enumerate() {
-        let last = index + 1 == stranded.len();
-        let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
-        let _ = writeln!(out, "{}{}", style.dim(branch), span_line(span, style));
-        span_details(span, &style.dim(continuation), style, out);
-    }
+    draw(&TraceTree::new(&group.records), &style, out);
 }
 
 fn header(group: &TraceGroup, style: Style, out: &mut String) {
-    let id = style.dim(&format!("[{}]", group.trace_id));
-    let Some(trace) = &group.trace else {
+    let id = style.dim(&format!("[{}]", group.records.trace_id));
+    let Some(trace) = &group.records.trace else {
         let what = if group.late {
             "late records of a trace shown above"
         } else {
@@ -168,72 +135,6 @@ fn header(group: &TraceGroup, style: Style, out: &mut String) {
     );
 }
 
-fn draw_children(
-    parent: Option<SpanId>,
-    children: &Children<'_>,
-    drawn: &mut HashSet<SpanId>,
-    prefix: &str,
-    depth: usize,
-    style: Style,
-    out: &mut String,
-) {
-    let Some(items) = children.get(&parent) else { return };
-    for (index, item) in items.iter().enumerate() {
-        let last = index + 1 == items.len();
-        let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
-        let branch = format!("{prefix}{}", style.dim(branch));
-        let child_prefix = format!("{prefix}{}", style.dim(continuation));
-        match item {
-            Item::Span(span) => {
-                if !drawn.insert(span.span_id) {
-                    continue;
-                }
-                let _ = writeln!(out, "{branch}{}", span_line(span, style));
-                span_details(span, &child_prefix, style, out);
-                if depth + 1 >= MAX_DEPTH {
-                    if children.contains_key(&Some(span.span_id)) {
-                        let _ = writeln!(out, "{child_prefix}└─ {}", style.dim("… (nested deeper)"));
-                    }
-                } else {
-                    draw_children(
-                        Some(span.span_id),
-                        children,
-                        drawn,
-                        &child_prefix,
-                        depth + 1,
-                        style,
-                        out,
-                    );
-                }
-            }
-            Item::Message(message) => {
-                let _ = writeln!(out, "{branch}{}", message_line(message, style));
-            }
-            Item::Feedback(feedback) => {
-                let mut line = format!(
-                    "{} {} = {}",
-                    style.paint("35", "feedback"),
-                    escape(&feedback.name),
-                    escape(&feedback.value.to_string())
-                );
-                if let Some(comment) = &feedback.comment {
-                    let _ = write!(line, " \"{}\"", first_line(comment));
-                }
-                let _ = writeln!(out, "{branch}{line}");
-            }
-            Item::Signal(signal) => {
-                let _ = writeln!(
-                    out,
-                    "{branch}{} {} = {}",
-                    style.paint("35", "signal"),
-                    escape(&signal.name),
-                    escape(&signal.value.to_string())
-                );
-            }
-        }
-    }
-}
-
 fn span_line(span: &SpanRecord, style: Style) -> String {
     let mark = if span.status == Status::Error {
         style.paint("1;31", "✗ ")
@@ -254,42 +155,9 @@ fn span_line(span: &SpanRecord, style: Style) -> String {
         let _ = write!(line, " ({})", escape(provider));
     }
     if let Some(usage) = &span.usage {
-        line.push_str(&usage_text(usage, style));
+        line.push_str(&usage_text(usage, &style));
     }
     line
-}
-
-fn usage_text(usage: &Usage, style: Style) -> String {
-    let mut tokens = String::new();
-    for (label, value) in [
-        ("in", usage.input_tokens),
-        ("out", usage.output_tokens),
-        ("cached", usage.cached_tokens),
-        ("reasoning", usage.reasoning_tokens),
-    ] {
-        if let Some(value) = value {
-            let _ = write!(tokens, " {label}={value}");
-        }
-    }
-    let mut text = String::new();
-    if !tokens.is_empty() {
-        let _ = write!(text, " {}", style.dim(&format!("tokens{tokens}")));
-    }
-    if let Some(cost) = usage.cost_usd {
-        let _ = write!(text, " {}", style.paint("33", &format!("${cost:.6}")));
-    }
-    text
-}
-
-fn span_details(span: &SpanRecord, prefix: &str, style: Style, out: &mut String) {
-    details(
-        span.error.as_ref(),
-        span.input.as_ref(),
-        span.output.as_ref(),
-        prefix,
-        style,
-        out,
-    );
 }
 
 fn details(

@@ -13,6 +13,10 @@ mod payload;
 mod progress;
 mod record;
 mod redact;
+/// Trace assembly and tree drawing shared by the console exporter and the CLI; not a
+/// public API.
+#[doc(hidden)]
+pub mod render;
 mod stats;
 mod usage;
 // Exporters, and the pipeline that feeds them from a background thread:

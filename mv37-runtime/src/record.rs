@@ -135,6 +135,21 @@ pub struct TraceScope {
     pub context: Option<Arc<Attributes>>,
 }
 
+impl TraceScope {
+    /// The trace-level fields of a finished trace, as its records share them (to put
+    /// them back on records read from JSON, where only `context` is written).
+    pub fn of_trace(trace: &TraceRecord) -> Self {
+        Self {
+            name: trace.name.clone(),
+            user_id: trace.user_id.clone(),
+            session_id: trace.session_id.clone(),
+            conversation_id: trace.conversation_id.clone(),
+            external_trace_id: trace.external_trace_id.clone(),
+            context: trace.context.clone(),
+        }
+    }
+}
+
 /// Serializes a record's scope as its `context` object.
 mod scope_as_context {
     use super::*;

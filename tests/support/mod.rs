@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod collector;
+pub mod fixtures;
 pub mod memory;
 
 /// A fresh, empty directory under the system's temporary directory, named after the test

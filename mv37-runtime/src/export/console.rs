@@ -1,12 +1,11 @@
 //! The `console` exporter: one readable, indented tree per finished trace.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{ExportError, Exporter};
-use crate::ids::{SpanId, TraceId};
-use crate::record::{Content, ContentPart, MessageRecord, Record, SpanRecord, Status, TraceRecord, Usage};
+use crate::record::{Content, ContentPart, MessageRecord, Record, SpanRecord, Status, TraceRecord};
+use crate::render::{draw, usage_text, Node, Paint, PendingTraces, TraceGroup, TraceTree};
 
 /// Traces whose records are held while waiting for the trace to end. Past this the
 /// oldest is printed as it is.
@@ -24,8 +23,7 @@ const MAX_PENDING_TRACES: usize = 1024;
 /// ```
 pub struct ConsoleExporter {
     out: Box<dyn Write + Send>,
-    pending: HashMap<TraceId, Vec<Record>>,
-    order: VecDeque<TraceId>,
+    pending: PendingTraces<TraceGroup>,
 }
 
 impl std::fmt::Debug for ConsoleExporter {
@@ -57,18 +55,13 @@ impl ConsoleExporter {
     pub fn to_writer(out: impl Write + Send + 'static) -> Self {
         Self {
             out: Box::new(out),
-            pending: HashMap::new(),
-            order: VecDeque::new(),
+            pending: PendingTraces::default(),
         }
     }
 
-    fn print(&mut self, trace_id: TraceId) -> io::Result<()> {
-        if let Some(records) = self.pending.remove(&trace_id) {
-            self.order.retain(|id| *id != trace_id);
-            let text = render_trace(&records);
-            self.out.write_all(text.as_bytes())?;
-        }
-        Ok(())
+    fn print(&mut self, group: &TraceGroup) -> Result<(), ExportError> {
+        let text = render_trace(group);
+        self.out.write_all(text.as_bytes()).map_err(Self::io_error)
     }
 
     fn io_error(error: io::Error) -> ExportError {
@@ -81,21 +74,21 @@ impl Exporter for ConsoleExporter {
         let mut ended = Vec::new();
         for record in batch {
             let trace_id = record.trace_id();
-            if !self.pending.contains_key(&trace_id) {
-                self.order.push_back(trace_id);
-            }
-            self.pending.entry(trace_id).or_default().push(record.clone());
             if matches!(record, Record::Trace(_)) {
                 ended.push(trace_id);
             }
+            self.pending
+                .add(trace_id, || TraceGroup::new(trace_id))
+                .push(record.clone());
         }
         for trace_id in ended {
-            self.print(trace_id).map_err(Self::io_error)?;
-        }
-        while self.order.len() > MAX_PENDING_TRACES {
-            if let Some(oldest) = self.order.front().copied() {
-                self.print(oldest).map_err(Self::io_error)?;
+            if let Some(group) = self.pending.remove(&trace_id) {
+                self.print(&group)?;
             }
+        }
+        while self.pending.len() > MAX_PENDING_TRACES {
+            let Some(oldest) = self.pending.pop_oldest() else { break };
+            self.print(&oldest)?;
         }
         self.out.flush().map_err(Self::io_error)
     }
@@ -106,151 +99,59 @@ impl Exporter for ConsoleExporter {
 
     fn shutdown(&mut self) -> Result<(), ExportError> {
         // Records of traces that never ended (or ended elsewhere) are printed as they are.
-        while let Some(trace_id) = self.order.front().copied() {
-            self.print(trace_id).map_err(Self::io_error)?;
+        while let Some(group) = self.pending.pop_oldest() {
+            self.print(&group)?;
         }
         self.out.flush().map_err(Self::io_error)
     }
 }
 
-/// One line of the tree, placed under a span and ordered by time.
-struct Line {
-    time: u64,
-    text: String,
-    span: Option<SpanId>,
+/// The line texts of the console's tree: plain, without colour.
+struct Lines;
+
+impl Paint for Lines {
+    fn line(&self, node: &Node<'_>) -> String {
+        match node {
+            Node::Span(span) => span_line(span),
+            Node::Message(message) => message_line(message),
+            Node::Feedback(feedback) => format!(
+                "feedback {} = {}{}",
+                feedback.name,
+                feedback.value,
+                feedback
+                    .comment
+                    .as_ref()
+                    .map(|c| format!(" \"{}\"", first_line(c, 80)))
+                    .unwrap_or_default()
+            ),
+            Node::Signal(signal) => format!("signal {} = {}", signal.name, signal.value),
+        }
+    }
 }
 
-/// Renders the records of one trace (in any order) as an indented tree.
-pub(crate) fn render_trace(records: &[Record]) -> String {
-    let trace = records.iter().find_map(|r| match r {
-        Record::Trace(t) => Some(t),
-        _ => None,
-    });
-    let mut children: HashMap<Option<SpanId>, Vec<Line>> = HashMap::new();
-    let root = trace.map(|t| t.span_id);
-    for record in records {
-        let (line, parent) = match record {
-            Record::Trace(trace) => {
-                for message in &trace.messages {
-                    children
-                        .entry(Some(message.span_id))
-                        .or_default()
-                        .push(message_line(message));
-                }
-                continue;
-            }
-            Record::Span(span) => {
-                for message in &span.messages {
-                    children
-                        .entry(Some(message.span_id))
-                        .or_default()
-                        .push(message_line(message));
-                }
-                (
-                    Line {
-                        time: span.start_time_unix_nano,
-                        text: span_line(span),
-                        span: Some(span.span_id),
-                    },
-                    span.parent_span_id,
-                )
-            }
-            Record::Message(message) => (message_line(message), Some(message.span_id)),
-            Record::Feedback(feedback) => (
-                Line {
-                    time: feedback.time_unix_nano,
-                    text: format!(
-                        "feedback {} = {}{}",
-                        feedback.name,
-                        feedback.value,
-                        feedback
-                            .comment
-                            .as_ref()
-                            .map(|c| format!(" \"{}\"", first_line(c, 80)))
-                            .unwrap_or_default()
-                    ),
-                    span: None,
-                },
-                feedback.span_id.or(root),
-            ),
-            Record::Signal(signal) => (
-                Line {
-                    time: signal.time_unix_nano,
-                    text: format!("signal {} = {}", signal.name, signal.value),
-                    span: None,
-                },
-                signal.span_id.or(root),
-            ),
-        };
-        children.entry(parent).or_default().push(line);
-    }
-    for lines in children.values_mut() {
-        lines.sort_by_key(|line| line.time);
-    }
-    let mut out = String::new();
-    match trace {
-        Some(trace) => out.push_str(&trace_line(trace)),
-        None => {
-            let id = records.first().map(Record::trace_id);
-            let _ = write!(
-                out,
-                "trace (still open) [{}]",
-                id.map(|id| id.to_string()).unwrap_or_default()
-            );
-        }
-    }
+/// Renders the records of one trace as an indented tree.
+fn render_trace(group: &TraceGroup) -> String {
+    let mut out = match &group.trace {
+        Some(trace) => trace_line(trace),
+        None => format!("trace (still open) [{}]", group.trace_id),
+    };
     out.push('\n');
-    // Lines whose parent is not in this trace (a late span) hang under the root.
-    let known: Vec<Option<SpanId>> = children.keys().copied().collect();
-    let mut roots: Vec<Line> = children.remove(&root).unwrap_or_default();
-    for key in known {
-        let orphan = key != root
-            && !records
-                .iter()
-                .any(|r| matches!(r, Record::Span(s) if Some(s.span_id) == key));
-        if orphan {
-            roots.extend(children.remove(&key).unwrap_or_default());
-        }
-    }
-    roots.sort_by_key(|line| line.time);
-    render_children(&mut out, roots, &mut children, "");
+    draw(&TraceTree::new(group), &Lines, &mut out);
     out
 }
 
-fn render_children(
-    out: &mut String,
-    lines: Vec<Line>,
-    children: &mut HashMap<Option<SpanId>, Vec<Line>>,
-    indent: &str,
-) {
-    let count = lines.len();
-    for (index, line) in lines.into_iter().enumerate() {
-        let last = index + 1 == count;
-        let _ = writeln!(out, "{indent}{}{}", if last { "└─ " } else { "├─ " }, line.text);
-        if let Some(span) = line.span {
-            let nested = children.remove(&Some(span)).unwrap_or_default();
-            let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
-            render_children(out, nested, children, &deeper);
-        }
-    }
-}
-
-fn message_line(message: &MessageRecord) -> Line {
-    Line {
-        time: message.time_unix_nano,
-        text: format!(
-            "message {}{}{}: {}",
-            message.role.as_str(),
-            message
-                .tool_call_id
-                .as_ref()
-                .map(|id| format!(" ({id})"))
-                .unwrap_or_default(),
-            if message.is_internal { " [internal]" } else { "" },
-            content_summary(&message.content)
-        ),
-        span: None,
-    }
+fn message_line(message: &MessageRecord) -> String {
+    format!(
+        "message {}{}{}: {}",
+        message.role.as_str(),
+        message
+            .tool_call_id
+            .as_ref()
+            .map(|id| format!(" ({id})"))
+            .unwrap_or_default(),
+        if message.is_internal { " [internal]" } else { "" },
+        content_summary(&message.content)
+    )
 }
 
 fn trace_line(trace: &TraceRecord) -> String {
@@ -289,31 +190,9 @@ fn span_line(span: &SpanRecord) -> String {
         }
     }
     if let Some(usage) = &span.usage {
-        line.push_str(&usage_text(usage));
+        line.push_str(&usage_text(usage, &Lines));
     }
     line
-}
-
-fn usage_text(usage: &Usage) -> String {
-    let mut text = String::new();
-    let tokens = [
-        ("in", usage.input_tokens),
-        ("out", usage.output_tokens),
-        ("cached", usage.cached_tokens),
-        ("reasoning", usage.reasoning_tokens),
-    ];
-    if tokens.iter().any(|(_, v)| v.is_some()) {
-        text.push_str(" tokens");
-        for (name, value) in tokens {
-            if let Some(value) = value {
-                let _ = write!(text, " {name}={value}");
-            }
-        }
-    }
-    if let Some(cost) = usage.cost_usd {
-        let _ = write!(text, " ${cost:.6}");
-    }
-    text
 }
 
 fn status_text(status: Status, error: Option<&str>) -> String {

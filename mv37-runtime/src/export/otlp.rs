@@ -551,14 +551,7 @@ fn encode_record(record: &Record) -> Option<Span> {
 
 fn encode_trace(trace: &TraceRecord) -> Span {
     let mut attributes = vec![kv_str("openinference.span.kind", "CHAIN"), kv_str("mv37.kind", "trace")];
-    let scope = TraceScope {
-        name: trace.name.clone(),
-        user_id: trace.user_id.clone(),
-        session_id: trace.session_id.clone(),
-        conversation_id: trace.conversation_id.clone(),
-        external_trace_id: trace.external_trace_id.clone(),
-        context: trace.context.clone(),
-    };
+    let scope = TraceScope::of_trace(trace);
     scope_attributes(&mut attributes, Some(&scope));
     if let Some(input) = &trace.input {
         payload_attributes(&mut attributes, "input", input);
