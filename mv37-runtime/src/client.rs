@@ -14,7 +14,7 @@ use crate::builder::SpanBuilder;
 use crate::config::{Config, ConfigError, ExporterKind};
 use crate::context::Context;
 use crate::export::spool::Spool;
-use crate::export::{ConsoleExporter, Exporter, FanOut, IngestExporter, JsonlExporter, NoopExporter, OtlpExporter};
+use crate::export::{ConsoleExporter, Exporter, FanOut, JsonlExporter, NoopExporter, ResourceInfo};
 use crate::ids::TraceId;
 use crate::messages::FeedbackBuilder;
 use crate::pipeline::{FlushError, Limits, ShutdownError};
@@ -435,8 +435,8 @@ impl ClientBuilder {
                     ExporterKind::Jsonl => Box::new(JsonlExporter::open(&config.jsonl_path)?),
                     ExporterKind::Console => Box::new(ConsoleExporter::stderr()),
                     ExporterKind::None => Box::new(NoopExporter),
-                    ExporterKind::Otlp => Box::new(OtlpExporter::new(config.otlp.clone(), &resource)?),
-                    ExporterKind::Mv37 => Box::new(IngestExporter::new(config.ingest.clone(), &resource)?),
+                    ExporterKind::Otlp => otlp_exporter(&config, &resource)?,
+                    ExporterKind::Mv37 => ingest_exporter(&config, &resource)?,
                 });
             }
         }
@@ -485,6 +485,40 @@ impl ClientBuilder {
     /// Builds the client and installs it globally; see [`Client::install`].
     pub fn install(self) -> Result<InstallGuard, ConfigError> {
         self.build()?.install()
+    }
+}
+
+/// The built-in OTLP exporter, when this build has it (feature `otlp`).
+fn otlp_exporter(config: &Config, resource: &ResourceInfo) -> Result<Box<dyn Exporter>, ConfigError> {
+    #[cfg(feature = "otlp")]
+    return Ok(Box::new(crate::export::OtlpExporter::new(
+        config.otlp.clone(),
+        resource,
+    )?));
+    #[cfg(not(feature = "otlp"))]
+    {
+        let _ = (config, resource);
+        Err(ConfigError::NotBuilt {
+            exporter: "otlp",
+            feature: "otlp",
+        })
+    }
+}
+
+/// The built-in ingest API exporter, when this build has it (feature `ingest`).
+fn ingest_exporter(config: &Config, resource: &ResourceInfo) -> Result<Box<dyn Exporter>, ConfigError> {
+    #[cfg(feature = "ingest")]
+    return Ok(Box::new(crate::export::IngestExporter::new(
+        config.ingest.clone(),
+        resource,
+    )?));
+    #[cfg(not(feature = "ingest"))]
+    {
+        let _ = (config, resource);
+        Err(ConfigError::NotBuilt {
+            exporter: "mv37",
+            feature: "ingest",
+        })
     }
 }
 

@@ -55,10 +55,12 @@ pub use config::{
     Config, ConfigError, EntryProblem, ExporterKind, DEFAULT_JSONL_PATH, MAX_DURATION_SETTING, MIN_BATCH_INTERVAL,
 };
 pub use context::{Context, ContextGuard, FutureExt, WithContext};
+#[cfg(feature = "ingest")]
+pub use export::IngestExporter;
 pub use export::{
-    ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, IngestExporter, JsonlExporter, MemoryExporter,
-    NoopExporter, OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy,
-    DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
+    ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, JsonlExporter, MemoryExporter, NoopExporter,
+    OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT,
+    DEFAULT_OTLP_ENDPOINT,
 };
 pub use export::{
     ClaimedSegment, Evicted, Segment, SegmentContents, Spool, DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES,

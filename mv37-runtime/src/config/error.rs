@@ -74,6 +74,15 @@ pub enum ConfigError {
         /// What needs it.
         needed_by: &'static str,
     },
+    /// The configuration names a built-in exporter that this build leaves out (mv37
+    /// was compiled without the Cargo feature that brings it).
+    #[error("the {exporter} exporter is not in this build: enable the `{feature}` feature of mv37")]
+    NotBuilt {
+        /// The exporter's name, as `MV37_EXPORTER` spells it.
+        exporter: &'static str,
+        /// The Cargo feature of `mv37` that brings it.
+        feature: &'static str,
+    },
     /// A global client is already installed.
     #[error("a global mv37 client is already installed")]
     AlreadyInstalled,

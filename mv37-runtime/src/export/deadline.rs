@@ -61,6 +61,7 @@ pub(crate) fn current() -> Option<Instant> {
         .flatten()
 }
 
+#[cfg(feature = "transport")]
 /// Resolves when the shutdown deadline passes (never, if shutdown does not begin).
 /// Polled inside the transport's runtime, on the exporter thread.
 pub(crate) async fn reached() {

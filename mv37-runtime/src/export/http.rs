@@ -6,7 +6,6 @@
 //! every retry branch, kept here because they need the private `HttpTransport`); the code
 //! itself is under 450 lines.
 
-use std::fmt;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -15,73 +14,7 @@ use reqwest::StatusCode;
 
 use super::ExportError;
 
-/// A secret credential: never shown by `Debug` or `Display`, so it cannot leak into logs
-/// or error messages.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The key itself, for the `Authorization` header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(****)")
-    }
-}
-
-impl fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("****")
-    }
-}
-
-/// How hard a network exporter tries to deliver one batch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts per batch, the first included.
-    pub max_attempts: u32,
-    /// The first backoff; it doubles per retry, with full jitter.
-    pub initial_backoff: Duration,
-    /// The largest backoff (and the largest `Retry-After` honoured).
-    pub max_backoff: Duration,
-    /// Longest time spent on one batch, retries included.
-    pub max_elapsed: Duration,
-    /// Timeout of one request (connect included).
-    pub request_timeout: Duration,
-    /// Timeout of the TCP/TLS connect.
-    pub connect_timeout: Duration,
-    /// The retry budget: retries allowed without a success in between. Each retry spends
-    /// a token and each successful request earns `budget_refill` back (the default of 1
-    /// sustains a collector that fails half its requests), so that during an outage
-    /// batches fail fast and are counted instead of stalling the exporter.
-    pub budget_tokens: f64,
-    /// Tokens earned by each successful request.
-    pub budget_refill: f64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            max_elapsed: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(5),
-            budget_tokens: 10.0,
-            budget_refill: 1.0,
-        }
-    }
-}
+pub(crate) use super::net::RetryPolicy;
 
 /// One request to send: the same body is re-sent on every attempt.
 pub(crate) struct Request<'a> {
@@ -373,18 +306,6 @@ pub(crate) fn header_map(pairs: &[(String, SecretString)]) -> Result<HeaderMap, 
         headers.insert(name, value);
     }
     Ok(headers)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_keys_never_show_in_debug_or_display() {
-        let key = ApiKey::new("sk-live-123");
-        assert_eq!(format!("{key:?} {key}"), "ApiKey(****) ****");
-        assert_eq!(key.expose(), "sk-live-123");
-    }
 }
 
 /// The retry loop of [`HttpTransport::send`], driven against a scripted HTTP server on
@@ -841,8 +762,8 @@ mod delivery_tests {
     #[derive(Debug)]
     struct Layer(&'static str, Option<Box<Layer>>);
 
-    impl fmt::Display for Layer {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str(self.0)
         }
     }

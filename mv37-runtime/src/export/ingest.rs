@@ -5,38 +5,12 @@ use std::time::Instant;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
-use super::http::{ApiKey, HttpTransport, Request, RetryPolicy};
+use super::http::{HttpTransport, Request};
+use super::net::IngestConfig;
 use super::otlp::ResourceInfo;
 use super::{ExportError, Exporter};
 use crate::config::error::ConfigError;
 use crate::record::{Record, SCHEMA_VERSION};
-
-/// The default ingest API base URL.
-pub const DEFAULT_INGEST_ENDPOINT: &str = "https://ingest.mv37.dev";
-
-/// Where and how the `mv37` exporter sends.
-#[derive(Debug, Clone)]
-pub struct IngestConfig {
-    /// Base URL of the ingest API (`MV37_ENDPOINT`); batches go to `{endpoint}/v1/batches`.
-    pub endpoint: String,
-    /// The project's API key (`MV37_API_KEY`); required.
-    pub api_key: Option<ApiKey>,
-    /// Gzip request bodies (on by default).
-    pub gzip: bool,
-    /// Retries, timeouts and the retry budget.
-    pub retry: RetryPolicy,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            endpoint: DEFAULT_INGEST_ENDPOINT.to_owned(),
-            api_key: None,
-            gzip: true,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
 
 /// Sends records to the mv37 ingest API.
 pub struct IngestExporter {

@@ -2,10 +2,13 @@
 
 mod console;
 pub(crate) mod deadline;
+#[cfg(feature = "transport")]
 pub(crate) mod http;
+#[cfg(feature = "ingest")]
 pub(crate) mod ingest;
 mod jsonl;
 mod memory;
+mod net;
 pub(crate) mod otlp;
 pub(crate) mod redeliver;
 pub(crate) mod spool;
@@ -13,10 +16,11 @@ pub(crate) mod spool;
 use std::time::Instant;
 
 pub use console::ConsoleExporter;
-pub use http::{ApiKey, RetryPolicy};
-pub use ingest::{IngestConfig, IngestExporter, DEFAULT_INGEST_ENDPOINT};
+#[cfg(feature = "ingest")]
+pub use ingest::IngestExporter;
 pub use jsonl::JsonlExporter;
 pub use memory::MemoryExporter;
+pub use net::{ApiKey, IngestConfig, RetryPolicy, DEFAULT_INGEST_ENDPOINT};
 pub use otlp::{OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, DEFAULT_OTLP_ENDPOINT};
 pub use spool::{
     ClaimedSegment, Evicted, Segment, SegmentContents, Spool, DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES,
