@@ -22,7 +22,7 @@ LAYERS = [
               "llm", "llm::cost", "render", "render::group", "render::tree",
               "config::error", "config::entries"]),
     ("exporters", ["export", "export::deadline", "export::memory", "export::jsonl",
-                   "export::console", "export::http", "export::ingest",
+                   "export::console", "export::http", "export::ingest", "export::net",
                    "export::otlp", "export::otlp::names", "export::otlp::encode",
                    "export::otlp::config", "export::spool", "export::redeliver",
                    "export::resource"]),
