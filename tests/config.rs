@@ -9,9 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use mv37::{
-    Client, Config, ConfigError, EntryProblem, ExporterKind, ExposeSecret, OtlpConfig, OtlpExporter, ResourceInfo,
-};
+use mv37::{Client, Config, ConfigError, EntryProblem, ExporterKind, ExposeSecret, OtlpConfig};
 
 fn from_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
@@ -126,7 +124,9 @@ fn a_key_that_is_not_a_header_name_is_not_shown_as_it_may_be_a_value() {
 }
 
 #[test]
+#[cfg(feature = "otlp")]
 fn headers_set_in_code_are_checked_without_quoting_their_values() {
+    use mv37::{OtlpExporter, ResourceInfo};
     let config = OtlpConfig {
         headers: vec![
             ("x-team".into(), "agents".into()),
@@ -397,4 +397,36 @@ fn the_defaults_and_the_bounds_themselves_are_accepted() {
         ..Config::default()
     };
     config.validate().expect("bounds");
+}
+
+/// A build without a transport feature still reads the whole configuration, and a client
+/// configured for the exporter it left out fails to build, saying which feature brings it
+/// (rather than silently exporting nowhere).
+#[test]
+#[cfg(not(feature = "otlp"))]
+fn an_exporter_left_out_of_the_build_is_a_typed_error_naming_its_feature() {
+    let config = from_env(&[("MV37_EXPORTER", "otlp")]).expect("the variable still parses");
+    let error = Client::builder().config(config).build().expect_err("no otlp in this build");
+    assert_eq!(
+        error,
+        ConfigError::NotBuilt {
+            exporter: "otlp",
+            feature: "otlp"
+        }
+    );
+    assert!(error.to_string().contains("enable the `otlp` feature"), "{error}");
+}
+
+#[test]
+#[cfg(not(feature = "ingest"))]
+fn the_ingest_exporter_left_out_of_the_build_is_a_typed_error_naming_its_feature() {
+    let config = from_env(&[("MV37_EXPORTER", "mv37"), ("MV37_API_KEY", "k")]).expect("parses");
+    let error = Client::builder().config(config).build().expect_err("no ingest in this build");
+    assert_eq!(
+        error,
+        ConfigError::NotBuilt {
+            exporter: "mv37",
+            feature: "ingest"
+        }
+    );
 }

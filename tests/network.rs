@@ -2,6 +2,10 @@
 //! JSON, decoded with the official proto types), the mv37 ingest exporter, and delivery
 //! under faults, with exact accounting.
 
+// These tests use the OTLP and ingest exporters: they need the `otlp` and `ingest`
+// features (on by default; CI also runs the suite without them).
+#![cfg(all(feature = "otlp", feature = "ingest"))]
+
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

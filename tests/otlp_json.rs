@@ -6,6 +6,10 @@
 //! `python3`); `.ci/run` installs one in a cached virtualenv and runs this with
 //! `--ignored`.
 
+// These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
+// default; CI also runs the suite without it).
+#![cfg(feature = "otlp")]
+
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

@@ -5,6 +5,10 @@
 //! spent; a request that stalls is cut off by its timeout; and every record is accounted
 //! for exactly, for every drop reason, also when producers race `shutdown`.
 
+// These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
+// default; CI also runs the suite without it).
+#![cfg(feature = "otlp")]
+
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

@@ -3,6 +3,10 @@
 //! signals, tool arguments), what the disk spool writes (after a failed export and at
 //! the shutdown deadline), and the failure line logged on standard error.
 
+// These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
+// default; CI also runs the suite without it).
+#![cfg(feature = "otlp")]
+
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

@@ -3,6 +3,10 @@
 //! left "queued"; a trace that ends is exported within the linger, in sync and async code;
 //! and trace ends close together share one export.
 
+// These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
+// default; CI also runs the suite without it).
+#![cfg(feature = "otlp")]
+
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

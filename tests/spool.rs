@@ -4,6 +4,10 @@
 //! an append and two processes draining one directory lose nothing uncounted and send
 //! nothing twice.
 
+// These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
+// default; CI also runs the suite without it).
+#![cfg(feature = "otlp")]
+
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

@@ -2,6 +2,10 @@
 //! `latency_ns`, their start and end times (in records and in OTLP), their nesting, and
 //! a stream's time to first token and token rate.
 
+// These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
+// default; CI also runs the suite without it).
+#![cfg(feature = "otlp")]
+
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 
