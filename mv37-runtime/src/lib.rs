@@ -59,12 +59,13 @@ pub use context::{Context, ContextGuard, FutureExt, WithContext};
 pub use export::IngestExporter;
 pub use export::{
     ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, JsonlExporter, MemoryExporter, NoopExporter,
-    OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT,
-    DEFAULT_OTLP_ENDPOINT,
+    OtlpConfig, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
 };
-pub use export::{
-    ClaimedSegment, Evicted, Segment, SegmentContents, Spool, DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES,
-};
+pub use export::{DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SEGMENT_BYTES};
+/// The OTLP encoder and the spool's segment API, for the `mv37` CLI, the tests and the
+/// benches: not part of the documented API, and they may change in any release.
+#[doc(hidden)]
+pub use export::{ClaimedSegment, Evicted, OtlpEncoder, Segment, SegmentContents, Spool};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
 pub use llm::chat::{
     messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_messages, record_openai_messages,

@@ -378,3 +378,89 @@ impl Drop for Recorder {
         let _ = self.shutdown(self.shutdown_timeout);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+    use crate::export::MemoryExporter;
+    use crate::record::Status;
+
+    fn client() -> (Client, MemoryExporter) {
+        let memory = MemoryExporter::new();
+        let client = Client::builder().exporter(memory.clone()).build().expect("client");
+        (client, memory)
+    }
+
+    fn depth() -> usize {
+        with_state(|state| state.stack.len()).unwrap_or(usize::MAX)
+    }
+
+    #[test]
+    fn the_innermost_entry_of_a_trace_is_the_parent_and_leaving_restores_the_one_below() {
+        let (client, _memory) = client();
+        let trace = client.trace("t").start();
+        let root = trace.root_span_id().expect("recording");
+        let shared = current_trace().expect("a trace is open");
+        assert_eq!(parent_in(&shared), root);
+        let span = trace.task("outer").start();
+        assert_eq!(parent_in(&shared), span.id().expect("recording"));
+        assert_eq!(depth(), 2);
+        drop(span);
+        assert_eq!(parent_in(&shared), root);
+        drop(trace);
+        assert_eq!(depth(), 0);
+        assert!(current_trace().is_none());
+    }
+
+    #[test]
+    fn leaving_an_outer_scope_cuts_off_leaked_entries_and_ends_their_spans() {
+        let (client, memory) = client();
+        let trace = client.trace("t").start();
+        let outer = depth() - 1;
+        // A span run on the stack whose scope is never left (a leaked guard's state).
+        let span = trace.task("leaked").prepare().expect("recording");
+        let local = enter_local(span).unwrap_or(usize::MAX);
+        assert_eq!(local, outer + 1);
+        exit(outer);
+        assert_eq!(depth(), 0, "the leaked entry went with its parent");
+        drop(trace);
+        client.flush().expect("flush");
+        let leaked = memory.span("leaked").expect("the cut-off span ended and was sent, not lost");
+        assert_eq!(leaked.status, Status::Ok);
+    }
+
+    #[test]
+    fn a_thread_hands_its_records_over_when_it_leaves_its_last_scope() {
+        let (client, _memory) = client();
+        let trace = client.trace("t").start();
+        trace.task("a").run(|_| ());
+        // Still inside the trace: the span's record waits in this thread's chunk.
+        assert_eq!(client.stats().produced, 0);
+        let span = trace.tool("b").prepare().expect("recording");
+        let id = span.span_id();
+        let at = enter_local(span).unwrap_or(usize::MAX);
+        leave_local(at, id, Outcome::Ok);
+        assert_eq!(client.stats().produced, 0, "not idle yet: the trace is still open");
+        drop(trace);
+        // The trace's end hands everything over, before any flush.
+        assert_eq!(client.stats().produced, 3);
+    }
+
+    #[test]
+    fn with_local_reaches_only_the_span_it_was_given() {
+        let (client, _memory) = client();
+        let trace = client.trace("t").start();
+        let span = trace.task("s").prepare().expect("recording");
+        let id = span.span_id();
+        let at = enter_local(span).unwrap_or(usize::MAX);
+        assert_eq!(with_local(at, id, |span| span.span_id()), Some(id));
+        assert_eq!(with_local(at, SpanId::random(), |span| span.span_id()), None);
+        assert_eq!(with_local(at + 1, id, |span| span.span_id()), None);
+        let taken = take_local(at, id).expect("still open");
+        assert_eq!(taken.span_id(), id);
+        assert_eq!(with_local(at, id, |span| span.span_id()), None, "taken off the stack");
+        taken.finish(Outcome::Cancelled);
+        drop(trace);
+    }
+}
