@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parent.parent / "mv37-runtime" / "src"
 LAYERS = [
     ("data", ["ids", "clock", "payload", "usage", "record", "redact", "stats", "progress",
               "llm", "llm::cost", "render", "render::group", "render::tree",
-              "config::error", "config::entries"]),
+              "config::error", "config::entries", "config::endpoint"]),
     ("exporters", ["export", "export::deadline", "export::memory", "export::jsonl",
                    "export::console", "export::http", "export::ingest", "export::net",
                    "export::otlp", "export::otlp::names", "export::otlp::encode",

@@ -194,23 +194,13 @@ impl Replay {
     }
 }
 
-/// The OTLP traces URL for `--endpoint`: `/v1/traces` is added when the URL has no path.
-fn otlp_traces_url(endpoint: &str) -> String {
-    let endpoint = endpoint.trim();
-    let after_scheme = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
-    match after_scheme.find('/') {
-        Some(slash) if !after_scheme[slash..].trim_end_matches('/').is_empty() => endpoint.to_owned(),
-        _ => format!("{}/v1/traces", endpoint.trim_end_matches('/')),
-    }
-}
-
 fn exporter(args: &SendArgs, config: &Config) -> Result<(Box<dyn Exporter>, String), CliError> {
     let config_error = |error: mv37_runtime::ConfigError| CliError::Config(error.to_string());
     match args.to {
         Destination::Otlp => {
             let mut otlp = config.otlp.clone();
             if let Some(endpoint) = &args.endpoint {
-                otlp.endpoint = otlp_traces_url(endpoint);
+                otlp.endpoint = mv37_runtime::otlp_traces_url(endpoint);
             }
             let target = format!("otlp {}", otlp.endpoint);
             let exporter = OtlpExporter::new(otlp, &config.resource()).map_err(config_error)?;
@@ -418,22 +408,4 @@ fn send_spool(args: &SendArgs, dir: &std::path::Path) -> Result<u8, CliError> {
     } else {
         EXIT_OK
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::otlp_traces_url;
-
-    #[test]
-    fn a_bare_otlp_endpoint_gets_the_traces_path() {
-        assert_eq!(
-            otlp_traces_url("http://127.0.0.1:4318"),
-            "http://127.0.0.1:4318/v1/traces"
-        );
-        assert_eq!(
-            otlp_traces_url("http://127.0.0.1:4318/"),
-            "http://127.0.0.1:4318/v1/traces"
-        );
-        assert_eq!(otlp_traces_url("https://x/custom/path"), "https://x/custom/path");
-    }
 }

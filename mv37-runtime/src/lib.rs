@@ -51,6 +51,7 @@ pub use client::{
     client, current_span, current_trace, flush, init, span, trace, Client, ClientBuilder, DefaultGuard, InstallGuard,
 };
 pub use clock::unix_nanos_now;
+pub use config::endpoint::otlp_traces_url;
 pub use config::{
     Config, ConfigError, EntryProblem, ExporterKind, DEFAULT_JSONL_PATH, MAX_DURATION_SETTING, MIN_BATCH_INTERVAL,
 };
@@ -61,11 +62,11 @@ pub use export::{
     ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, JsonlExporter, MemoryExporter, NoopExporter,
     OtlpConfig, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
 };
-pub use export::{DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SEGMENT_BYTES};
 /// The OTLP encoder and the spool's segment API, for the `mv37` CLI, the tests and the
 /// benches: not part of the documented API, and they may change in any release.
 #[doc(hidden)]
 pub use export::{ClaimedSegment, Evicted, OtlpEncoder, Segment, SegmentContents, Spool};
+pub use export::{DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
 pub use llm::chat::{
     messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_messages, record_openai_messages,

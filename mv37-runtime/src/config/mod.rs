@@ -11,6 +11,7 @@ use std::time::Duration;
 use http::HeaderName;
 use secrecy::SecretString;
 
+pub(crate) mod endpoint;
 pub(crate) mod entries;
 pub(crate) mod error;
 
@@ -428,7 +429,7 @@ impl Config {
             self.otlp.endpoint = value;
         } else if let Some(value) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             check_url("OTEL_EXPORTER_OTLP_ENDPOINT", &value)?;
-            self.otlp.endpoint = format!("{}/v1/traces", value.trim_end_matches('/'));
+            self.otlp.endpoint = endpoint::traces_url_from_base(&value);
         }
         for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
             if let Some(value) = get(variable) {

@@ -426,7 +426,9 @@ mod tests {
         assert_eq!(depth(), 0, "the leaked entry went with its parent");
         drop(trace);
         client.flush().expect("flush");
-        let leaked = memory.span("leaked").expect("the cut-off span ended and was sent, not lost");
+        let leaked = memory
+            .span("leaked")
+            .expect("the cut-off span ended and was sent, not lost");
         assert_eq!(leaked.status, Status::Ok);
     }
 
