@@ -6,7 +6,7 @@ use std::time::Instant;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
 use super::http::{ApiKey, HttpTransport, Request, RetryPolicy};
-use super::otlp::ResourceInfo;
+use super::resource::ResourceInfo;
 use super::{ExportError, Exporter};
 use crate::config::error::ConfigError;
 use crate::record::{Record, SCHEMA_VERSION};

@@ -8,6 +8,7 @@ mod jsonl;
 mod memory;
 pub(crate) mod otlp;
 pub(crate) mod redeliver;
+mod resource;
 pub(crate) mod spool;
 
 use std::time::Instant;
@@ -17,7 +18,8 @@ pub use http::{ApiKey, RetryPolicy};
 pub use ingest::{IngestConfig, IngestExporter, DEFAULT_INGEST_ENDPOINT};
 pub use jsonl::JsonlExporter;
 pub use memory::MemoryExporter;
-pub use otlp::{OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, DEFAULT_OTLP_ENDPOINT};
+pub use otlp::{OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, DEFAULT_OTLP_ENDPOINT};
+pub use resource::ResourceInfo;
 pub use spool::{
     ClaimedSegment, Evicted, Segment, SegmentContents, Spool, DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES,
 };
