@@ -23,7 +23,7 @@ LAYERS = [
               "config::error", "config::entries", "config::endpoint"]),
     ("exporters", ["export", "export::deadline", "export::memory", "export::jsonl",
                    "export::console", "export::http", "export::ingest", "export::net",
-                   "export::otlp", "export::otlp::names", "export::otlp::encode",
+                   "export::otlp", "export::otlp::names", "export::otlp::attributes", "export::otlp::encode",
                    "export::otlp::config", "export::spool", "export::redeliver",
                    "export::resource"]),
     ("pipeline", ["pipeline", "pipeline::admission", "pipeline::chunk", "pipeline::gather",

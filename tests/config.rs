@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use mv37::{Client, Config, ConfigError, EntryProblem, ExporterKind, ExposeSecret, OtlpConfig};
+use mv37::{Client, Config, ConfigError, EntryProblem, ExposeSecret};
 
 fn from_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
@@ -126,7 +126,7 @@ fn a_key_that_is_not_a_header_name_is_not_shown_as_it_may_be_a_value() {
 #[test]
 #[cfg(feature = "otlp")]
 fn headers_set_in_code_are_checked_without_quoting_their_values() {
-    use mv37::{OtlpExporter, ResourceInfo};
+    use mv37::{ExporterKind, OtlpConfig, OtlpExporter, ResourceInfo};
     let config = OtlpConfig {
         headers: vec![
             ("x-team".into(), "agents".into()),
@@ -406,7 +406,10 @@ fn the_defaults_and_the_bounds_themselves_are_accepted() {
 #[cfg(not(feature = "otlp"))]
 fn an_exporter_left_out_of_the_build_is_a_typed_error_naming_its_feature() {
     let config = from_env(&[("MV37_EXPORTER", "otlp")]).expect("the variable still parses");
-    let error = Client::builder().config(config).build().expect_err("no otlp in this build");
+    let error = Client::builder()
+        .config(config)
+        .build()
+        .expect_err("no otlp in this build");
     assert_eq!(
         error,
         ConfigError::NotBuilt {
@@ -421,7 +424,10 @@ fn an_exporter_left_out_of_the_build_is_a_typed_error_naming_its_feature() {
 #[cfg(not(feature = "ingest"))]
 fn the_ingest_exporter_left_out_of_the_build_is_a_typed_error_naming_its_feature() {
     let config = from_env(&[("MV37_EXPORTER", "mv37"), ("MV37_API_KEY", "k")]).expect("parses");
-    let error = Client::builder().config(config).build().expect_err("no ingest in this build");
+    let error = Client::builder()
+        .config(config)
+        .build()
+        .expect_err("no ingest in this build");
     assert_eq!(
         error,
         ConfigError::NotBuilt {

@@ -5,7 +5,6 @@
 // These tests use the OTLP and ingest exporters: they need the `otlp` and `ingest`
 // features (on by default; CI also runs the suite without them).
 #![cfg(all(feature = "otlp", feature = "ingest"))]
-
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

@@ -9,7 +9,6 @@
 // These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
 // default; CI also runs the suite without it).
 #![cfg(feature = "otlp")]
-
 // Tests fail by panicking.
 #![allow(clippy::panic)]
 

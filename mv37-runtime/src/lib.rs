@@ -58,14 +58,19 @@ pub use config::{
 pub use context::{Context, ContextGuard, FutureExt, WithContext};
 #[cfg(feature = "ingest")]
 pub use export::IngestExporter;
+#[doc(hidden)]
+#[cfg(feature = "otlp")]
+pub use export::OtlpEncoder;
+#[cfg(feature = "otlp")]
+pub use export::OtlpExporter;
 pub use export::{
     ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, JsonlExporter, MemoryExporter, NoopExporter,
-    OtlpConfig, OtlpExporter, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
+    OtlpConfig, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
 };
 /// The OTLP encoder and the spool's segment API, for the `mv37` CLI, the tests and the
 /// benches: not part of the documented API, and they may change in any release.
 #[doc(hidden)]
-pub use export::{ClaimedSegment, Evicted, OtlpEncoder, Segment, SegmentContents, Spool};
+pub use export::{ClaimedSegment, Evicted, Segment, SegmentContents, Spool};
 pub use export::{DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
 pub use llm::chat::{

@@ -697,6 +697,11 @@ mod otlp_env_tests {
     fn the_api_key_never_appears_in_debug_output() {
         let config = config(&[("MV37_EXPORTER", "mv37"), ("MV37_API_KEY", "sk-live-secret")]).expect("valid");
         assert!(!format!("{config:?}").contains("sk-live-secret"));
+    }
+
+    #[test]
+    #[cfg(feature = "ingest")]
+    fn the_ingest_exporter_without_an_api_key_names_the_variable() {
         let missing = crate::Client::builder()
             .exporter_kinds([ExporterKind::Mv37])
             .build()

@@ -54,6 +54,7 @@ pub(crate) fn install(deadline: Arc<SharedDeadline>) {
 
 /// The shutdown deadline of the pipeline whose exporter thread this is, once shutdown
 /// has begun.
+#[cfg(any(test, feature = "transport"))]
 pub(crate) fn current() -> Option<Instant> {
     CURRENT
         .try_with(|current| current.borrow().as_ref().and_then(|deadline| deadline.get()))

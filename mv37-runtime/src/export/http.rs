@@ -294,7 +294,9 @@ use crate::config::entries::{header_pair, EntryError};
 use crate::config::error::EntryProblem;
 
 /// Builds a header map from pairs, every value marked sensitive; an error names the
-/// pair's position and, when it is a valid header name, its key, never its value.
+/// pair's position and, when it is a valid header name, its key, never its value. (Only
+/// the OTLP exporter takes headers from its configuration.)
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) fn header_map(pairs: &[(String, SecretString)]) -> Result<HeaderMap, EntryError> {
     let mut headers = HeaderMap::new();
     for (index, (key, value)) in pairs.iter().enumerate() {

@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
 use super::http::{HttpTransport, Request};
 use super::net::IngestConfig;
-use super::otlp::ResourceInfo;
+use super::resource::ResourceInfo;
 use super::{ExportError, Exporter};
 use crate::config::error::ConfigError;
 use crate::record::{Record, SCHEMA_VERSION};

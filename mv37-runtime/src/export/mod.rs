@@ -8,9 +8,10 @@ pub(crate) mod http;
 pub(crate) mod ingest;
 mod jsonl;
 mod memory;
-mod net;
+pub(crate) mod net;
 pub(crate) mod otlp;
 pub(crate) mod redeliver;
+mod resource;
 pub(crate) mod spool;
 
 use std::time::Instant;
@@ -21,7 +22,10 @@ pub use ingest::IngestExporter;
 pub use jsonl::JsonlExporter;
 pub use memory::MemoryExporter;
 pub use net::{ApiKey, IngestConfig, RetryPolicy, DEFAULT_INGEST_ENDPOINT};
-pub use otlp::{OtlpConfig, OtlpEncoder, OtlpExporter, OtlpProtocol, ResourceInfo, DEFAULT_OTLP_ENDPOINT};
+pub use otlp::{OtlpConfig, OtlpProtocol, DEFAULT_OTLP_ENDPOINT};
+#[cfg(feature = "otlp")]
+pub use otlp::{OtlpEncoder, OtlpExporter};
+pub use resource::ResourceInfo;
 pub use spool::{
     ClaimedSegment, Evicted, Segment, SegmentContents, Spool, DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES,
 };

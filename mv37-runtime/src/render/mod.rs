@@ -1,7 +1,7 @@
 //! Grouping records into traces and drawing a trace as an indented tree: the code the
 //! console exporter and the `mv37` command-line tool share.
 //!
-//! Only data modules are used here ([`crate::record`], [`crate::ids`]), so any layer can
+//! Only data modules are used here (`record`, `ids`), so any layer can
 //! call it. It is public for the CLI and hidden from the documented surface.
 
 mod group;

@@ -110,6 +110,7 @@ fn with_state<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
 }
 
 /// Pushes `value` as an entry; gives it back if there is no stack to hold it.
+#[allow(clippy::result_large_err)]
 fn push<T>(value: T, entry: impl FnOnce(T) -> Entry) -> Result<usize, T> {
     let mut value = Some(value);
     let depth = with_state(|state| {
@@ -131,7 +132,10 @@ pub(crate) fn enter(frame: Frame) -> usize {
     push(frame, Entry::Frame).unwrap_or(usize::MAX)
 }
 
-/// Pushes a span run on this thread; gives it back if there is no stack to hold it.
+/// Pushes a span run on this thread; gives it back if there is no stack to hold it. (The
+/// span is given back by value: boxing it would cost an allocation on every span for the
+/// sake of a path taken only while the thread exits.)
+#[allow(clippy::result_large_err)]
 pub(crate) fn enter_local(span: LocalSpan) -> Result<usize, LocalSpan> {
     push(span, Entry::Local)
 }

@@ -1,0 +1,331 @@
+//! The OTLP encoder: records to protobuf `Span`s, one span per record, with both the
+//! OpenTelemetry GenAI and the OpenInference attributes (built in [`super::attributes`],
+//! every name in [`super::names`]).
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status as OtlpStatus};
+use prost::Message;
+
+use super::attributes::{
+    custom_attributes, kv_json, kv_str, messages_to_span, openinference_kind, otlp_status, payload_attributes,
+    scope_attributes, usage_attributes,
+};
+use super::config::OtlpProtocol;
+use super::names::*;
+use crate::export::resource::ResourceInfo;
+use crate::ids::{SpanId, TraceId};
+use crate::record::{
+    FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, TraceRecord, TraceScope,
+};
+
+/// Encodes records into OTLP spans; kept separate from the transport so it can be
+/// benchmarked and tested alone.
+#[derive(Debug, Clone)]
+pub struct OtlpEncoder {
+    resource: Resource,
+    scope: InstrumentationScope,
+}
+
+impl OtlpEncoder {
+    /// An encoder stamping `resource` on every request.
+    pub fn new(resource: &ResourceInfo) -> Self {
+        // `OTEL_RESOURCE_ATTRIBUTES` first; the explicit settings (`OTEL_SERVICE_NAME`,
+        // release, environment) override it, as the OpenTelemetry spec orders them.
+        let mut attributes: Vec<KeyValue> = Vec::new();
+        let mut set = |key: &str, value: &str| {
+            attributes.retain(|kv| kv.key != key);
+            attributes.push(kv_str(key, value));
+        };
+        for (key, value) in &resource.extra {
+            set(key, value);
+        }
+        match &resource.service_name {
+            Some(name) => set(SERVICE_NAME, name),
+            None if !resource.extra.iter().any(|(key, _)| key == SERVICE_NAME) => {
+                set(SERVICE_NAME, "unknown_service:mv37")
+            }
+            None => {}
+        }
+        if let Some(version) = &resource.service_version {
+            set(SERVICE_VERSION, version);
+        }
+        if let Some(environment) = &resource.environment {
+            set(DEPLOYMENT_ENVIRONMENT, environment);
+            set(DEPLOYMENT_ENVIRONMENT_NAME, environment);
+        }
+        set(TELEMETRY_SDK_NAME, "mv37");
+        set(TELEMETRY_SDK_LANGUAGE, "rust");
+        set(TELEMETRY_SDK_VERSION, env!("CARGO_PKG_VERSION"));
+        Self {
+            resource: Resource {
+                attributes,
+                ..Resource::default()
+            },
+            scope: InstrumentationScope {
+                name: "mv37".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                ..InstrumentationScope::default()
+            },
+        }
+    }
+
+    /// The OTLP request for a batch of records.
+    pub fn request(&self, records: &[Record]) -> ExportTraceServiceRequest {
+        let spans = records.iter().filter_map(encode_record).collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(self.resource.clone()),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(self.scope.clone()),
+                    spans,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    /// The request body in the given protocol.
+    pub fn encode(&self, records: &[Record], protocol: OtlpProtocol) -> Result<Vec<u8>, serde_json::Error> {
+        let request = self.request(records);
+        match protocol {
+            OtlpProtocol::Protobuf => Ok(request.encode_to_vec()),
+            OtlpProtocol::Json => serde_json::to_vec(&request),
+        }
+    }
+}
+
+struct SpanShape {
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent: Option<SpanId>,
+    name: String,
+    kind: span::SpanKind,
+    start: u64,
+    end: u64,
+    attributes: Vec<KeyValue>,
+    events: Vec<span::Event>,
+    status: Option<OtlpStatus>,
+}
+
+impl SpanShape {
+    fn build(self) -> Span {
+        Span {
+            trace_id: self.trace_id.to_bytes().to_vec(),
+            span_id: self.span_id.to_bytes().to_vec(),
+            parent_span_id: self.parent.map(|p| p.to_bytes().to_vec()).unwrap_or_default(),
+            name: self.name,
+            kind: self.kind as i32,
+            start_time_unix_nano: self.start,
+            end_time_unix_nano: self.end,
+            attributes: self.attributes,
+            events: self.events,
+            status: self.status,
+            ..Span::default()
+        }
+    }
+}
+
+/// A span id derived from what identifies a point record (FNV-1a), so that sending the
+/// same record twice yields the same span and backends that dedupe can.
+fn derived_span_id(trace_id: TraceId, time: u64, name: &str) -> SpanId {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = trace_id.to_bytes();
+    for byte in bytes.iter().chain(&time.to_be_bytes()).chain(name.as_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    SpanId::from_u64(hash).unwrap_or_else(SpanId::random)
+}
+
+fn encode_record(record: &Record) -> Option<Span> {
+    Some(match record {
+        Record::Trace(trace) => encode_trace(trace),
+        Record::Span(span) => encode_span(span),
+        Record::Message(message) => encode_message(message),
+        Record::Feedback(feedback) => encode_feedback(feedback),
+        Record::Signal(signal) => encode_signal(signal),
+    })
+}
+
+fn encode_trace(trace: &TraceRecord) -> Span {
+    let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "trace")];
+    let scope = TraceScope::of_trace(trace);
+    scope_attributes(&mut attributes, Some(&scope));
+    if let Some(input) = &trace.input {
+        payload_attributes(&mut attributes, INPUT, input);
+    }
+    if let Some(output) = &trace.output {
+        payload_attributes(&mut attributes, OUTPUT, output);
+    }
+    custom_attributes(&mut attributes, &trace.attributes);
+    let mut events = Vec::new();
+    messages_to_span(&mut attributes, &mut events, &trace.messages);
+    let status = otlp_status(
+        trace.status,
+        trace.error.as_ref(),
+        &mut attributes,
+        &mut events,
+        trace.end_time_unix_nano,
+    );
+    SpanShape {
+        trace_id: trace.trace_id,
+        span_id: trace.span_id,
+        parent: trace.parent_span_id,
+        name: trace.name.to_string(),
+        kind: if trace.parent_span_id.is_some() {
+            span::SpanKind::Server
+        } else {
+            span::SpanKind::Internal
+        },
+        start: trace.start_time_unix_nano,
+        end: trace.end_time_unix_nano,
+        attributes,
+        events,
+        status,
+    }
+    .build()
+}
+
+fn encode_span(record: &SpanRecord) -> Span {
+    let mut attributes = vec![
+        kv_str(OPENINFERENCE_SPAN_KIND, openinference_kind(&record.kind)),
+        kv_str(MV37_KIND, record.kind.as_str()),
+    ];
+    scope_attributes(&mut attributes, record.scope.as_deref());
+    match record.kind {
+        SpanKind::Llm => {
+            attributes.push(kv_str(GEN_AI_OPERATION_NAME, "chat"));
+            if let Some(model) = &record.model {
+                attributes.push(kv_str(GEN_AI_REQUEST_MODEL, model));
+                attributes.push(kv_str(LLM_MODEL_NAME, model));
+            }
+            if let Some(provider) = &record.provider {
+                attributes.push(kv_str(GEN_AI_SYSTEM, provider));
+                attributes.push(kv_str(GEN_AI_PROVIDER_NAME, provider));
+                attributes.push(kv_str(LLM_PROVIDER, provider));
+            }
+        }
+        SpanKind::Tool => {
+            attributes.push(kv_str(GEN_AI_OPERATION_NAME, "execute_tool"));
+            attributes.push(kv_str(GEN_AI_TOOL_NAME, record.name.as_ref()));
+            attributes.push(kv_str(TOOL_NAME, record.name.as_ref()));
+            if let Some(input) = &record.input {
+                attributes.push(kv_str(TOOL_PARAMETERS, input.as_json()));
+            }
+        }
+        _ => {
+            if let Some(model) = &record.model {
+                attributes.push(kv_str(LLM_MODEL_NAME, model));
+            }
+        }
+    }
+    if let Some(usage) = &record.usage {
+        usage_attributes(&mut attributes, usage);
+    }
+    if let Some(input) = &record.input {
+        payload_attributes(&mut attributes, INPUT, input);
+    }
+    if let Some(output) = &record.output {
+        payload_attributes(&mut attributes, OUTPUT, output);
+    }
+    custom_attributes(&mut attributes, &record.attributes);
+    let mut events = Vec::new();
+    messages_to_span(&mut attributes, &mut events, &record.messages);
+    let status = otlp_status(
+        record.status,
+        record.error.as_ref(),
+        &mut attributes,
+        &mut events,
+        record.end_time_unix_nano,
+    );
+    SpanShape {
+        trace_id: record.trace_id,
+        span_id: record.span_id,
+        parent: record.parent_span_id,
+        name: record.name.to_string(),
+        kind: if record.kind == SpanKind::Llm {
+            span::SpanKind::Client
+        } else {
+            span::SpanKind::Internal
+        },
+        start: record.start_time_unix_nano,
+        end: record.end_time_unix_nano,
+        attributes,
+        events,
+        status,
+    }
+    .build()
+}
+
+/// A message whose span had already ended: a zero-length child span carrying it.
+fn encode_message(message: &MessageRecord) -> Span {
+    let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "message")];
+    scope_attributes(&mut attributes, message.scope.as_deref());
+    let mut events = Vec::new();
+    messages_to_span(&mut attributes, &mut events, std::slice::from_ref(message));
+    SpanShape {
+        trace_id: message.trace_id,
+        span_id: derived_span_id(message.trace_id, message.time_unix_nano, message.role.as_str()),
+        parent: Some(message.span_id),
+        name: format!("message {}", message.role.as_str()),
+        kind: span::SpanKind::Internal,
+        start: message.time_unix_nano,
+        end: message.time_unix_nano,
+        attributes,
+        events,
+        status: None,
+    }
+    .build()
+}
+
+fn encode_feedback(feedback: &FeedbackRecord) -> Span {
+    let mut attributes = vec![
+        kv_str(OPENINFERENCE_SPAN_KIND, "EVALUATOR"),
+        kv_str(MV37_KIND, "feedback"),
+        kv_str(MV37_FEEDBACK_NAME, &feedback.name),
+        kv_json(MV37_FEEDBACK_VALUE, &feedback.value),
+    ];
+    if let Some(comment) = &feedback.comment {
+        attributes.push(kv_str(MV37_FEEDBACK_COMMENT, comment));
+    }
+    scope_attributes(&mut attributes, feedback.scope.as_deref());
+    SpanShape {
+        trace_id: feedback.trace_id,
+        span_id: derived_span_id(feedback.trace_id, feedback.time_unix_nano, &feedback.name),
+        parent: feedback.span_id,
+        name: format!("feedback {}", feedback.name),
+        kind: span::SpanKind::Internal,
+        start: feedback.time_unix_nano,
+        end: feedback.time_unix_nano,
+        attributes,
+        events: Vec::new(),
+        status: None,
+    }
+    .build()
+}
+
+fn encode_signal(signal: &SignalRecord) -> Span {
+    let mut attributes = vec![
+        kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"),
+        kv_str(MV37_KIND, "signal"),
+        kv_str(MV37_SIGNAL_NAME, &signal.name),
+        kv_json(MV37_SIGNAL_VALUE, &signal.value),
+    ];
+    scope_attributes(&mut attributes, signal.scope.as_deref());
+    SpanShape {
+        trace_id: signal.trace_id,
+        span_id: derived_span_id(signal.trace_id, signal.time_unix_nano, &signal.name),
+        parent: signal.span_id,
+        name: format!("signal {}", signal.name),
+        kind: span::SpanKind::Internal,
+        start: signal.time_unix_nano,
+        end: signal.time_unix_nano,
+        attributes,
+        events: Vec::new(),
+        status: None,
+    }
+    .build()
+}

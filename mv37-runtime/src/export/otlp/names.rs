@@ -1,0 +1,103 @@
+//! Every attribute and event name the OTLP encoder writes, grouped by the convention it
+//! comes from, so that the whole mapping reads in one place (`docs/OTLP.md` explains it).
+//!
+//! Indexed OpenInference keys are assembled from the pieces below, for example
+//! `{LLM_INPUT_MESSAGES}.{i}.{MESSAGE_CONTENTS}.{j}.{MESSAGE_CONTENT_TYPE}` is
+//! `llm.input_messages.0.message.contents.1.message_content.type`.
+
+// OpenTelemetry resource conventions: the service and the SDK that describe it.
+// `deployment.environment` is the name before semantic conventions 1.27, sent as well.
+pub(super) const SERVICE_NAME: &str = "service.name";
+pub(super) const SERVICE_VERSION: &str = "service.version";
+pub(super) const DEPLOYMENT_ENVIRONMENT: &str = "deployment.environment";
+pub(super) const DEPLOYMENT_ENVIRONMENT_NAME: &str = "deployment.environment.name";
+pub(super) const TELEMETRY_SDK_NAME: &str = "telemetry.sdk.name";
+pub(super) const TELEMETRY_SDK_LANGUAGE: &str = "telemetry.sdk.language";
+pub(super) const TELEMETRY_SDK_VERSION: &str = "telemetry.sdk.version";
+
+// OpenTelemetry general conventions (read by OpenInference too): who and which session,
+// and a failure as `error.type` plus the `exception` span event.
+pub(super) const USER_ID: &str = "user.id";
+pub(super) const SESSION_ID: &str = "session.id";
+pub(super) const ERROR_TYPE: &str = "error.type";
+pub(super) const EXCEPTION_EVENT: &str = "exception";
+pub(super) const EXCEPTION_TYPE: &str = "exception.type";
+pub(super) const EXCEPTION_MESSAGE: &str = "exception.message";
+
+// OpenTelemetry GenAI conventions (`gen_ai.*`): operation, model, provider, tool,
+// conversation and token usage. `gen_ai.system` is the provider's older name, sent as well.
+pub(super) const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+pub(super) const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+pub(super) const GEN_AI_SYSTEM: &str = "gen_ai.system";
+pub(super) const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+pub(super) const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+pub(super) const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+pub(super) const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+pub(super) const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+pub(super) const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+pub(super) const GEN_AI_USAGE_REASONING_TOKENS: &str = "gen_ai.usage.reasoning_tokens";
+
+// OpenTelemetry GenAI message events: one `gen_ai.{role}.message` event per message,
+// with these attributes.
+pub(super) const GEN_AI_MESSAGE_ROLE: &str = "gen_ai.message.role";
+pub(super) const GEN_AI_MESSAGE_CONTENT: &str = "content";
+pub(super) const GEN_AI_MESSAGE_TOOL_CALL_ID: &str = "tool_call_id";
+
+/// The name of the GenAI span event for a message of `role`: `gen_ai.{role}.message`.
+pub(super) fn gen_ai_message_event(role: &str) -> String {
+    format!("gen_ai.{role}.message")
+}
+
+// OpenInference conventions (Phoenix, Langfuse): span kind, input and output, metadata,
+// model, provider, tool, token counts and cost.
+pub(super) const OPENINFERENCE_SPAN_KIND: &str = "openinference.span.kind";
+pub(super) const INPUT_VALUE: &str = "input.value";
+pub(super) const INPUT_MIME_TYPE: &str = "input.mime_type";
+pub(super) const OUTPUT_VALUE: &str = "output.value";
+pub(super) const OUTPUT_MIME_TYPE: &str = "output.mime_type";
+// The value and MIME-type keys together, as the encoder writes them.
+pub(super) const INPUT: (&str, &str) = (INPUT_VALUE, INPUT_MIME_TYPE);
+pub(super) const OUTPUT: (&str, &str) = (OUTPUT_VALUE, OUTPUT_MIME_TYPE);
+pub(super) const METADATA: &str = "metadata";
+pub(super) const LLM_MODEL_NAME: &str = "llm.model_name";
+pub(super) const LLM_PROVIDER: &str = "llm.provider";
+pub(super) const TOOL_NAME: &str = "tool.name";
+pub(super) const TOOL_PARAMETERS: &str = "tool.parameters";
+pub(super) const LLM_TOKEN_COUNT_PROMPT: &str = "llm.token_count.prompt";
+pub(super) const LLM_TOKEN_COUNT_COMPLETION: &str = "llm.token_count.completion";
+pub(super) const LLM_TOKEN_COUNT_TOTAL: &str = "llm.token_count.total";
+pub(super) const LLM_TOKEN_COUNT_PROMPT_CACHE_READ: &str = "llm.token_count.prompt_details.cache_read";
+pub(super) const LLM_TOKEN_COUNT_COMPLETION_REASONING: &str = "llm.token_count.completion_details.reasoning";
+pub(super) const LLM_COST_TOTAL: &str = "llm.cost.total";
+
+// OpenInference messages, flattened: `{LLM_INPUT_MESSAGES}.{i}.{MESSAGE_ROLE}`, tool calls
+// under `{MESSAGE_TOOL_CALLS}.{j}.`, content parts under `{MESSAGE_CONTENTS}.{j}.`.
+pub(super) const LLM_INPUT_MESSAGES: &str = "llm.input_messages";
+pub(super) const LLM_OUTPUT_MESSAGES: &str = "llm.output_messages";
+pub(super) const MESSAGE_ROLE: &str = "message.role";
+pub(super) const MESSAGE_CONTENT: &str = "message.content";
+pub(super) const MESSAGE_TOOL_CALL_ID: &str = "message.tool_call_id";
+pub(super) const MESSAGE_TOOL_CALLS: &str = "message.tool_calls";
+pub(super) const TOOL_CALL_ID: &str = "tool_call.id";
+pub(super) const TOOL_CALL_FUNCTION_NAME: &str = "tool_call.function.name";
+pub(super) const TOOL_CALL_FUNCTION_ARGUMENTS: &str = "tool_call.function.arguments";
+pub(super) const MESSAGE_CONTENTS: &str = "message.contents";
+pub(super) const MESSAGE_CONTENT_TYPE: &str = "message_content.type";
+pub(super) const MESSAGE_CONTENT_TEXT: &str = "message_content.text";
+pub(super) const MESSAGE_CONTENT_IMAGE_URL: &str = "message_content.image.image.url";
+
+// mv37's own (`mv37.*`), for what no convention covers: the record kind, trace identity,
+// cancellation, internal messages, feedback, signals and the extra usage figures.
+pub(super) const MV37_KIND: &str = "mv37.kind";
+pub(super) const MV37_TRACE_NAME: &str = "mv37.trace.name";
+pub(super) const MV37_EXTERNAL_TRACE_ID: &str = "mv37.external_trace_id";
+pub(super) const MV37_STATUS: &str = "mv37.status";
+pub(super) const MV37_IS_INTERNAL: &str = "mv37.is_internal";
+pub(super) const MV37_FEEDBACK_NAME: &str = "mv37.feedback.name";
+pub(super) const MV37_FEEDBACK_VALUE: &str = "mv37.feedback.value";
+pub(super) const MV37_FEEDBACK_COMMENT: &str = "mv37.feedback.comment";
+pub(super) const MV37_SIGNAL_NAME: &str = "mv37.signal.name";
+pub(super) const MV37_SIGNAL_VALUE: &str = "mv37.signal.value";
+pub(super) const MV37_USAGE_CONTEXT_WINDOW_TOKENS: &str = "mv37.usage.context_window_tokens";
+pub(super) const MV37_USAGE_CONTEXT_USED_TOKENS: &str = "mv37.usage.context_used_tokens";
+pub(super) const MV37_USAGE_COST_USD: &str = "mv37.usage.cost_usd";
