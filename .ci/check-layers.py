@@ -30,7 +30,7 @@ LAYERS = [
                   "pipeline::shared", "pipeline::worker", "pipeline::control"]),
     ("thread state", ["state", "state::open", "state::local"]),
     ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream"]),
-    ("client and config", ["config", "client"]),
+    ("client and config", ["config", "client", "client::builder"]),
     ("instrumented-function runtime", ["instrument", "lib"]),
 ]
 
