@@ -31,7 +31,8 @@ LAYERS = [
     ("thread state", ["state", "state::open", "state::local"]),
     ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream"]),
     ("client and config", ["config", "client", "client::builder"]),
-    ("instrumented-function runtime", ["instrument", "lib"]),
+    ("instrumented-function runtime", ["instrument", "instrument::input", "instrument::output",
+                                       "instrument::span", "instrument::trace", "lib"]),
 ]
 
 
