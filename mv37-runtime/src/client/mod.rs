@@ -237,11 +237,9 @@ where
 {
     let (sender, receiver) = oneshot::channel();
     let on_thread = call.clone();
-    let spawned = std::thread::Builder::new()
-        .name("mv37-shutdown".into())
-        .spawn(move || {
-            let _ = sender.send(on_thread());
-        });
+    let spawned = std::thread::Builder::new().name("mv37-shutdown".into()).spawn(move || {
+        let _ = sender.send(on_thread());
+    });
     let inline = match spawned {
         Ok(_) => None,
         Err(_) => Some(call.clone()()),
