@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parent.parent / "mv37-runtime" / "src"
 
 # Lowest first. A module not listed here is an error, so a new module must be placed.
 LAYERS = [
-    ("data", ["ids", "clock", "payload", "usage", "record", "redact", "stats", "progress",
+    ("data", ["ids", "clock", "payload", "usage", "record", "record::content", "redact", "stats", "progress",
               "llm", "llm::cost", "render", "render::group", "render::tree",
               "config::error", "config::entries", "config::endpoint"]),
     ("exporters", ["export", "export::deadline", "export::memory", "export::jsonl",
@@ -29,9 +29,11 @@ LAYERS = [
     ("pipeline", ["pipeline", "pipeline::admission", "pipeline::chunk", "pipeline::gather",
                   "pipeline::shared", "pipeline::worker", "pipeline::control"]),
     ("thread state", ["state", "state::open", "state::local"]),
-    ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream"]),
-    ("client and config", ["config", "client"]),
-    ("instrumented-function runtime", ["instrument", "lib"]),
+    ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream",
+             "llm::stream::accumulator", "llm::stream::openai", "llm::stream::anthropic"]),
+    ("client and config", ["config", "client", "client::builder"]),
+    ("instrumented-function runtime", ["instrument", "instrument::input", "instrument::output",
+                                       "instrument::span", "instrument::trace", "lib"]),
 ]
 
 

@@ -843,6 +843,54 @@ async fn shutdown_from_a_multi_thread_runtime_does_not_hang() {
 }
 
 #[test]
+fn flush_async_on_a_current_thread_runtime_exports_what_came_before() {
+    let (client, memory) = memory_client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        client.trace("async").run_async(|_| tokio::task::yield_now()).await;
+        client.flush_async().await.expect("async flush");
+        assert_eq!(memory.traces().len(), 1, "exported before flush_async returned");
+    });
+    client.shutdown().expect("shutdown");
+}
+
+/// Polls `future` on this thread with a waker that unparks it: no async runtime at all.
+/// Gives up after 10 s (the future's waker never fired).
+fn block_on_without_runtime<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(!left.is_zero(), "the future was never woken");
+        std::thread::park_timeout(left);
+    }
+}
+
+#[test]
+fn flush_async_and_shutdown_async_need_no_async_runtime() {
+    let (client, memory) = memory_client();
+    client.trace("t").run(|_| ());
+    block_on_without_runtime(client.flush_async()).expect("flush");
+    assert_eq!(memory.traces().len(), 1);
+    block_on_without_runtime(client.shutdown_async()).expect("shutdown");
+    assert!(client.is_shut_down());
+}
+
+#[test]
 fn flush_on_end_delivers_before_the_trace_call_returns() {
     let memory = MemoryExporter::new();
     let client = Client::builder()
