@@ -436,3 +436,24 @@ fn the_ingest_exporter_left_out_of_the_build_is_a_typed_error_naming_its_feature
         }
     );
 }
+
+/// One endpoint rule for code, the environment and the CLI: a bare host gets the traces
+/// path, a URL with a path is kept, and `OTEL_EXPORTER_OTLP_ENDPOINT` is a base URL.
+#[test]
+fn an_otlp_endpoint_is_resolved_by_one_rule_wherever_it_is_given() {
+    let bare = format!("{:?}", Client::builder().otlp_endpoint("http://127.0.0.1:4318"));
+    assert!(bare.contains("\"http://127.0.0.1:4318/v1/traces\""), "{bare}");
+    let full = format!(
+        "{:?}",
+        Client::builder().otlp_endpoint("http://127.0.0.1:6006/v1/traces")
+    );
+    assert!(full.contains("\"http://127.0.0.1:6006/v1/traces\""), "{full}");
+    let base = from_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).expect("valid");
+    assert_eq!(base.otlp.endpoint, "http://collector:4318/v1/traces");
+    let traces = from_env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/custom")]).expect("valid");
+    assert_eq!(traces.otlp.endpoint, "http://collector:4318/custom");
+    assert_eq!(
+        mv37::otlp_traces_url("http://collector:4318"),
+        "http://collector:4318/v1/traces"
+    );
+}

@@ -104,9 +104,11 @@ impl ClientBuilder {
     }
 
     /// Sends to an OTLP/HTTP endpoint (a collector, Phoenix, Langfuse, Jaeger…), with the
-    /// other settings of the `otlp` configuration (from `with_env`, or defaults).
+    /// other settings of the `otlp` configuration (from `with_env`, or defaults). A URL
+    /// with a path is the traces URL itself; a bare host (`http://localhost:4318`) gets
+    /// `/v1/traces` (see [`crate::otlp_traces_url`]).
     pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.config.otlp.endpoint = endpoint.into();
+        self.config.otlp.endpoint = crate::config::endpoint::otlp_traces_url(&endpoint.into());
         if !self.config.exporters.contains(&ExporterKind::Otlp) {
             self.config.exporters = vec![ExporterKind::Otlp];
         }
