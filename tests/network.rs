@@ -441,11 +441,13 @@ fn a_stalled_collector_times_out_and_the_retry_may_duplicate_but_never_loses() {
         "duplicates are bounded by the stalled requests"
     );
     // The client's 500 ms timeout cut the first request off, before the collector gave
-    // up on it at 800 ms: the retry arrived in between.
+    // up on it at 800 ms: the retry arrived in between. The collector stamps a request
+    // once it has read it, a little after the client started its clock, so the gap it
+    // sees can be a few milliseconds under the timeout (499.4 ms was seen under load).
     let received = collector.received();
     let retried_after = received[1].received_at - received[0].received_at;
     assert!(
-        retried_after >= Duration::from_millis(500) && retried_after < Duration::from_millis(800),
+        retried_after >= Duration::from_millis(450) && retried_after < Duration::from_millis(800),
         "the retry came {retried_after:?} after the stalled request"
     );
 }
