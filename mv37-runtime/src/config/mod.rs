@@ -1,7 +1,9 @@
-//! Configuration: defaults, the `MV37_*` / `OTEL_*` environment, and typed errors.
+//! Configuration: the settings with their defaults and ranges, read from code and from
+//! the `MV37_*` / `OTEL_*` environment, and validated once. Its errors are in `error`,
+//! `key=value` lists in `entries`, the OTLP endpoint rule in `endpoint`.
 //!
-//! Over 500 lines: one table of settings with their ranges, environment parsing and
-//! validation; the architecture issue (#13) moves environment parsing out of it.
+//! Over 500 lines because of its unit tests (from `#[cfg(test)]` on, about 250 lines);
+//! the code is one table of settings, the environment reader and `validate`.
 
 use std::fmt;
 use std::path::PathBuf;
