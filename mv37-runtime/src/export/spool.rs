@@ -153,6 +153,7 @@ pub(crate) struct Entry {
 }
 
 /// The outcome of trying a file's advisory lock.
+#[derive(Debug, PartialEq, Eq)]
 enum Lock {
     Held,
     Busy,
@@ -161,7 +162,13 @@ enum Lock {
 }
 
 fn try_lock(file: &File) -> io::Result<Lock> {
-    match fs4::FileExt::try_lock(file) {
+    lock_outcome(fs4::FileExt::try_lock(file))
+}
+
+/// What an attempt to take a lock says (apart from the call, so that the outcomes the
+/// test platform never produces can be tested too).
+fn lock_outcome(attempt: Result<(), fs4::TryLockError>) -> io::Result<Lock> {
+    match attempt {
         Ok(()) => Ok(Lock::Held),
         Err(fs4::TryLockError::WouldBlock) => Ok(Lock::Busy),
         Err(fs4::TryLockError::Error(error)) if error.kind() == io::ErrorKind::Unsupported => Ok(Lock::Unsupported),
@@ -503,7 +510,7 @@ impl Spool {
             Lock::Held => {}
             Lock::Unsupported => {
                 let modified = file.metadata().and_then(|m| m.modified()).ok();
-                if matches!(entry.kind, Kind::Claimed { .. }) && age(modified) < UNLOCKED_CLAIM_STALE {
+                if claim_may_be_alive(&entry.kind, modified) {
                     return Ok(None);
                 }
             }
@@ -714,6 +721,12 @@ fn age(modified: Option<SystemTime>) -> Duration {
     modified
         .and_then(|m| SystemTime::now().duration_since(m).ok())
         .unwrap_or_default()
+}
+
+/// Where files cannot be locked: whether a file is another process's claim recent enough
+/// that its claimer may still be sending it.
+fn claim_may_be_alive(kind: &Kind, modified: Option<SystemTime>) -> bool {
+    matches!(kind, Kind::Claimed { .. }) && age(modified) < UNLOCKED_CLAIM_STALE
 }
 
 /// The pid in a writer name `<pid>x<random>`.
@@ -1352,6 +1365,41 @@ mod tests {
         assert_eq!(count_lines(b"a\nb\nxy", true), 3);
         assert_eq!(count_lines(b"a\nb\n", true), 2);
         assert_eq!(count_lines(b"", true), 0);
+    }
+
+    #[test]
+    fn lock_outcomes_are_told_apart() {
+        assert_eq!(lock_outcome(Ok(())).expect("held"), Lock::Held);
+        assert_eq!(
+            lock_outcome(Err(fs4::TryLockError::WouldBlock)).expect("busy"),
+            Lock::Busy
+        );
+        let unsupported = io::Error::from(io::ErrorKind::Unsupported);
+        assert_eq!(
+            lock_outcome(Err(fs4::TryLockError::Error(unsupported))).expect("unsupported"),
+            Lock::Unsupported
+        );
+        let failed = io::Error::from(io::ErrorKind::PermissionDenied);
+        let error = lock_outcome(Err(fs4::TryLockError::Error(failed))).expect_err("an error");
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn without_locks_a_claim_is_taken_again_after_ten_minutes() {
+        let claimed = Kind::Claimed {
+            origin: "1x00000001".into(),
+            records: 1,
+            claimer: "2x00000002".into(),
+        };
+        let minutes_ago = |m: u64| Some(SystemTime::now() - Duration::from_secs(m * 60));
+        assert!(claim_may_be_alive(&claimed, minutes_ago(0)));
+        assert!(claim_may_be_alive(&claimed, minutes_ago(9)));
+        assert!(!claim_may_be_alive(&claimed, minutes_ago(11)));
+        let sealed = Kind::Sealed {
+            origin: "1x00000001".into(),
+            records: 1,
+        };
+        assert!(!claim_may_be_alive(&sealed, minutes_ago(0)), "not a claim");
     }
 
     #[test]
