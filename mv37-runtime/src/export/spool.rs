@@ -1095,10 +1095,7 @@ mod tests {
             assert_eq!(mine.wrote(segment), segment.path != theirs.path, "{segment:?}");
             assert!(file_name(&segment.path).contains(&segment.origin), "{segment:?}");
         }
-        assert_eq!(
-            segments.iter().filter(|s| s.origin == mine.origin()).count(),
-            1
-        );
+        assert_eq!(segments.iter().filter(|s| s.origin == mine.origin()).count(), 1);
         let _ = fs::remove_dir_all(dir);
     }
 
@@ -1118,9 +1115,7 @@ mod tests {
         let _ = fs::remove_dir_all(dir);
         // Exactly two lines: the second fills the segment, which is sealed at once.
         let dir = temp_dir("seal-at");
-        let mut spool = Spool::open(&dir, u64::MAX)
-            .expect("open")
-            .with_segment_bytes(line * 2);
+        let mut spool = Spool::open(&dir, u64::MAX).expect("open").with_segment_bytes(line * 2);
         for _ in 0..5 {
             spool.write(&[signal()]).expect("write");
         }
