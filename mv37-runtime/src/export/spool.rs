@@ -233,10 +233,9 @@ impl Spool {
         for entry in self.list()? {
             let (origin, records) = match &entry.kind {
                 Kind::Sealed { origin, records } => (origin.clone(), *records),
-                Kind::Open { origin } => match fs::read(&entry.path) {
-                    Ok(bytes) => (origin.clone(), count_lines(&bytes, false)),
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                    Err(error) => return Err(error),
+                Kind::Open { origin } => match unless_gone(fs::read(&entry.path))? {
+                    Some(bytes) => (origin.clone(), count_lines(&bytes, false)),
+                    None => continue,
                 },
                 _ => continue,
             };
@@ -414,11 +413,8 @@ impl Spool {
                 continue;
             };
             let Some(kind) = classify(&name) else { continue };
-            let metadata = match item.metadata() {
-                Ok(metadata) => metadata,
-                // Claimed or removed since the directory was read.
-                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                Err(error) => return Err(error),
+            let Some(metadata) = unless_gone(item.metadata())? else {
+                continue;
             };
             let entry = Entry {
                 path: item.path(),
@@ -500,10 +496,8 @@ impl Spool {
         if self.open.as_ref().is_some_and(|open| open.path == entry.path) {
             return Ok(None);
         }
-        let file = match OpenOptions::new().read(true).write(true).open(&entry.path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error),
+        let Some(file) = unless_gone(OpenOptions::new().read(true).write(true).open(&entry.path))? else {
+            return Ok(None);
         };
         match try_lock(&file)? {
             Lock::Busy => return Ok(None),
@@ -535,11 +529,9 @@ impl Spool {
             Kind::Bad | Kind::Temporary { .. } => return Ok(None),
         };
         let claimed = self.dir.join(format!("{base}.claimed-{}", self.origin));
-        match fs::rename(&entry.path, &claimed) {
-            Ok(()) => {}
-            // Another process claimed it between our listing and our lock.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error),
+        // Gone: another process claimed it between our listing and our lock.
+        if unless_gone(fs::rename(&entry.path, &claimed))?.is_none() {
+            return Ok(None);
         }
         let bytes = prefetched
             .as_ref()
@@ -710,6 +702,17 @@ impl ClaimedSegment {
 impl Drop for ClaimedSegment {
     fn drop(&mut self) {
         let _ = self.give_back();
+    }
+}
+
+/// A file operation's outcome, with `None` for a file that is gone: claimed, sealed or
+/// removed by another process since this one listed the directory. Other errors stay
+/// errors.
+fn unless_gone<T>(outcome: io::Result<T>) -> io::Result<Option<T>> {
+    match outcome {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
     }
 }
 

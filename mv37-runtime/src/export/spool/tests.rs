@@ -517,6 +517,16 @@ fn lines_are_counted_whole_and_non_blank() {
 }
 
 #[test]
+fn a_file_that_is_gone_is_none_and_other_failures_are_errors() {
+    assert_eq!(unless_gone(Ok::<_, io::Error>(7)).expect("ok"), Some(7));
+    let gone = io::Error::from(io::ErrorKind::NotFound);
+    assert_eq!(unless_gone::<u8>(Err(gone)).expect("not an error"), None);
+    let failed = io::Error::from(io::ErrorKind::PermissionDenied);
+    let error = unless_gone::<u8>(Err(failed)).expect_err("an error");
+    assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
+}
+
+#[test]
 fn lock_outcomes_are_told_apart() {
     assert_eq!(lock_outcome(Ok(())).expect("held"), Lock::Held);
     assert_eq!(
