@@ -33,7 +33,7 @@
 //!
 //! Over 500 lines: writing, sealing, claiming, recovering and reading segments are one
 //! concern (the layout of a spool directory, shared by every process using it) and lean
-//! on the same name parsing; its unit tests (the last 170 lines) need those helpers.
+//! on the same name parsing. Its unit tests are in `spool/tests.rs`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
@@ -156,6 +156,7 @@ pub(crate) struct Entry {
 }
 
 /// The outcome of trying a file's advisory lock.
+#[derive(Debug, PartialEq, Eq)]
 enum Lock {
     Held,
     Busy,
@@ -164,7 +165,13 @@ enum Lock {
 }
 
 fn try_lock(file: &File) -> io::Result<Lock> {
-    match fs4::FileExt::try_lock(file) {
+    lock_outcome(fs4::FileExt::try_lock(file))
+}
+
+/// What an attempt to take a lock says (apart from the call, so that the outcomes the
+/// test platform never produces can be tested too).
+fn lock_outcome(attempt: Result<(), fs4::TryLockError>) -> io::Result<Lock> {
+    match attempt {
         Ok(()) => Ok(Lock::Held),
         Err(fs4::TryLockError::WouldBlock) => Ok(Lock::Busy),
         Err(fs4::TryLockError::Error(error)) if error.kind() == io::ErrorKind::Unsupported => Ok(Lock::Unsupported),
@@ -229,10 +236,9 @@ impl Spool {
         for entry in self.list()? {
             let (origin, records) = match &entry.kind {
                 Kind::Sealed { origin, records } => (origin.clone(), *records),
-                Kind::Open { origin } => match fs::read(&entry.path) {
-                    Ok(bytes) => (origin.clone(), count_lines(&bytes, false)),
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                    Err(error) => return Err(error),
+                Kind::Open { origin } => match unless_gone(fs::read(&entry.path))? {
+                    Some(bytes) => (origin.clone(), count_lines(&bytes, false)),
+                    None => continue,
                 },
                 _ => continue,
             };
@@ -410,11 +416,8 @@ impl Spool {
                 continue;
             };
             let Some(kind) = classify(&name) else { continue };
-            let metadata = match item.metadata() {
-                Ok(metadata) => metadata,
-                // Claimed or removed since the directory was read.
-                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                Err(error) => return Err(error),
+            let Some(metadata) = unless_gone(item.metadata())? else {
+                continue;
             };
             let entry = Entry {
                 path: item.path(),
@@ -496,17 +499,15 @@ impl Spool {
         if self.open.as_ref().is_some_and(|open| open.path == entry.path) {
             return Ok(None);
         }
-        let file = match OpenOptions::new().read(true).write(true).open(&entry.path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error),
+        let Some(file) = unless_gone(OpenOptions::new().read(true).write(true).open(&entry.path))? else {
+            return Ok(None);
         };
         match try_lock(&file)? {
             Lock::Busy => return Ok(None),
             Lock::Held => {}
             Lock::Unsupported => {
                 let modified = file.metadata().and_then(|m| m.modified()).ok();
-                if matches!(entry.kind, Kind::Claimed { .. }) && age(modified) < UNLOCKED_CLAIM_STALE {
+                if claim_may_be_alive(&entry.kind, modified) {
                     return Ok(None);
                 }
             }
@@ -531,11 +532,9 @@ impl Spool {
             Kind::Bad | Kind::Temporary { .. } => return Ok(None),
         };
         let claimed = self.dir.join(format!("{base}.claimed-{}", self.origin));
-        match fs::rename(&entry.path, &claimed) {
-            Ok(()) => {}
-            // Another process claimed it between our listing and our lock.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error),
+        // Gone: another process claimed it between our listing and our lock.
+        if unless_gone(fs::rename(&entry.path, &claimed))?.is_none() {
+            return Ok(None);
         }
         let bytes = prefetched
             .as_ref()
@@ -709,6 +708,17 @@ impl Drop for ClaimedSegment {
     }
 }
 
+/// A file operation's outcome, with `None` for a file that is gone: claimed, sealed or
+/// removed by another process since this one listed the directory. Other errors stay
+/// errors.
+fn unless_gone<T>(outcome: io::Result<T>) -> io::Result<Option<T>> {
+    match outcome {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 fn file_name(path: &Path) -> &str {
     path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
@@ -717,6 +727,12 @@ fn age(modified: Option<SystemTime>) -> Duration {
     modified
         .and_then(|m| SystemTime::now().duration_since(m).ok())
         .unwrap_or_default()
+}
+
+/// Where files cannot be locked: whether a file is another process's claim recent enough
+/// that its claimer may still be sending it.
+fn claim_may_be_alive(kind: &Kind, modified: Option<SystemTime>) -> bool {
+    matches!(kind, Kind::Claimed { .. }) && age(modified) < UNLOCKED_CLAIM_STALE
 }
 
 /// The pid in a writer name `<pid>x<random>`.
@@ -837,171 +853,4 @@ fn parse_sealed(name: &str) -> Option<(&str, u64)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ids::TraceId;
-    use crate::record::SignalRecord;
-
-    fn signal() -> Record {
-        Record::Signal(SignalRecord {
-            trace_id: TraceId::random(),
-            span_id: None,
-            time_unix_nano: 1,
-            name: "s".into(),
-            value: serde_json::json!(1),
-            scope: None,
-        })
-    }
-
-    fn temp_dir(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!(
-            "mv37-spool-unit-{name}-{}-{}",
-            std::process::id(),
-            unix_nanos_now()
-        ))
-    }
-
-    #[test]
-    fn segments_round_trip_and_the_oldest_is_evicted_past_the_bound() {
-        let dir = temp_dir("evict");
-        let mut spool = Spool::open(&dir, 350).expect("open");
-        assert_eq!(spool.write(&[signal(), signal()]).expect("write"), Evicted::default());
-        let first = spool.segments().expect("list");
-        assert_eq!(first.len(), 1);
-        assert_eq!(first[0].records, 2);
-        assert_eq!(Spool::read(&first[0]).expect("read").records.len(), 2);
-        let evicted = spool.write(&[signal(), signal(), signal()]).expect("write");
-        assert_eq!(evicted.own_records, 2, "the older segment went");
-        let left = spool.segments().expect("list");
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0].records, 3);
-        Spool::remove(&left[0]).expect("remove");
-        assert!(spool.segments().expect("list").is_empty());
-        let _ = fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn consecutive_writes_share_one_segment_until_it_reaches_its_size() {
-        let dir = temp_dir("append");
-        let mut spool = Spool::open(&dir, u64::MAX).expect("open").with_segment_bytes(2000);
-        for _ in 0..10 {
-            spool.write(&[signal(), signal()]).expect("write");
-        }
-        let segments = spool.segments().expect("list");
-        assert!(segments.len() < 5, "{segments:?}");
-        assert_eq!(segments.iter().map(|s| s.records).sum::<u64>(), 20);
-        assert!(segments.iter().all(|s| s.bytes <= 2000 + 300), "{segments:?}");
-        drop(spool);
-        let names: Vec<_> = fs::read_dir(&dir)
-            .expect("dir")
-            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
-            .collect();
-        assert!(
-            names.iter().all(|n| n.ends_with(".jsonl")),
-            "dropping the spool seals its open segment: {names:?}"
-        );
-        let _ = fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn a_segment_is_claimed_once_and_a_claim_of_a_gone_process_is_taken_again() {
-        let dir = temp_dir("claim");
-        let mut writer = Spool::open(&dir, u64::MAX).expect("open");
-        writer.write(&[signal(), signal(), signal()]).expect("write");
-        writer.seal().expect("seal");
-        let first = Spool::open(&dir, u64::MAX).expect("open");
-        let second = Spool::open(&dir, u64::MAX).expect("open");
-        let segment = first.segments().expect("list").remove(0);
-        let mut claimed = first.claim(&segment).expect("claim").expect("free");
-        assert!(second.claim(&segment).expect("claim").is_none(), "renamed away");
-        assert!(
-            second.segments().expect("list").is_empty(),
-            "a claimed segment is not waiting"
-        );
-        // A process that lists the claimed file still cannot take it while it is held.
-        let mut third = Spool::open(&dir, u64::MAX).expect("open");
-        let claims = third.scan().expect("scan");
-        assert_eq!(claims.len(), 1);
-        assert!(third.take(&claims[0]).expect("take").is_none(), "the claim is held");
-        assert_eq!(claimed.read().expect("read").records.len(), 3);
-        // The claimer goes away without finishing: its lock goes with it (here: the
-        // file is closed without the release that a drop would do).
-        claimed.file = None;
-        drop(claimed);
-        let claims = third.scan().expect("scan");
-        let mut again = third.take(&claims[0]).expect("take").expect("a released lock");
-        assert_eq!(again.read().expect("read").records.len(), 3);
-        assert_eq!(again.finish().expect("finish"), None);
-        assert!(third.scan().expect("scan").is_empty());
-        let _ = fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn an_open_segment_claimed_by_another_process_loses_no_append() {
-        let dir = temp_dir("open-claim");
-        let mut writer = Spool::open(&dir, u64::MAX).expect("open");
-        writer.write(&[signal(), signal()]).expect("write");
-        let reader = Spool::open(&dir, u64::MAX).expect("open");
-        let open = reader.segments().expect("list").remove(0);
-        let mut claimed = reader.claim(&open).expect("claim").expect("free");
-        assert_eq!(claimed.segment().records, 2);
-        writer.write(&[signal()]).expect("write goes to a new segment");
-        assert_eq!(claimed.read().expect("read").records.len(), 2);
-        claimed.finish().expect("finish");
-        writer.seal().expect("seal");
-        let left = reader.segments().expect("list");
-        assert_eq!(left.iter().map(|s| s.records).collect::<Vec<_>>(), vec![1]);
-        let _ = fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn malformed_lines_are_described_without_quoting_them() {
-        let mut bytes = signal().to_json_line().expect("json").into_bytes();
-        bytes.extend_from_slice(b"\n{\"type\":\"signal\",\"secret\":\"4111 1111 1111 1111\"}\n");
-        bytes.extend_from_slice(b"{\"note\":\"4111\xff\"}\n{\"v\":1,\"type\":\"sig");
-        let contents = parse_segment(&bytes);
-        assert_eq!(contents.records.len(), 1);
-        let lines: Vec<_> = contents.malformed.iter().map(|(n, _)| *n).collect();
-        assert_eq!(lines, vec![2, 3, 4]);
-        for (_, reason) in &contents.malformed {
-            assert!(!reason.contains("4111"), "{reason}");
-        }
-        assert!(contents.malformed[1].1.contains("UTF-8"), "{:?}", contents.malformed);
-        assert!(
-            contents.malformed[2].1.contains("cut short"),
-            "{:?}",
-            contents.malformed
-        );
-    }
-
-    #[test]
-    fn names_are_classified() {
-        assert_eq!(
-            classify("segment-00000000000000000001-12x0000abcd-3-n7.jsonl"),
-            Some(Kind::Sealed {
-                origin: "12x0000abcd".into(),
-                records: 7
-            })
-        );
-        assert_eq!(
-            classify("segment-00000000000000000001-12x0000abcd-3.open"),
-            Some(Kind::Open {
-                origin: "12x0000abcd".into()
-            })
-        );
-        assert_eq!(
-            classify("segment-00000000000000000001-12x0000abcd-3-n7.jsonl.claimed-9x00000001"),
-            Some(Kind::Claimed {
-                origin: "12x0000abcd".into(),
-                records: 7,
-                claimer: "9x00000001".into()
-            })
-        );
-        assert_eq!(
-            classify(".segment-00000000000000000001-12x0000abcd-3-n7.jsonl.tmp"),
-            Some(Kind::Temporary { pid: Some(12) })
-        );
-        assert_eq!(classify("segment-1-2x3-4-n5.jsonl.bad"), Some(Kind::Bad));
-        assert_eq!(classify("notes.txt"), None);
-    }
-}
+mod tests;
