@@ -2,8 +2,9 @@
 //! when the shutdown deadline passes, wait on disk as JSONL segments and are sent later,
 //! by this process, the next one, or `mv37 send --spool DIR`.
 //!
-//! One file (about 830 lines, then the tests) because it is one protocol: every method
-//! of [`Spool`] and [`ClaimedSegment`] relies on the file names and claim rules below.
+//! One file (about 850 lines; the unit tests are in `spool/tests.rs`) because it is one
+//! protocol: every method of [`Spool`] and [`ClaimedSegment`] relies on the file names
+//! and claim rules below.
 //!
 //! One directory, several kinds of files, told apart by name (all names of a segment start
 //! with `segment-<unix nanos, 20 digits>-<writer>-<sequence>`, so the oldest sorts first;
