@@ -146,3 +146,26 @@ pub(super) const MV37_USAGE_COST_USD: &str = "mv37.usage.cost_usd";
 pub(super) const MV37_TTFT_MS: &str = "mv37.ttft_ms";
 // Read, not written: a span attribute naming the tool call a tool span executes.
 pub(super) const TOOL_CALL_ID_ATTRIBUTE: &str = "tool_call_id";
+
+#[cfg(test)]
+mod tests {
+    /// Every name and value above appears in code in `docs/OTLP.md` (an indexed
+    /// OpenInference piece inside the key it builds), so the table stays whole.
+    #[test]
+    fn every_name_is_in_the_attribute_table_of_the_docs() {
+        let docs = include_str!("../../../../docs/OTLP.md");
+        let code: Vec<&str> = docs.split('`').skip(1).step_by(2).collect();
+        let listed = |name: &str| code.iter().any(|span| span.contains(name));
+        let source = include_str!("names.rs");
+        let mut checked = 0;
+        for line in source.lines().filter(|l| l.starts_with("pub(super) const ")) {
+            let Some(name) = line.split('"').nth(1) else { continue };
+            assert!(listed(name), "docs/OTLP.md does not list `{name}`");
+            checked += 1;
+        }
+        for (_, name) in super::PROVIDER_NAMES {
+            assert!(listed(name), "docs/OTLP.md does not list `{name}`");
+        }
+        assert!(checked > 60, "only {checked} names found: has names.rs changed shape?");
+    }
+}
