@@ -156,7 +156,10 @@ fn otlp_protobuf_carries_genai_and_openinference_attributes() {
     assert_eq!(text(&attrs, "llm.model_name"), "gpt-4.1-mini");
     assert_eq!(text(&attrs, "mv37.span.name"), "openai.responses");
     assert_eq!(text(&attrs, "gen_ai.provider.name"), "openai");
-    assert!(!attrs.contains_key("gen_ai.system"), "the deprecated gen_ai.system is not sent");
+    assert!(
+        !attrs.contains_key("gen_ai.system"),
+        "the deprecated gen_ai.system is not sent"
+    );
     assert_eq!(text(&attrs, "llm.provider"), "openai");
     assert_eq!(int(&attrs, "gen_ai.usage.input_tokens"), 812);
     assert_eq!(int(&attrs, "gen_ai.usage.output_tokens"), 64);

@@ -91,7 +91,11 @@ fn the_provider_goes_out_under_its_registered_name_and_gen_ai_system_is_gone() {
         client.trace("chat").run(|trace| {
             trace.llm("azure call").model("gpt-4o").provider("Azure").run(|_| {});
             trace.llm("openai call").model("gpt-4.1").provider("OpenAI").run(|_| {});
-            trace.llm("local call").model("llama").provider("My-Local-LLM").run(|_| {});
+            trace
+                .llm("local call")
+                .model("llama")
+                .provider("My-Local-LLM")
+                .run(|_| {});
         });
     });
     for (name, provider) in [
@@ -101,7 +105,10 @@ fn the_provider_goes_out_under_its_registered_name_and_gen_ai_system_is_gone() {
     ] {
         let attrs = attributes(span(&spans, name));
         assert_eq!(text(&attrs, "gen_ai.provider.name"), provider, "{name}");
-        assert!(!attrs.contains_key("gen_ai.system"), "{name}: deprecated gen_ai.system sent");
+        assert!(
+            !attrs.contains_key("gen_ai.system"),
+            "{name}: deprecated gen_ai.system sent"
+        );
     }
     // OpenInference keeps the provider as written.
     assert_eq!(text(&attributes(span(&spans, "chat gpt-4o")), "llm.provider"), "Azure");
@@ -130,7 +137,10 @@ fn token_usage_uses_the_current_names_including_cache_writes() {
     assert_eq!(int(&attrs, "gen_ai.usage.reasoning.output_tokens"), 40);
     assert_eq!(int(&attrs, "llm.token_count.prompt_details.cache_write"), 210);
     assert_eq!(int(&attrs, "llm.token_count.prompt_details.cache_read"), 3120);
-    assert!(!attrs.contains_key("gen_ai.usage.reasoning_tokens"), "the old name is not sent");
+    assert!(
+        !attrs.contains_key("gen_ai.usage.reasoning_tokens"),
+        "the old name is not sent"
+    );
 }
 
 #[test]
@@ -207,7 +217,10 @@ fn a_tool_span_carries_the_tool_call_and_is_named_execute_tool() {
     assert_eq!(text(&attrs, "gen_ai.tool.name"), "issue_refund");
     assert_eq!(text(&attrs, "gen_ai.tool.type"), "function");
     assert_eq!(text(&attrs, "gen_ai.tool.call.id"), "call_1");
-    assert_eq!(json_text(&attrs, "gen_ai.tool.call.arguments"), json!({"order": "4421"}));
+    assert_eq!(
+        json_text(&attrs, "gen_ai.tool.call.arguments"),
+        json!({"order": "4421"})
+    );
     assert_eq!(json_text(&attrs, "gen_ai.tool.call.result"), json!({"refunded": true}));
     assert_eq!(text(&attrs, "mv37.span.name"), "issue_refund");
     assert_eq!(text(&attrs, "tool.name"), "issue_refund");
@@ -228,7 +241,10 @@ fn retrieval_and_embedding_spans_name_their_operation() {
     assert_eq!(text(&embedding, "gen_ai.operation.name"), "embeddings");
     assert_eq!(text(&embedding, "gen_ai.request.model"), "text-embedding-3-small");
     let task = attributes(span(&spans, "plan"));
-    assert!(!task.contains_key("gen_ai.operation.name"), "no GenAI operation for a task");
+    assert!(
+        !task.contains_key("gen_ai.operation.name"),
+        "no GenAI operation for a task"
+    );
     assert!(!task.contains_key("mv37.span.name"), "a task keeps its name");
 }
 
@@ -261,12 +277,20 @@ fn a_successful_span_is_ok_and_a_failure_has_a_short_error_type() {
         });
     });
     assert_eq!(status_code(span(&spans, "fine")), Some(StatusCode::Ok as i32));
-    assert_eq!(status_code(span(&spans, "agent")), Some(StatusCode::Ok as i32), "the trace's root");
+    assert_eq!(
+        status_code(span(&spans, "agent")),
+        Some(StatusCode::Ok as i32),
+        "the trace's root"
+    );
     let io = span(&spans, "io");
     assert_eq!(status_code(io), Some(StatusCode::Error as i32));
     assert_eq!(text(&attributes(io), "error.type"), "io::Error");
     // The exception event keeps the full type name.
-    let exception = io.events.iter().find(|e| e.name == "exception").expect("exception event");
+    let exception = io
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .expect("exception event");
     let exception_attrs: HashMap<&str, &AnyValue> = exception
         .attributes
         .iter()

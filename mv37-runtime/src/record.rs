@@ -835,4 +835,16 @@ mod tests {
         assert_eq!(given.total_tokens, Some(99));
         assert_eq!(Usage::default().with_derived_total().total_tokens, None);
     }
+
+    #[test]
+    fn usage_written_before_cache_writes_existed_still_parses_and_none_is_not_written() {
+        let usage: Usage = serde_json::from_str(r#"{"input_tokens":20,"cached_tokens":5}"#).expect("old usage");
+        assert_eq!(usage.cache_write_tokens, None);
+        assert_eq!(
+            serde_json::to_string(&usage).expect("ser"),
+            r#"{"input_tokens":20,"cached_tokens":5}"#
+        );
+        let written: Usage = serde_json::from_str(r#"{"cache_write_tokens":7}"#).expect("new usage");
+        assert_eq!(written.cache_write_tokens, Some(7));
+    }
 }

@@ -129,11 +129,17 @@ pub(super) fn usage_attributes(attributes: &mut Vec<KeyValue>, usage: &Usage) {
             usage.cached_tokens,
         ),
         (
-            &[GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE],
+            &[
+                GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
+            ],
             usage.cache_write_tokens,
         ),
         (
-            &[GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, LLM_TOKEN_COUNT_COMPLETION_REASONING],
+            &[
+                GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                LLM_TOKEN_COUNT_COMPLETION_REASONING,
+            ],
             usage.reasoning_tokens,
         ),
         (&[MV37_USAGE_CONTEXT_WINDOW_TOKENS], usage.context_window_tokens),
@@ -166,7 +172,10 @@ pub(super) fn provider_name(provider: &str) -> Cow<'static, str> {
     PROVIDER_NAMES
         .iter()
         .find(|(spellings, _)| spellings.contains(&key.as_str()))
-        .map_or_else(|| Cow::Owned(provider.trim().to_lowercase()), |(_, name)| Cow::Borrowed(*name))
+        .map_or_else(
+            || Cow::Owned(provider.trim().to_lowercase()),
+            |(_, name)| Cow::Borrowed(*name),
+        )
 }
 
 /// A short, stable `error.type` from the Rust type name mv37 records
@@ -269,7 +278,10 @@ mod tests {
             ("my_app::Failure<u32>", "my_app::Failure"),
             ("&str", "_OTHER"),
             ("alloc::string::String", "_OTHER"),
-            ("alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>", "_OTHER"),
+            (
+                "alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>",
+                "_OTHER",
+            ),
             ("panic", "panic"),
             ("", "_OTHER"),
         ] {

@@ -39,7 +39,7 @@ pub(super) fn messages_to_span(attributes: &mut Vec<KeyValue>, messages: &[Messa
     let (instructions, rest) = messages.split_at(instructions_until);
     let (inputs, outputs) = rest.split_at(outputs_from - instructions_until);
     if !instructions.is_empty() {
-        let parts: Vec<Value> = instructions.iter().flat_map(|m| genai_parts(m)).collect();
+        let parts: Vec<Value> = instructions.iter().flat_map(genai_parts).collect();
         attributes.push(kv_str(GEN_AI_SYSTEM_INSTRUCTIONS, Value::Array(parts).to_string()));
     }
     if !inputs.is_empty() {
@@ -145,7 +145,10 @@ fn genai_part(part: &ContentPart) -> Value {
 fn openinference_message(attributes: &mut Vec<KeyValue>, prefix: &str, message: &MessageRecord) {
     attributes.push(kv_str(format!("{prefix}.{MESSAGE_ROLE}"), message.role.as_str()));
     if message.is_internal {
-        attributes.push(kv(format!("{prefix}.{MV37_IS_INTERNAL}"), any_value::Value::BoolValue(true)));
+        attributes.push(kv(
+            format!("{prefix}.{MV37_IS_INTERNAL}"),
+            any_value::Value::BoolValue(true),
+        ));
     }
     if let Some(id) = &message.tool_call_id {
         attributes.push(kv_str(format!("{prefix}.{MESSAGE_TOOL_CALL_ID}"), id));

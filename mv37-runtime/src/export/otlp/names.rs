@@ -65,10 +65,19 @@ pub(super) const PROVIDER_NAMES: &[(&[&str], &str)] = &[
         &["azure", "azureopenai", "azureaiopenai", "azaiopenai"],
         "azure.ai.openai",
     ),
-    (&["azureaiinference", "azaiinference", "azureinference"], "azure.ai.inference"),
+    (
+        &["azureaiinference", "azaiinference", "azureinference"],
+        "azure.ai.inference",
+    ),
     (&["anthropic", "claude"], "anthropic"),
-    (&["gemini", "googlegemini", "gcpgemini", "googleai", "aistudio"], "gcp.gemini"),
-    (&["vertex", "vertexai", "googlevertex", "googlevertexai", "gcpvertexai"], "gcp.vertex_ai"),
+    (
+        &["gemini", "googlegemini", "gcpgemini", "googleai", "aistudio"],
+        "gcp.gemini",
+    ),
+    (
+        &["vertex", "vertexai", "googlevertex", "googlevertexai", "gcpvertexai"],
+        "gcp.vertex_ai",
+    ),
     (&["google", "googlegenai", "gcpgenai"], "gcp.gen_ai"),
     (&["bedrock", "awsbedrock", "amazonbedrock", "aws"], "aws.bedrock"),
     (&["cohere"], "cohere"),
