@@ -37,6 +37,7 @@ fn prices() -> PriceTable {
             input: 0.40,
             cached_input: 0.10,
             output: 1.60,
+            cache_write_input: None,
         },
     )
 }

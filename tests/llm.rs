@@ -38,6 +38,7 @@ fn gpt_4_1_mini() -> Price {
         input: 0.40,
         cached_input: 0.10,
         output: 1.60,
+        cache_write_input: None,
     }
 }
 
@@ -115,7 +116,7 @@ fn openai_chat_completions_usage_counts_cached_and_reasoning_tokens() {
 }
 
 #[test]
-fn anthropic_usage_folds_cache_reads_and_writes_into_input_tokens() {
+fn anthropic_usage_counts_cache_reads_and_writes_in_input_tokens_and_keeps_each() {
     let usage = usage_from_anthropic(&fixture("anthropic_messages.json"));
     assert_eq!(
         usage,
@@ -123,6 +124,7 @@ fn anthropic_usage_folds_cache_reads_and_writes_into_input_tokens() {
             input_tokens: Some(42 + 210 + 3120),
             output_tokens: Some(187),
             cached_tokens: Some(3120),
+            cache_write_tokens: Some(210),
             total_tokens: Some(42 + 210 + 3120 + 187),
             ..Usage::default()
         }
@@ -197,6 +199,7 @@ fn a_dated_model_name_takes_the_price_of_its_undated_entry() {
             input: 3.0,
             cached_input: 0.30,
             output: 15.0,
+            cache_write_input: None,
         },
     );
     assert_eq!(prices.price("gpt-4.1-mini-2025-04-14"), Some(gpt_4_1_mini()));
@@ -206,6 +209,24 @@ fn a_dated_model_name_takes_the_price_of_its_undated_entry() {
     let model = response["model"].as_str().expect("model");
     let cost = prices.cost(model, &usage_from_anthropic(&response)).expect("priced");
     let expected = ((42.0 + 210.0) * 3.0 + 3120.0 * 0.30 + 187.0 * 15.0) / 1e6;
+    assert!((cost - expected).abs() < 1e-12, "{cost} != {expected}");
+}
+
+#[test]
+fn cache_writes_are_priced_at_the_cache_write_rate_when_the_table_has_one() {
+    let claude = Price {
+        input: 3.0,
+        cached_input: 0.30,
+        output: 15.0,
+        cache_write_input: Some(3.75),
+    };
+    let prices = PriceTable::new().model("claude-sonnet-4-5", claude);
+    let response = fixture("anthropic_messages.json");
+    let cost = prices
+        .cost("claude-sonnet-4-5", &usage_from_anthropic(&response))
+        .expect("priced");
+    // 42 uncached × 3.0 + 3120 read × 0.30 + 210 written × 3.75 + 187 out × 15.0
+    let expected = (42.0 * 3.0 + 3120.0 * 0.30 + 210.0 * 3.75 + 187.0 * 15.0) / 1e6;
     assert!((cost - expected).abs() < 1e-12, "{cost} != {expected}");
 }
 
@@ -379,6 +400,7 @@ fn an_anthropic_stream_assembles_text_tool_use_and_usage() {
             input_tokens: Some(25 + 2048),
             output_tokens: Some(89),
             cached_tokens: Some(2048),
+            cache_write_tokens: Some(0),
             total_tokens: Some(25 + 2048 + 89),
             ..Usage::default()
         })

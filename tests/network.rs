@@ -101,6 +101,11 @@ fn int(attributes: &HashMap<String, any_value::Value>, key: &str) -> i64 {
     }
 }
 
+/// A string attribute holding JSON text, parsed.
+fn json(attributes: &HashMap<String, any_value::Value>, key: &str) -> serde_json::Value {
+    serde_json::from_str(&text(attributes, key)).unwrap_or_else(|e| panic!("{key}: not JSON: {e}"))
+}
+
 #[test]
 fn otlp_protobuf_carries_genai_and_openinference_attributes() {
     let collector = Collector::start(|_| Reply::Ok);
@@ -142,14 +147,19 @@ fn otlp_protobuf_carries_genai_and_openinference_attributes() {
     let task = by_name["resolve_ticket"];
     assert_eq!(task.parent_span_id, root.span_id);
 
-    let llm = by_name["openai.responses"];
+    let llm = by_name["chat gpt-4.1-mini"];
     assert_eq!(llm.parent_span_id, task.span_id);
     let attrs = attributes(&llm.attributes);
     assert_eq!(text(&attrs, "openinference.span.kind"), "LLM");
     assert_eq!(text(&attrs, "gen_ai.operation.name"), "chat");
     assert_eq!(text(&attrs, "gen_ai.request.model"), "gpt-4.1-mini");
     assert_eq!(text(&attrs, "llm.model_name"), "gpt-4.1-mini");
-    assert_eq!(text(&attrs, "gen_ai.system"), "openai");
+    assert_eq!(text(&attrs, "mv37.span.name"), "openai.responses");
+    assert_eq!(text(&attrs, "gen_ai.provider.name"), "openai");
+    assert!(
+        !attrs.contains_key("gen_ai.system"),
+        "the deprecated gen_ai.system is not sent"
+    );
     assert_eq!(text(&attrs, "llm.provider"), "openai");
     assert_eq!(int(&attrs, "gen_ai.usage.input_tokens"), 812);
     assert_eq!(int(&attrs, "gen_ai.usage.output_tokens"), 64);
@@ -188,26 +198,39 @@ fn otlp_protobuf_carries_genai_and_openinference_attributes() {
         ),
         "issue_refund"
     );
-    let event_names: Vec<&str> = llm.events.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(
-        event_names,
-        [
-            "gen_ai.system.message",
-            "gen_ai.user.message",
-            "gen_ai.assistant.message"
-        ]
+        json(&attrs, "gen_ai.system_instructions"),
+        serde_json::json!([{"type": "text", "content": "You are a support agent."}])
     );
+    assert_eq!(
+        json(&attrs, "gen_ai.input.messages"),
+        serde_json::json!([{"role": "user", "parts": [
+            {"type": "text", "content": "Refund order 4421"},
+            {"type": "uri", "modality": "image", "uri": "https://x/r.png"}
+        ]}])
+    );
+    assert_eq!(
+        json(&attrs, "gen_ai.output.messages"),
+        serde_json::json!([{"role": "assistant", "finish_reason": "tool_call", "parts": [
+            {"type": "tool_call", "id": "call_1", "name": "issue_refund", "arguments": {"order": "4421"}}
+        ]}])
+    );
+    assert!(llm.events.is_empty(), "no per-message events: {:?}", llm.events);
+    assert_eq!(llm.status.as_ref().map(|s| s.code), Some(1), "OK");
     assert_eq!(llm.kind, 3, "CLIENT");
 
-    let tool = attributes(&by_name["issue_refund"].attributes);
+    let tool = attributes(&by_name["execute_tool issue_refund"].attributes);
     assert_eq!(text(&tool, "openinference.span.kind"), "TOOL");
     assert_eq!(text(&tool, "tool.name"), "issue_refund");
     assert_eq!(text(&tool, "gen_ai.tool.name"), "issue_refund");
     assert_eq!(text(&tool, "tool.parameters"), r#"{"order":"4421"}"#);
-    let status = by_name["issue_refund"].status.as_ref().expect("status");
+    let status = by_name["execute_tool issue_refund"].status.as_ref().expect("status");
     assert_eq!(status.code, 2, "ERROR");
     assert_eq!(status.message, "card declined");
-    assert!(by_name["issue_refund"].events.iter().any(|e| e.name == "exception"));
+    assert!(by_name["execute_tool issue_refund"]
+        .events
+        .iter()
+        .any(|e| e.name == "exception"));
 
     let retrieval = attributes(&by_name["search_docs"].attributes);
     assert_eq!(text(&retrieval, "openinference.span.kind"), "RETRIEVER");
@@ -218,6 +241,10 @@ fn otlp_protobuf_carries_genai_and_openinference_attributes() {
     assert_eq!(
         text(&root_attrs, "llm.input_messages.0.message.content"),
         "Where is my order?"
+    );
+    assert_eq!(
+        json(&root_attrs, "gen_ai.input.messages"),
+        serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": "Where is my order?"}]}])
     );
     assert_eq!(text(&root_attrs, "metadata"), r#"{"plan":"pro"}"#);
 }

@@ -52,7 +52,7 @@ enum Command {
     /// end of input are printed last, marked incomplete.
     #[command(after_help = EXIT_CODES)]
     View(view::ViewArgs),
-    /// Summarise calls per model (calls, tokens in/out/cached/reasoning, cost, latency
+    /// Summarise calls per model (calls, tokens in/out/cached/cache_write/reasoning, cost, latency
     /// p50/p95/p99, error rate), per tool and per span kind; `--by user|session` adds a
     /// row per user or session.
     ///

@@ -68,6 +68,7 @@ struct Calls {
     input_tokens: u64,
     output_tokens: u64,
     cached_tokens: u64,
+    cache_write_tokens: u64,
     reasoning_tokens: u64,
     cost_usd: f64,
     with_cost: u64,
@@ -92,6 +93,7 @@ impl Calls {
         self.input_tokens += usage.input_tokens.unwrap_or(0);
         self.output_tokens += usage.output_tokens.unwrap_or(0);
         self.cached_tokens += usage.cached_tokens.unwrap_or(0);
+        self.cache_write_tokens += usage.cache_write_tokens.unwrap_or(0);
         self.reasoning_tokens += usage.reasoning_tokens.unwrap_or(0);
         if let Some(cost) = usage.cost_usd.filter(|c| c.is_finite()) {
             self.cost_usd += cost;
@@ -119,6 +121,7 @@ impl Calls {
                 "input": self.input_tokens,
                 "output": self.output_tokens,
                 "cached": self.cached_tokens,
+                "cache_write": self.cache_write_tokens,
                 "reasoning": self.reasoning_tokens,
             });
             value["cost_usd"] = if self.with_cost > 0 {
@@ -489,6 +492,7 @@ fn to_text(summary: &Summary, by: Option<GroupBy>, malformed: u64) -> String {
         "in",
         "out",
         "cached",
+        "cache_write",
         "reasoning",
         "cost",
         "p50",
@@ -506,6 +510,7 @@ fn to_text(summary: &Summary, by: Option<GroupBy>, malformed: u64) -> String {
             tokens(calls.input_tokens, known),
             tokens(calls.output_tokens, known),
             tokens(calls.cached_tokens, known),
+            tokens(calls.cache_write_tokens, known),
             tokens(calls.reasoning_tokens, known),
             cost(calls.cost_usd, calls.with_cost > 0),
             p50,

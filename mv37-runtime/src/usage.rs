@@ -72,10 +72,14 @@ pub fn usage_from_openai<T: Serialize + ?Sized>(response: &T) -> Usage {
 
 /// Reads token usage from an Anthropic Messages response (`input_tokens`,
 /// `output_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens`).
-/// Cache reads are `cached_tokens`; the prompt total (`input_tokens`) counts uncached,
-/// cache-read and cache-write tokens together, as OpenAI's does. Accepts the whole
-/// response, its `usage`, or a streaming event that carries one (`message_start`,
-/// `message_delta`). A response without usage gives an empty `Usage`.
+///
+/// Anthropic reports the three kinds of prompt tokens apart: its `input_tokens` are only
+/// the uncached ones. mv37's [`Usage::input_tokens`] is the whole prompt, as OpenAI's is
+/// and as the OpenTelemetry GenAI conventions count it, so it is their sum; the cache
+/// reads are also kept as `cached_tokens` and the cache writes as `cache_write_tokens`,
+/// so the uncached part is `input_tokens − cached_tokens − cache_write_tokens`. Accepts
+/// the whole response, its `usage`, or a streaming event that carries one
+/// (`message_start`, `message_delta`). A response without usage gives an empty `Usage`.
 ///
 /// ```
 /// let response = serde_json::json!({
@@ -85,6 +89,7 @@ pub fn usage_from_openai<T: Serialize + ?Sized>(response: &T) -> Usage {
 /// let usage = mv37_runtime::usage_from_anthropic(&response);
 /// assert_eq!(usage.input_tokens, Some(1050));
 /// assert_eq!(usage.cached_tokens, Some(1000));
+/// assert_eq!(usage.cache_write_tokens, Some(30));
 /// assert_eq!(usage.total_tokens, Some(1100));
 /// ```
 pub fn usage_from_anthropic<T: Serialize + ?Sized>(response: &T) -> Usage {
@@ -109,6 +114,7 @@ pub fn usage_from_anthropic<T: Serialize + ?Sized>(response: &T) -> Usage {
         input_tokens: input,
         output_tokens: field(usage, &["output_tokens"]),
         cached_tokens: cache_read,
+        cache_write_tokens: cache_write,
         ..Usage::default()
     }
     .with_derived_total()
@@ -164,6 +170,8 @@ mod tests {
         let write_only = usage_from_anthropic(&json!({"usage": {"cache_creation_input_tokens": 40}}));
         assert_eq!(write_only.input_tokens, Some(40));
         assert_eq!(write_only.cached_tokens, None);
+        assert_eq!(write_only.cache_write_tokens, Some(40));
+        assert_eq!(read_only.cache_write_tokens, None);
         // A `message_delta` event carries output tokens only: no input is invented.
         let delta = usage_from_anthropic(&json!({"type": "message_delta", "usage": {"output_tokens": 9}}));
         assert_eq!(delta.input_tokens, None);

@@ -5,13 +5,18 @@ use crate::record::Usage;
 /// Prices of one model, in US dollars per million tokens.
 ///
 /// `cached_input` is the price of a prompt token served from the provider's cache; for
-/// a provider without one, set it to `input`.
+/// a provider without one, set it to `input`. `cache_write_input` is the price of a
+/// prompt token written to the cache (Anthropic's cache writes); `None` prices those at
+/// `input`. mv37 does not guess a multiplier: Anthropic's depends on the cache's
+/// lifetime, which the usage does not say, so give the rate your calls pay.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Price {
     /// USD per million uncached prompt tokens.
     pub input: f64,
     /// USD per million prompt tokens read from cache.
     pub cached_input: f64,
+    /// USD per million prompt tokens written to cache; `None` means `input`.
+    pub cache_write_input: Option<f64>,
     /// USD per million completion tokens (reasoning tokens included).
     pub output: f64,
 }
@@ -24,17 +29,18 @@ pub struct Price {
 /// to the entry its version suffix extends, so `gpt-4.1-mini-2025-04-14` costs what
 /// `gpt-4.1-mini` costs, while `gpt-4.1-mini` never takes the price of `gpt-4.1`.
 ///
-/// Cost = (input − cached) × `input` + cached × `cached_input` + output × `output`, per
-/// million. Cached tokens are counted **inside** `input_tokens`: that is how OpenAI
-/// reports them, and how [`usage_from_anthropic`](crate::usage_from_anthropic) folds
-/// Anthropic's cache reads and writes into `input_tokens`. Anthropic's cache writes are
-/// thus priced at the `input` rate (Anthropic bills them at 1.25×); compute the cost
-/// yourself from `cache_creation_input_tokens` if that difference matters.
+/// Cost = (input − cached − written) × `input` + cached × `cached_input` + written ×
+/// `cache_write_input` (else `input`) + output × `output`, per million. Cached and
+/// written tokens are counted **inside** `input_tokens` (see [`Usage::input_tokens`]):
+/// that is how OpenAI reports cache reads, and how
+/// [`usage_from_anthropic`](crate::usage_from_anthropic) adds up Anthropic's uncached
+/// tokens, cache reads and cache writes.
 ///
 /// ```
 /// use mv37_runtime::{usage_from_openai, Price, PriceTable};
 ///
-/// let prices = PriceTable::new().model("gpt-4.1-mini", Price { input: 0.40, cached_input: 0.10, output: 1.60 });
+/// let price = Price { input: 0.40, cached_input: 0.10, output: 1.60, ..Price::default() };
+/// let prices = PriceTable::new().model("gpt-4.1-mini", price);
 /// let response = serde_json::json!({
 ///     "model": "gpt-4.1-mini-2025-04-14",
 ///     "usage": { "input_tokens": 1_000_000, "output_tokens": 500_000,
@@ -91,9 +97,12 @@ impl PriceTable {
         }
         let input = usage.input_tokens.unwrap_or(0);
         let cached = usage.cached_tokens.unwrap_or(0).min(input);
+        let written = usage.cache_write_tokens.unwrap_or(0).min(input - cached);
         let output = usage.output_tokens.unwrap_or(0);
-        let dollars =
-            (input - cached) as f64 * price.input + cached as f64 * price.cached_input + output as f64 * price.output;
+        let dollars = (input - cached - written) as f64 * price.input
+            + cached as f64 * price.cached_input
+            + written as f64 * price.cache_write_input.unwrap_or(price.input)
+            + output as f64 * price.output;
         Some(dollars / 1_000_000.0)
     }
 
@@ -150,6 +159,7 @@ mod tests {
                 input: 2.0,
                 cached_input: 0.5,
                 output: 8.0,
+                cache_write_input: None,
             },
         );
         assert_eq!(prices.price("gpt-4.1-mini"), None);

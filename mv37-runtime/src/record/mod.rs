@@ -299,16 +299,26 @@ pub struct ErrorInfo {
 /// provider reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Prompt tokens.
+    /// Prompt tokens, all of them: uncached, read from the provider's cache
+    /// ([`cached_tokens`](Self::cached_tokens)) and written to it
+    /// ([`cache_write_tokens`](Self::cache_write_tokens)), as the OpenTelemetry GenAI
+    /// conventions count `gen_ai.usage.input_tokens`. OpenAI reports it so
+    /// (`input_tokens` / `prompt_tokens` include `cached_tokens`; it reports no cache
+    /// writes); Anthropic reports the three apart, and
+    /// [`usage_from_anthropic`](crate::usage_from_anthropic) adds them up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens: Option<u64>,
     /// Completion tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
-    /// Prompt tokens served from cache.
+    /// Prompt tokens served from the provider's cache (a part of `input_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u64>,
-    /// Reasoning / thinking tokens.
+    /// Prompt tokens written to the provider's cache (a part of `input_tokens`):
+    /// Anthropic's `cache_creation_input_tokens`, billed above the plain input price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
+    /// Reasoning / thinking tokens (a part of `output_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
     /// Total tokens; derived as input + output when not given.
@@ -612,5 +622,17 @@ mod tests {
         .with_derived_total();
         assert_eq!(given.total_tokens, Some(99));
         assert_eq!(Usage::default().with_derived_total().total_tokens, None);
+    }
+
+    #[test]
+    fn usage_written_before_cache_writes_existed_still_parses_and_none_is_not_written() {
+        let usage: Usage = serde_json::from_str(r#"{"input_tokens":20,"cached_tokens":5}"#).expect("old usage");
+        assert_eq!(usage.cache_write_tokens, None);
+        assert_eq!(
+            serde_json::to_string(&usage).expect("ser"),
+            r#"{"input_tokens":20,"cached_tokens":5}"#
+        );
+        let written: Usage = serde_json::from_str(r#"{"cache_write_tokens":7}"#).expect("new usage");
+        assert_eq!(written.cache_write_tokens, Some(7));
     }
 }

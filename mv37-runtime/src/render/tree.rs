@@ -174,6 +174,7 @@ pub fn usage_text(usage: &Usage, paint: &impl Paint) -> String {
         ("in", usage.input_tokens),
         ("out", usage.output_tokens),
         ("cached", usage.cached_tokens),
+        ("cache_write", usage.cache_write_tokens),
         ("reasoning", usage.reasoning_tokens),
     ] {
         if let Some(value) = value {
@@ -272,5 +273,20 @@ mod tests {
         assert_eq!(lines.len(), MAX_DEPTH + 1 + 3, "{text}");
         assert!(lines[MAX_DEPTH].ends_with("└─ … (nested deeper)"), "{text}");
         assert_eq!(lines[MAX_DEPTH + 1..], ["├─ s65", "├─ s66", "└─ s67"], "{text}");
+    }
+
+    #[test]
+    fn usage_text_shows_cache_reads_and_cache_writes() {
+        let usage = Usage {
+            input_tokens: Some(3372),
+            output_tokens: Some(187),
+            cached_tokens: Some(3120),
+            cache_write_tokens: Some(210),
+            ..Usage::default()
+        };
+        assert_eq!(
+            usage_text(&usage, &Names),
+            " tokens in=3372 out=187 cached=3120 cache_write=210"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Record fields as OTLP attributes and span events: payloads, trace scope, custom
-//! attributes, usage, messages and status, each under the names in [`super::names`].
+//! attributes, provider, usage and status, each under the names in [`super::names`]
+//! (messages are in [`super::messages`]).
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span, status, Status as OtlpStatus};
@@ -7,9 +8,9 @@ use serde_json::Value;
 
 use super::names::*;
 use crate::payload::Payload;
-use crate::record::{
-    Attributes, Content, ContentPart, ErrorInfo, MessageRecord, Role, SpanKind, Status, TraceScope, Usage,
-};
+use std::borrow::Cow;
+
+use crate::record::{Attributes, ErrorInfo, SpanKind, Status, TraceScope, Usage};
 
 pub(super) fn any(value: any_value::Value) -> Option<AnyValue> {
     Some(AnyValue { value: Some(value) })
@@ -116,7 +117,7 @@ pub(super) fn openinference_kind(kind: &SpanKind) -> &'static str {
 }
 
 pub(super) fn usage_attributes(attributes: &mut Vec<KeyValue>, usage: &Usage) {
-    let pairs: [(&[&str], Option<u64>); 6] = [
+    let pairs: [(&[&str], Option<u64>); 7] = [
         (&[GEN_AI_USAGE_INPUT_TOKENS, LLM_TOKEN_COUNT_PROMPT], usage.input_tokens),
         (
             &[GEN_AI_USAGE_OUTPUT_TOKENS, LLM_TOKEN_COUNT_COMPLETION],
@@ -128,7 +129,17 @@ pub(super) fn usage_attributes(attributes: &mut Vec<KeyValue>, usage: &Usage) {
             usage.cached_tokens,
         ),
         (
-            &[GEN_AI_USAGE_REASONING_TOKENS, LLM_TOKEN_COUNT_COMPLETION_REASONING],
+            &[
+                GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE,
+            ],
+            usage.cache_write_tokens,
+        ),
+        (
+            &[
+                GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                LLM_TOKEN_COUNT_COMPLETION_REASONING,
+            ],
             usage.reasoning_tokens,
         ),
         (&[MV37_USAGE_CONTEXT_WINDOW_TOKENS], usage.context_window_tokens),
@@ -149,110 +160,49 @@ pub(super) fn usage_attributes(attributes: &mut Vec<KeyValue>, usage: &Usage) {
     }
 }
 
-pub(super) fn content_text(content: &Content) -> String {
-    match content {
-        Content::Text(text) => text.clone(),
-        Content::Parts(parts) => serde_json::to_string(parts).unwrap_or_default(),
-    }
-}
-
-/// `llm.{input|output}_messages.{i}.message.*` for one message (`prefix` ends at `{i}`).
-pub(super) fn message_attributes(attributes: &mut Vec<KeyValue>, prefix: &str, message: &MessageRecord) {
-    attributes.push(kv_str(format!("{prefix}.{MESSAGE_ROLE}"), message.role.as_str()));
-    if let Some(id) = &message.tool_call_id {
-        attributes.push(kv_str(format!("{prefix}.{MESSAGE_TOOL_CALL_ID}"), id));
-    }
-    match &message.content {
-        Content::Text(text) => attributes.push(kv_str(format!("{prefix}.{MESSAGE_CONTENT}"), text)),
-        Content::Parts(parts) => {
-            let mut content_index = 0;
-            let mut call_index = 0;
-            for part in parts {
-                match part {
-                    ContentPart::ToolCall { id, name, arguments } => {
-                        let call = format!("{prefix}.{MESSAGE_TOOL_CALLS}.{call_index}");
-                        attributes.push(kv_str(format!("{call}.{TOOL_CALL_ID}"), id));
-                        attributes.push(kv_str(format!("{call}.{TOOL_CALL_FUNCTION_NAME}"), name));
-                        attributes.push(kv_str(
-                            format!("{call}.{TOOL_CALL_FUNCTION_ARGUMENTS}"),
-                            arguments.to_string(),
-                        ));
-                        call_index += 1;
-                    }
-                    other => {
-                        let item = format!("{prefix}.{MESSAGE_CONTENTS}.{content_index}");
-                        match other {
-                            ContentPart::Text { text } => {
-                                attributes.push(kv_str(format!("{item}.{MESSAGE_CONTENT_TYPE}"), "text"));
-                                attributes.push(kv_str(format!("{item}.{MESSAGE_CONTENT_TEXT}"), text));
-                            }
-                            ContentPart::ImageUrl { url, .. } => {
-                                attributes.push(kv_str(format!("{item}.{MESSAGE_CONTENT_TYPE}"), "image"));
-                                attributes.push(kv_str(format!("{item}.{MESSAGE_CONTENT_IMAGE_URL}"), url));
-                            }
-                            ContentPart::ImageBase64 { media_type, data } => {
-                                attributes.push(kv_str(format!("{item}.{MESSAGE_CONTENT_TYPE}"), "image"));
-                                attributes.push(kv_str(
-                                    format!("{item}.{MESSAGE_CONTENT_IMAGE_URL}"),
-                                    format!("data:{media_type};base64,{data}"),
-                                ));
-                            }
-                            other => {
-                                attributes.push(kv_str(format!("{item}.{MESSAGE_CONTENT_TYPE}"), "json"));
-                                attributes.push(kv_str(
-                                    format!("{item}.{MESSAGE_CONTENT_TEXT}"),
-                                    serde_json::to_string(other).unwrap_or_default(),
-                                ));
-                            }
-                        }
-                        content_index += 1;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Messages as OpenInference attributes (the trailing assistant turns are the output)
-/// and as `gen_ai.{role}.message` span events.
-pub(super) fn messages_to_span(
-    attributes: &mut Vec<KeyValue>,
-    events: &mut Vec<span::Event>,
-    messages: &[MessageRecord],
-) {
-    let outputs_from = messages
+/// The registered `gen_ai.provider.name` for a provider as mv37 users write it
+/// (`OpenAI` → `openai`, `azure` → `azure.ai.openai`, see [`PROVIDER_NAMES`]); an
+/// unknown provider is sent lowercased.
+pub(super) fn provider_name(provider: &str) -> Cow<'static, str> {
+    let key: String = provider
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    PROVIDER_NAMES
         .iter()
-        .rposition(|m| m.role != Role::Assistant)
-        .map_or(0, |last_input| last_input + 1);
-    for (index, message) in messages.iter().enumerate() {
-        if index < outputs_from {
-            message_attributes(attributes, &format!("{LLM_INPUT_MESSAGES}.{index}"), message);
-        } else {
-            message_attributes(
-                attributes,
-                &format!("{LLM_OUTPUT_MESSAGES}.{}", index - outputs_from),
-                message,
-            );
-        }
-        let mut event_attributes = vec![
-            kv_str(GEN_AI_MESSAGE_ROLE, message.role.as_str()),
-            kv_str(GEN_AI_MESSAGE_CONTENT, content_text(&message.content)),
-        ];
-        if let Some(id) = &message.tool_call_id {
-            event_attributes.push(kv_str(GEN_AI_MESSAGE_TOOL_CALL_ID, id));
-        }
-        if message.is_internal {
-            event_attributes.push(kv(MV37_IS_INTERNAL, any_value::Value::BoolValue(true)));
-        }
-        events.push(span::Event {
-            time_unix_nano: message.time_unix_nano,
-            name: gen_ai_message_event(message.role.as_str()),
-            attributes: event_attributes,
-            dropped_attributes_count: 0,
-        });
+        .find(|(spellings, _)| spellings.contains(&key.as_str()))
+        .map_or_else(
+            || Cow::Owned(provider.trim().to_lowercase()),
+            |(_, name)| Cow::Borrowed(*name),
+        )
+}
+
+/// A short, stable `error.type` from the Rust type name mv37 records
+/// (`std::any::type_name` of the error): the crate (or, for `std`, `core` and `alloc`,
+/// the module under it) and the type's last segment, without generic arguments, so
+/// `std::io::error::Error` → `io::Error`, `reqwest::error::Error` → `reqwest::Error`,
+/// `my_app::billing::RefundError` → `my_app::RefundError`. A string or a boxed
+/// `dyn Error` says nothing about the class of failure: `_OTHER`, the conventions'
+/// fallback, as for a failure with no type. A one-word type (`panic`) stays as it is.
+/// The full name still goes out as `exception.type`.
+pub(super) fn short_error_type(full: &str) -> Cow<'_, str> {
+    let mut name = full.trim();
+    for prefix in ["&", "'static", "mut ", "dyn "] {
+        name = name.trim_start_matches(prefix).trim_start();
+    }
+    let name = name.split('<').next().unwrap_or(name).trim();
+    let segments: Vec<&str> = name.split("::").filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [] | [.., "str" | "String" | "Box" | "Cow" | "Arc" | "Rc"] => Cow::Borrowed(ERROR_TYPE_OTHER),
+        [single] => Cow::Borrowed(*single),
+        ["std" | "core" | "alloc", module, .., last] => Cow::Owned(format!("{module}::{last}")),
+        [root, .., last] => Cow::Owned(format!("{root}::{last}")),
     }
 }
 
+/// The OTLP status of a record: OK when it succeeded, UNSET (with `mv37.status`) when it
+/// was cancelled, ERROR with `error.type` and an `exception` event when it failed.
 pub(super) fn otlp_status(
     status: Status,
     error: Option<&ErrorInfo>,
@@ -261,22 +211,26 @@ pub(super) fn otlp_status(
     end: u64,
 ) -> Option<OtlpStatus> {
     match status {
-        Status::Ok => None,
+        Status::Ok => Some(OtlpStatus {
+            message: String::new(),
+            code: status::StatusCode::Ok as i32,
+        }),
         Status::Cancelled => {
             attributes.push(kv_str(MV37_STATUS, "cancelled"));
             None
         }
         Status::Error => {
             let message = error.map(|e| e.message.clone()).unwrap_or_default();
-            let error_type = error
-                .and_then(|e| e.error_type.clone())
-                .unwrap_or_else(|| "error".to_owned());
-            attributes.push(kv_str(ERROR_TYPE, error_type.clone()));
+            let full_type = error.and_then(|e| e.error_type.as_deref());
+            attributes.push(kv_str(
+                ERROR_TYPE,
+                full_type.map_or(Cow::Borrowed(ERROR_TYPE_OTHER), short_error_type),
+            ));
             events.push(span::Event {
                 time_unix_nano: end,
                 name: EXCEPTION_EVENT.to_owned(),
                 attributes: vec![
-                    kv_str(EXCEPTION_TYPE, error_type),
+                    kv_str(EXCEPTION_TYPE, full_type.unwrap_or(ERROR_TYPE_OTHER)),
                     kv_str(EXCEPTION_MESSAGE, message.clone()),
                 ],
                 dropped_attributes_count: 0,
@@ -285,6 +239,53 @@ pub(super) fn otlp_status(
                 message,
                 code: status::StatusCode::Error as i32,
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_provider_spellings_map_to_the_registered_names() {
+        for (written, sent) in [
+            ("OpenAI", "openai"),
+            ("openai", "openai"),
+            ("azure", "azure.ai.openai"),
+            ("Azure OpenAI", "azure.ai.openai"),
+            ("az.ai.openai", "azure.ai.openai"),
+            ("Anthropic", "anthropic"),
+            ("gemini", "gcp.gemini"),
+            ("vertex_ai", "gcp.vertex_ai"),
+            ("AWS Bedrock", "aws.bedrock"),
+            ("Mistral", "mistral_ai"),
+            ("xAI", "x_ai"),
+            ("My-Local-LLM", "my-local-llm"),
+        ] {
+            assert_eq!(provider_name(written), sent, "{written}");
+        }
+    }
+
+    #[test]
+    fn error_types_are_short_and_stable() {
+        for (full, short) in [
+            ("std::io::error::Error", "io::Error"),
+            ("core::fmt::Error", "fmt::Error"),
+            ("serde_json::error::Error", "serde_json::Error"),
+            ("my_app::billing::RefundError", "my_app::RefundError"),
+            ("anyhow::Error", "anyhow::Error"),
+            ("my_app::Failure<u32>", "my_app::Failure"),
+            ("&str", "_OTHER"),
+            ("alloc::string::String", "_OTHER"),
+            (
+                "alloc::boxed::Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>",
+                "_OTHER",
+            ),
+            ("panic", "panic"),
+            ("", "_OTHER"),
+        ] {
+            assert_eq!(short_error_type(full), short, "{full}");
         }
     }
 }

@@ -8,16 +8,20 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status as OtlpStatus};
 use prost::Message;
 
+use opentelemetry_proto::tonic::common::v1::any_value;
+use serde_json::Value;
+
 use super::attributes::{
-    custom_attributes, kv_json, kv_str, messages_to_span, openinference_kind, otlp_status, payload_attributes,
+    custom_attributes, kv, kv_json, kv_str, openinference_kind, otlp_status, payload_attributes, provider_name,
     scope_attributes, usage_attributes,
 };
 use super::config::OtlpProtocol;
+use super::messages::messages_to_span;
 use super::names::*;
 use crate::export::resource::ResourceInfo;
 use crate::ids::{SpanId, TraceId};
 use crate::record::{
-    FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, TraceRecord, TraceScope,
+    FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope,
 };
 
 /// Encodes records into OTLP spans; kept separate from the transport so it can be
@@ -162,7 +166,7 @@ fn encode_trace(trace: &TraceRecord) -> Span {
     }
     custom_attributes(&mut attributes, &trace.attributes);
     let mut events = Vec::new();
-    messages_to_span(&mut attributes, &mut events, &trace.messages);
+    messages_to_span(&mut attributes, &trace.messages);
     let status = otlp_status(
         trace.status,
         trace.error.as_ref(),
@@ -189,31 +193,78 @@ fn encode_trace(trace: &TraceRecord) -> Span {
     .build()
 }
 
+/// The GenAI operation a span kind performs, when the conventions define one.
+fn operation(kind: &SpanKind) -> Option<&'static str> {
+    match kind {
+        SpanKind::Llm => Some(OPERATION_CHAT),
+        SpanKind::Tool => Some(OPERATION_EXECUTE_TOOL),
+        SpanKind::Retrieval => Some(OPERATION_RETRIEVAL),
+        SpanKind::Custom(name) if matches!(name.to_ascii_lowercase().as_str(), "embedding" | "embeddings") => {
+            Some(OPERATION_EMBEDDINGS)
+        }
+        _ => None,
+    }
+}
+
+/// The span's OTLP name: `{operation} {model}` for model calls and `execute_tool {tool}`
+/// for tools, as the conventions name them; mv37's own name otherwise.
+fn span_name(record: &SpanRecord, operation: Option<&str>) -> String {
+    match (operation, &record.model) {
+        (Some(OPERATION_EXECUTE_TOOL), _) => format!("{OPERATION_EXECUTE_TOOL} {}", record.name),
+        (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), Some(model)) => format!("{op} {model}"),
+        (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), None) => op.to_owned(),
+        _ => record.name.to_string(),
+    }
+}
+
+/// The id of the tool call a tool span executes: its `tool_call_id` attribute, else the
+/// `tool_call_id` of a message recorded on it.
+fn tool_call_id(record: &SpanRecord) -> Option<&str> {
+    record
+        .attributes
+        .get(TOOL_CALL_ID_ATTRIBUTE)
+        .and_then(Value::as_str)
+        .or_else(|| record.messages.iter().find_map(|m| m.tool_call_id.as_deref()))
+}
+
 fn encode_span(record: &SpanRecord) -> Span {
     let mut attributes = vec![
         kv_str(OPENINFERENCE_SPAN_KIND, openinference_kind(&record.kind)),
         kv_str(MV37_KIND, record.kind.as_str()),
     ];
     scope_attributes(&mut attributes, record.scope.as_deref());
-    match record.kind {
-        SpanKind::Llm => {
-            attributes.push(kv_str(GEN_AI_OPERATION_NAME, "chat"));
+    let operation = operation(&record.kind);
+    let name = span_name(record, operation);
+    if name != record.name {
+        attributes.push(kv_str(MV37_SPAN_NAME, record.name.as_ref()));
+    }
+    if let Some(operation) = operation {
+        attributes.push(kv_str(GEN_AI_OPERATION_NAME, operation));
+    }
+    match operation {
+        Some(OPERATION_CHAT | OPERATION_EMBEDDINGS) => {
             if let Some(model) = &record.model {
                 attributes.push(kv_str(GEN_AI_REQUEST_MODEL, model));
                 attributes.push(kv_str(LLM_MODEL_NAME, model));
             }
             if let Some(provider) = &record.provider {
-                attributes.push(kv_str(GEN_AI_SYSTEM, provider));
-                attributes.push(kv_str(GEN_AI_PROVIDER_NAME, provider));
+                attributes.push(kv_str(GEN_AI_PROVIDER_NAME, provider_name(provider)));
                 attributes.push(kv_str(LLM_PROVIDER, provider));
             }
         }
-        SpanKind::Tool => {
-            attributes.push(kv_str(GEN_AI_OPERATION_NAME, "execute_tool"));
+        Some(OPERATION_EXECUTE_TOOL) => {
             attributes.push(kv_str(GEN_AI_TOOL_NAME, record.name.as_ref()));
+            attributes.push(kv_str(GEN_AI_TOOL_TYPE, TOOL_TYPE_FUNCTION));
             attributes.push(kv_str(TOOL_NAME, record.name.as_ref()));
+            if let Some(id) = tool_call_id(record).filter(|_| !record.attributes.contains_key(GEN_AI_TOOL_CALL_ID)) {
+                attributes.push(kv_str(GEN_AI_TOOL_CALL_ID, id));
+            }
             if let Some(input) = &record.input {
+                attributes.push(kv_str(GEN_AI_TOOL_CALL_ARGUMENTS, input.as_json()));
                 attributes.push(kv_str(TOOL_PARAMETERS, input.as_json()));
+            }
+            if let Some(output) = record.output.as_ref().filter(|_| record.status == Status::Ok) {
+                attributes.push(kv_str(GEN_AI_TOOL_CALL_RESULT, output.as_json()));
             }
         }
         _ => {
@@ -221,6 +272,12 @@ fn encode_span(record: &SpanRecord) -> Span {
                 attributes.push(kv_str(LLM_MODEL_NAME, model));
             }
         }
+    }
+    if let Some(ttft_ms) = record.attributes.get(MV37_TTFT_MS).and_then(Value::as_f64) {
+        attributes.push(kv(
+            GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+            any_value::Value::DoubleValue(ttft_ms / 1000.0),
+        ));
     }
     if let Some(usage) = &record.usage {
         usage_attributes(&mut attributes, usage);
@@ -233,7 +290,7 @@ fn encode_span(record: &SpanRecord) -> Span {
     }
     custom_attributes(&mut attributes, &record.attributes);
     let mut events = Vec::new();
-    messages_to_span(&mut attributes, &mut events, &record.messages);
+    messages_to_span(&mut attributes, &record.messages);
     let status = otlp_status(
         record.status,
         record.error.as_ref(),
@@ -245,7 +302,7 @@ fn encode_span(record: &SpanRecord) -> Span {
         trace_id: record.trace_id,
         span_id: record.span_id,
         parent: record.parent_span_id,
-        name: record.name.to_string(),
+        name,
         kind: if record.kind == SpanKind::Llm {
             span::SpanKind::Client
         } else {
@@ -264,8 +321,10 @@ fn encode_span(record: &SpanRecord) -> Span {
 fn encode_message(message: &MessageRecord) -> Span {
     let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "message")];
     scope_attributes(&mut attributes, message.scope.as_deref());
-    let mut events = Vec::new();
-    messages_to_span(&mut attributes, &mut events, std::slice::from_ref(message));
+    if message.is_internal {
+        attributes.push(kv(MV37_IS_INTERNAL, any_value::Value::BoolValue(true)));
+    }
+    messages_to_span(&mut attributes, std::slice::from_ref(message));
     SpanShape {
         trace_id: message.trace_id,
         span_id: derived_span_id(message.trace_id, message.time_unix_nano, message.role.as_str()),
@@ -275,7 +334,7 @@ fn encode_message(message: &MessageRecord) -> Span {
         start: message.time_unix_nano,
         end: message.time_unix_nano,
         attributes,
-        events,
+        events: Vec::new(),
         status: None,
     }
     .build()

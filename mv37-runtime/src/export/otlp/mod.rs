@@ -5,7 +5,7 @@
 //!
 //! `config` holds what the exporter is told, `names` every attribute and event name it
 //! writes, `encode` the records-to-spans encoder (with `attributes` building each span's
-//! attributes and events), and `exporter` the exporter that sends.
+//! attributes and events, and `messages` its conversation), and `exporter` the exporter that sends.
 
 // The configuration is plain data, in every build; the encoder and the exporter come
 // with the `otlp` feature.
@@ -16,6 +16,8 @@ mod config;
 mod encode;
 #[cfg(feature = "otlp")]
 mod exporter;
+#[cfg(feature = "otlp")]
+mod messages;
 #[cfg(feature = "otlp")]
 mod names;
 

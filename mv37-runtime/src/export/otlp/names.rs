@@ -24,29 +24,74 @@ pub(super) const EXCEPTION_EVENT: &str = "exception";
 pub(super) const EXCEPTION_TYPE: &str = "exception.type";
 pub(super) const EXCEPTION_MESSAGE: &str = "exception.message";
 
-// OpenTelemetry GenAI conventions (`gen_ai.*`): operation, model, provider, tool,
-// conversation and token usage. `gen_ai.system` is the provider's older name, sent as well.
+// OpenTelemetry GenAI conventions (`gen_ai.*`, the registry as of semantic conventions
+// 1.41, since moved to open-telemetry/semantic-conventions-genai): operation, model,
+// provider, tool call, conversation, token usage, streaming and messages. The deprecated
+// `gen_ai.system` and the `gen_ai.{role}.message` events are no longer sent.
 pub(super) const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
 pub(super) const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
-pub(super) const GEN_AI_SYSTEM: &str = "gen_ai.system";
 pub(super) const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
 pub(super) const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+pub(super) const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+pub(super) const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+pub(super) const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+pub(super) const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 pub(super) const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
 pub(super) const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 pub(super) const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 pub(super) const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
-pub(super) const GEN_AI_USAGE_REASONING_TOKENS: &str = "gen_ai.usage.reasoning_tokens";
+pub(super) const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+pub(super) const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+pub(super) const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+// The conversation as JSON text (the conventions' input, output and system-instructions
+// schemas; structured values are allowed on spans, but backends read strings).
+pub(super) const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
+pub(super) const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+pub(super) const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
 
-// OpenTelemetry GenAI message events: one `gen_ai.{role}.message` event per message,
-// with these attributes.
-pub(super) const GEN_AI_MESSAGE_ROLE: &str = "gen_ai.message.role";
-pub(super) const GEN_AI_MESSAGE_CONTENT: &str = "content";
-pub(super) const GEN_AI_MESSAGE_TOOL_CALL_ID: &str = "tool_call_id";
+// Values of `gen_ai.operation.name` and `gen_ai.tool.type` mv37 sends.
+pub(super) const OPERATION_CHAT: &str = "chat";
+pub(super) const OPERATION_EMBEDDINGS: &str = "embeddings";
+pub(super) const OPERATION_RETRIEVAL: &str = "retrieval";
+pub(super) const OPERATION_EXECUTE_TOOL: &str = "execute_tool";
+pub(super) const TOOL_TYPE_FUNCTION: &str = "function";
 
-/// The name of the GenAI span event for a message of `role`: `gen_ai.{role}.message`.
-pub(super) fn gen_ai_message_event(role: &str) -> String {
-    format!("gen_ai.{role}.message")
-}
+/// The registered `gen_ai.provider.name` values, keyed by the spellings mv37 users write
+/// (compared lowercased, with everything but letters and digits removed). A provider not
+/// listed is sent lowercased as written.
+pub(super) const PROVIDER_NAMES: &[(&[&str], &str)] = &[
+    (&["openai"], "openai"),
+    (
+        &["azure", "azureopenai", "azureaiopenai", "azaiopenai"],
+        "azure.ai.openai",
+    ),
+    (
+        &["azureaiinference", "azaiinference", "azureinference"],
+        "azure.ai.inference",
+    ),
+    (&["anthropic", "claude"], "anthropic"),
+    (
+        &["gemini", "googlegemini", "gcpgemini", "googleai", "aistudio"],
+        "gcp.gemini",
+    ),
+    (
+        &["vertex", "vertexai", "googlevertex", "googlevertexai", "gcpvertexai"],
+        "gcp.vertex_ai",
+    ),
+    (&["google", "googlegenai", "gcpgenai"], "gcp.gen_ai"),
+    (&["bedrock", "awsbedrock", "amazonbedrock", "aws"], "aws.bedrock"),
+    (&["cohere"], "cohere"),
+    (&["watsonx", "ibmwatsonx", "ibmwatsonxai", "ibm"], "ibm.watsonx.ai"),
+    (&["perplexity"], "perplexity"),
+    (&["xai", "grok"], "x_ai"),
+    (&["deepseek"], "deepseek"),
+    (&["groq"], "groq"),
+    (&["mistral", "mistralai"], "mistral_ai"),
+];
+
+// The `error.type` of a failure that names no class of its own (a string error, a boxed
+// `dyn Error`): the conventions' fallback value.
+pub(super) const ERROR_TYPE_OTHER: &str = "_OTHER";
 
 // OpenInference conventions (Phoenix, Langfuse): span kind, input and output, metadata,
 // model, provider, tool, token counts and cost.
@@ -67,6 +112,7 @@ pub(super) const LLM_TOKEN_COUNT_PROMPT: &str = "llm.token_count.prompt";
 pub(super) const LLM_TOKEN_COUNT_COMPLETION: &str = "llm.token_count.completion";
 pub(super) const LLM_TOKEN_COUNT_TOTAL: &str = "llm.token_count.total";
 pub(super) const LLM_TOKEN_COUNT_PROMPT_CACHE_READ: &str = "llm.token_count.prompt_details.cache_read";
+pub(super) const LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE: &str = "llm.token_count.prompt_details.cache_write";
 pub(super) const LLM_TOKEN_COUNT_COMPLETION_REASONING: &str = "llm.token_count.completion_details.reasoning";
 pub(super) const LLM_COST_TOTAL: &str = "llm.cost.total";
 
@@ -86,9 +132,11 @@ pub(super) const MESSAGE_CONTENT_TYPE: &str = "message_content.type";
 pub(super) const MESSAGE_CONTENT_TEXT: &str = "message_content.text";
 pub(super) const MESSAGE_CONTENT_IMAGE_URL: &str = "message_content.image.image.url";
 
-// mv37's own (`mv37.*`), for what no convention covers: the record kind, trace identity,
-// cancellation, internal messages, feedback, signals and the extra usage figures.
+// mv37's own (`mv37.*`), for what no convention covers: the record kind, the span's own
+// name (when the OTLP name follows the conventions instead), trace identity, cancellation,
+// internal messages, feedback, signals and the extra usage figures.
 pub(super) const MV37_KIND: &str = "mv37.kind";
+pub(super) const MV37_SPAN_NAME: &str = "mv37.span.name";
 pub(super) const MV37_TRACE_NAME: &str = "mv37.trace.name";
 pub(super) const MV37_EXTERNAL_TRACE_ID: &str = "mv37.external_trace_id";
 pub(super) const MV37_STATUS: &str = "mv37.status";
@@ -101,3 +149,32 @@ pub(super) const MV37_SIGNAL_VALUE: &str = "mv37.signal.value";
 pub(super) const MV37_USAGE_CONTEXT_WINDOW_TOKENS: &str = "mv37.usage.context_window_tokens";
 pub(super) const MV37_USAGE_CONTEXT_USED_TOKENS: &str = "mv37.usage.context_used_tokens";
 pub(super) const MV37_USAGE_COST_USD: &str = "mv37.usage.cost_usd";
+// Read, not written: the streaming helpers' time to first chunk, in milliseconds (the same
+// text as `llm::stream::TTFT_MS_ATTRIBUTE`, which this layer cannot import), sent again as
+// `gen_ai.response.time_to_first_chunk` in seconds.
+pub(super) const MV37_TTFT_MS: &str = "mv37.ttft_ms";
+// Read, not written: a span attribute naming the tool call a tool span executes.
+pub(super) const TOOL_CALL_ID_ATTRIBUTE: &str = "tool_call_id";
+
+#[cfg(test)]
+mod tests {
+    /// Every name and value above appears in code in `docs/OTLP.md` (an indexed
+    /// OpenInference piece inside the key it builds), so the table stays whole.
+    #[test]
+    fn every_name_is_in_the_attribute_table_of_the_docs() {
+        let docs = include_str!("../../../../docs/OTLP.md");
+        let code: Vec<&str> = docs.split('`').skip(1).step_by(2).collect();
+        let listed = |name: &str| code.iter().any(|span| span.contains(name));
+        let source = include_str!("names.rs");
+        let mut checked = 0;
+        for line in source.lines().filter(|l| l.starts_with("pub(super) const ")) {
+            let Some(name) = line.split('"').nth(1) else { continue };
+            assert!(listed(name), "docs/OTLP.md does not list `{name}`");
+            checked += 1;
+        }
+        for (_, name) in super::PROVIDER_NAMES {
+            assert!(listed(name), "docs/OTLP.md does not list `{name}`");
+        }
+        assert!(checked > 60, "only {checked} names found: has names.rs changed shape?");
+    }
+}

@@ -49,6 +49,11 @@ impl AnthropicAccumulator {
                     } else {
                         old.cached_tokens
                     },
+                    cache_write_tokens: if input_given {
+                        update.cache_write_tokens
+                    } else {
+                        old.cache_write_tokens
+                    },
                     output_tokens: update.output_tokens.or(old.output_tokens),
                     ..old
                 }
