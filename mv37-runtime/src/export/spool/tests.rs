@@ -1,6 +1,7 @@
 //! Unit tests of the spool: segment names, sizes and sealing, claims, eviction, the
 //! clean-up of temporary files, and the outcomes of the lock and I/O failures a test can
-//! provoke on a real directory.
+//! provoke on a real directory. Over 500 lines: one test per rule of the spool protocol, kept
+//! together so that the rules and their tests read side by side.
 
 use super::*;
 use crate::ids::TraceId;
