@@ -103,7 +103,20 @@ fn check_batch(body: &[u8], protocol: OtlpProtocol, gzipped: bool, records: &[Re
     assert_eq!(spans.len(), records.len(), "one OTLP span per record ({protocol:?})");
     let mut decoded: HashMap<(String, String), &str> = HashMap::new();
     for span in &spans {
-        decoded.insert((hex(&span.trace_id), hex(&span.span_id)), &span.name);
+        // LLM and tool spans are named by the GenAI conventions in OTLP (`chat {model}`);
+        // mv37's own name travels as `mv37.span.name`.
+        let own_name = span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "mv37.span.name")
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(name) => Some(name.as_str()),
+                _ => None,
+            });
+        decoded.insert(
+            (hex(&span.trace_id), hex(&span.span_id)),
+            own_name.unwrap_or(&span.name),
+        );
     }
     for record in records {
         let (trace_id, span_id, name) = match record {

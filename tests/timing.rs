@@ -93,8 +93,18 @@ fn otlp_times(collector: &Collector) -> HashMap<String, Times> {
         .flat_map(|rs| rs.scope_spans)
         .flat_map(|ss| ss.spans)
         .map(|span| {
+            // LLM and tool spans are named by the GenAI conventions in OTLP (`execute_tool
+            // look_up_order`); mv37's own name travels as `mv37.span.name`.
+            let own_name = span
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "mv37.span.name")
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(name) => Some(name.clone()),
+                    _ => None,
+                });
             (
-                span.name,
+                own_name.unwrap_or(span.name),
                 Times {
                     start: span.start_time_unix_nano,
                     end: span.end_time_unix_nano,

@@ -128,8 +128,6 @@ impl SpanBuilder {
         let parent = self.parent.unwrap_or_else(|| parent_in(&trace));
         let start = clock::tick();
         let state = SpanState {
-            trace_id: trace.trace_id,
-            span_id,
             parent,
             name: self.name.unwrap_or_else(|| match &self.kind {
                 SpanKind::Custom(name) => name.clone(),
@@ -138,7 +136,7 @@ impl SpanBuilder {
             kind: self.kind,
             progress: Progress::new(start, self.extras),
         };
-        Some(LocalSpan::new(trace, start, state))
+        Some(LocalSpan::new(trace, span_id, start, state))
     }
 
     fn open(self) -> (Span, Option<Scope>) {

@@ -147,12 +147,12 @@ impl<R: Closable> OpenRecord<R> {
     }
 }
 
-/// A span from its start to its export: what identifies it, and its [`Progress`]. On the
-/// program's thread it is held by the context stack or by a shared span; once closed it
-/// travels as it is to the exporter thread, which turns it into a [`SpanRecord`].
+/// A span from its start to its export: its parent, kind, name and [`Progress`]. On the
+/// program's thread it is held by the context stack or by a shared span (which hold its
+/// ids, so that this stays small: it is moved on and off the stack at every poll of an
+/// async span); once closed it travels to the exporter thread with its ids, and becomes
+/// a [`SpanRecord`] there.
 pub(crate) struct SpanState {
-    pub(crate) trace_id: TraceId,
-    pub(crate) span_id: SpanId,
     pub(crate) parent: SpanId,
     pub(crate) kind: SpanKind,
     pub(crate) name: Cow<'static, str>,
@@ -182,12 +182,17 @@ impl SpanState {
         RECORD_BASE_BYTES + self.name.len() + Extras::approx_bytes(self.progress.extras.as_deref())
     }
 
-    pub(crate) fn into_record(mut self, scope: Option<Arc<TraceScope>>) -> SpanRecord {
+    pub(crate) fn into_record(
+        mut self,
+        trace_id: TraceId,
+        span_id: SpanId,
+        scope: Option<Arc<TraceScope>>,
+    ) -> SpanRecord {
         let extras = self.progress.take_extras();
         let (start, latency) = (self.progress.start_unix_nanos(), self.progress.latency_ns());
         SpanRecord {
-            trace_id: self.trace_id,
-            span_id: self.span_id,
+            trace_id,
+            span_id,
             parent_span_id: Some(self.parent),
             kind: self.kind,
             name: self.name,

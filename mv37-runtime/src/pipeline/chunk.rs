@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 
+use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::progress::{Extras, SpanState, TraceResource, TraceState};
 use crate::record::{Record, TraceScope};
@@ -34,6 +35,8 @@ const MAX_KEPT_DATA: usize = 64 * 1024;
 pub(crate) enum Item {
     Span {
         span: SpanState,
+        trace_id: TraceId,
+        span_id: SpanId,
         scope: u32,
         parked: bool,
     },
@@ -46,9 +49,11 @@ pub(crate) enum Item {
 }
 
 impl Item {
-    pub(crate) fn span(span: SpanState) -> Self {
+    pub(crate) fn span(span: SpanState, trace_id: TraceId, span_id: SpanId) -> Self {
         Item::Span {
             span,
+            trace_id,
+            span_id,
             scope: 0,
             parked: false,
         }
@@ -99,7 +104,9 @@ impl Chunk {
     /// Adds an item: its scope goes into the chunk's list, its extras are parked.
     pub(crate) fn add(&mut self, mut item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
         let (index, parked, extras) = match &mut item {
-            Item::Span { span, scope, parked } => (scope, parked, span.extras_slot()),
+            Item::Span {
+                span, scope, parked, ..
+            } => (scope, parked, span.extras_slot()),
             Item::Trace { trace, scope, parked } => (scope, parked, trace.extras_slot()),
             Item::Record(_) => {
                 self.items.push(item);
@@ -215,11 +222,13 @@ impl Chunk {
         records.extend(self.items.drain(..).map(|item| match item {
             Item::Span {
                 mut span,
+                trace_id,
+                span_id,
                 scope,
                 parked,
             } => {
                 unpark(span.extras_slot(), parked);
-                Record::Span(span.into_record(scopes.get(scope as usize).cloned()))
+                Record::Span(span.into_record(trace_id, span_id, scopes.get(scope as usize).cloned()))
             }
             Item::Trace {
                 mut trace,

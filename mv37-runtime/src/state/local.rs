@@ -110,7 +110,6 @@ fn with_state<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
 }
 
 /// Pushes `value` as an entry; gives it back if there is no stack to hold it.
-#[allow(clippy::result_large_err)]
 fn push<T>(value: T, entry: impl FnOnce(T) -> Entry) -> Result<usize, T> {
     let mut value = Some(value);
     let depth = with_state(|state| {
@@ -132,10 +131,7 @@ pub(crate) fn enter(frame: Frame) -> usize {
     push(frame, Entry::Frame).unwrap_or(usize::MAX)
 }
 
-/// Pushes a span run on this thread; gives it back if there is no stack to hold it. (The
-/// span is given back by value: boxing it would cost an allocation on every span for the
-/// sake of a path taken only while the thread exits.)
-#[allow(clippy::result_large_err)]
+/// Pushes a span run on this thread; gives it back if there is no stack to hold it.
 pub(crate) fn enter_local(span: LocalSpan) -> Result<usize, LocalSpan> {
     push(span, Entry::Local)
 }
@@ -149,7 +145,8 @@ fn pop_to(depth: usize, last: impl FnOnce(Option<Entry>)) {
     let popped = with_state(|state| {
         if state.stack.len() == depth + 1 {
             // The usual case: the scope is the innermost one.
-            return state.stack.pop();
+            let entry = state.stack.pop();
+            return (entry, state.stack.is_empty());
         }
         let mut entry = None;
         while state.stack.len() > depth {
@@ -159,7 +156,7 @@ fn pop_to(depth: usize, last: impl FnOnce(Option<Entry>)) {
                 None => {}
             }
         }
-        entry
+        (entry, state.stack.is_empty())
     });
     // Ended and dropped outside the borrow: they may send records.
     for entry in cut_off {
@@ -167,12 +164,11 @@ fn pop_to(depth: usize, last: impl FnOnce(Option<Entry>)) {
             span.finish(Outcome::Ok);
         }
     }
-    last(popped.flatten());
-    let _ = with_state(|state| {
-        if state.stack.is_empty() {
-            state.records.hand_over();
-        }
-    });
+    let (entry, idle) = popped.unwrap_or((None, false));
+    last(entry);
+    if idle {
+        let _ = with_state(|state| state.records.hand_over());
+    }
 }
 
 /// Pops back to `depth`, dropping the frame there.
@@ -289,18 +285,20 @@ fn hand_over_for(pipeline: &Pipeline) {
     let _ = with_state(|state| state.records.hand_over_for(pipeline));
 }
 
-fn submit_span(trace: &SharedTrace, state: SpanState) {
+fn submit_span(trace: &SharedTrace, span_id: SpanId, state: SpanState) {
     let bytes = state.approx_bytes() as u64;
-    send(&trace.recorder.pipeline, Item::span(state), Some(&trace.scope), bytes);
+    let item = Item::span(state, trace.trace_id, span_id);
+    send(&trace.recorder.pipeline, item, Some(&trace.scope), bytes);
 }
 
 impl LocalSpan {
     /// Ends the span with `outcome` and sends its record.
     pub(crate) fn finish(self, outcome: Outcome) {
+        let span_id = self.span_id();
         match self.state {
             LocalState::Local(mut state) => {
                 state.close(outcome);
-                submit_span(&self.trace, state);
+                submit_span(&self.trace, span_id, state);
             }
             LocalState::Shared(inner) => inner.end(outcome),
             LocalState::Moving => {}
@@ -313,7 +311,7 @@ impl SharedSpan {
     pub(crate) fn end(&self, outcome: Outcome) {
         let (status, error) = outcome.into_status();
         if let Some(state) = self.record.close(status, error) {
-            submit_span(&self.trace, state);
+            submit_span(&self.trace, self.span_id, state);
         }
     }
 }

@@ -96,10 +96,10 @@ pub(crate) struct SharedSpan {
 }
 
 impl SharedSpan {
-    fn new(trace: Arc<SharedTrace>, start: Instant, state: SpanState) -> Self {
+    fn new(trace: Arc<SharedTrace>, span_id: SpanId, start: Instant, state: SpanState) -> Self {
         Self {
             trace,
-            span_id: state.span_id,
+            span_id,
             record: OpenRecord::new(start, state),
         }
     }
@@ -131,10 +131,10 @@ pub(crate) enum LocalState {
 }
 
 impl LocalSpan {
-    pub(crate) fn new(trace: Arc<SharedTrace>, start: Instant, state: SpanState) -> Self {
+    pub(crate) fn new(trace: Arc<SharedTrace>, span_id: SpanId, start: Instant, state: SpanState) -> Self {
         Self {
             trace,
-            span_id: state.span_id,
+            span_id,
             start,
             state: LocalState::Local(state),
         }
@@ -152,7 +152,12 @@ impl LocalSpan {
     pub(crate) fn share(&mut self) -> Option<Arc<SharedSpan>> {
         match std::mem::replace(&mut self.state, LocalState::Moving) {
             LocalState::Local(state) => {
-                let inner = Arc::new(SharedSpan::new(Arc::clone(&self.trace), self.start, state));
+                let inner = Arc::new(SharedSpan::new(
+                    Arc::clone(&self.trace),
+                    self.span_id,
+                    self.start,
+                    state,
+                ));
                 self.state = LocalState::Shared(Arc::clone(&inner));
                 Some(inner)
             }
@@ -167,7 +172,7 @@ impl LocalSpan {
     /// Made shareable from the start (a span that is not run in a scope).
     pub(crate) fn into_shared(self) -> Option<Arc<SharedSpan>> {
         match self.state {
-            LocalState::Local(state) => Some(Arc::new(SharedSpan::new(self.trace, self.start, state))),
+            LocalState::Local(state) => Some(Arc::new(SharedSpan::new(self.trace, self.span_id, self.start, state))),
             LocalState::Shared(inner) => Some(inner),
             LocalState::Moving => None,
         }
