@@ -370,7 +370,10 @@ def check_otlp_export_once(cargo_args, workdir, protocol, compression):
         expect(re.fullmatch(r"[0-9a-f]{16}", span["span_id"]), f"span id {span['span_id']!r}")
         named.setdefault(span["name"], []).append(span)
     expect(len({s["trace_id"] for s in spans}) == 1, "one trace")
-    for name in ("support_agent", "search_docs", "resolve_ticket", "openai.responses", "track_order"):
+    # LLM and tool spans are named by the OpenTelemetry GenAI conventions in OTLP
+    # ("{operation} {model}", "execute_tool {tool}"); the others keep mv37's names.
+    llm, tool = "chat gpt-4.1-mini", "execute_tool track_order"
+    for name in ("support_agent", "search_docs", "resolve_ticket", llm, tool):
         expect(len(named.get(name, [])) == 1, f"one span named {name}, got {sorted(named)}")
     one = {name: found[0] for name, found in named.items()}
     root = one["support_agent"]
@@ -378,8 +381,8 @@ def check_otlp_export_once(cargo_args, workdir, protocol, compression):
     for child, parent in (
         ("search_docs", "support_agent"),
         ("resolve_ticket", "support_agent"),
-        ("openai.responses", "resolve_ticket"),
-        ("track_order", "resolve_ticket"),
+        (llm, "resolve_ticket"),
+        (tool, "resolve_ticket"),
     ):
         expect(
             one[child]["parent_span_id"] == one[parent]["span_id"],
