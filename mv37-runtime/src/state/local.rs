@@ -109,21 +109,20 @@ fn with_state<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
         .flatten()
 }
 
-/// Pushes `value` as an entry; gives it back if there is no stack to hold it.
+/// Pushes `value` as an entry; gives it back if there is no stack to hold it (the thread
+/// is exiting, or its state is in use further up this call). The value is moved once,
+/// straight into the stack: an async span comes here at every poll.
 fn push<T>(value: T, entry: impl FnOnce(T) -> Entry) -> Result<usize, T> {
-    let mut value = Some(value);
-    let depth = with_state(|state| {
-        let value = value.take()?;
-        state.stack.push(entry(value));
-        Some(state.stack.len() - 1)
-    })
-    .flatten();
-    match (depth, value) {
-        (Some(depth), _) => Ok(depth),
-        (None, Some(value)) => Err(value),
-        // Unreachable: the value is taken only when the push happens.
-        (None, None) => Ok(usize::MAX),
+    if STATE.try_with(|_| ()).is_err() {
+        return Err(value);
     }
+    STATE.with(|state| match state.try_borrow_mut() {
+        Ok(mut state) => {
+            state.stack.push(entry(value));
+            Ok(state.stack.len() - 1)
+        }
+        Err(_) => Err(value),
+    })
 }
 
 /// Pushes a frame; returns the depth to give back to [`exit`].
