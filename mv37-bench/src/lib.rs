@@ -4,6 +4,9 @@
 //! One process runs one (stack, case) pair (`peers`); `compare` runs each pair in its own
 //! process several times and prints the table of medians. See `run.sh` and
 //! `docs/PERFORMANCE.md`.
+//!
+//! Over 500 lines because it holds every (stack, case) pair side by side, so that each
+//! stack is seen to measure the same work.
 
 use std::fmt;
 use std::str::FromStr;

@@ -20,8 +20,10 @@ use super::messages::messages_to_span;
 use super::names::*;
 use crate::export::resource::ResourceInfo;
 use crate::ids::{SpanId, TraceId};
+use crate::payload::Payload;
 use crate::record::{
-    FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope,
+    Attributes, ErrorInfo, FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, Status,
+    TraceRecord, TraceScope,
 };
 
 /// Encodes records into OTLP spans; kept separate from the transport so it can be
@@ -154,25 +156,48 @@ fn encode_record(record: &Record) -> Option<Span> {
     })
 }
 
+/// What a trace and a span carry alike, after the attributes of their own.
+struct Common<'a> {
+    input: Option<&'a Payload>,
+    output: Option<&'a Payload>,
+    custom: &'a Attributes,
+    messages: &'a [MessageRecord],
+    status: Status,
+    error: Option<&'a ErrorInfo>,
+    end: u64,
+}
+
+/// Input, output, custom attributes, messages and status (an exception event when the
+/// trace or span failed), the same for traces and spans.
+fn common_attributes(attributes: &mut Vec<KeyValue>, common: Common<'_>) -> (Vec<span::Event>, Option<OtlpStatus>) {
+    if let Some(input) = common.input {
+        payload_attributes(attributes, INPUT, input);
+    }
+    if let Some(output) = common.output {
+        payload_attributes(attributes, OUTPUT, output);
+    }
+    custom_attributes(attributes, common.custom);
+    messages_to_span(attributes, common.messages);
+    let mut events = Vec::new();
+    let status = otlp_status(common.status, common.error, attributes, &mut events, common.end);
+    (events, status)
+}
+
 fn encode_trace(trace: &TraceRecord) -> Span {
     let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "trace")];
     let scope = TraceScope::of_trace(trace);
     scope_attributes(&mut attributes, Some(&scope));
-    if let Some(input) = &trace.input {
-        payload_attributes(&mut attributes, INPUT, input);
-    }
-    if let Some(output) = &trace.output {
-        payload_attributes(&mut attributes, OUTPUT, output);
-    }
-    custom_attributes(&mut attributes, &trace.attributes);
-    let mut events = Vec::new();
-    messages_to_span(&mut attributes, &trace.messages);
-    let status = otlp_status(
-        trace.status,
-        trace.error.as_ref(),
+    let (events, status) = common_attributes(
         &mut attributes,
-        &mut events,
-        trace.end_time_unix_nano,
+        Common {
+            input: trace.input.as_ref(),
+            output: trace.output.as_ref(),
+            custom: &trace.attributes,
+            messages: &trace.messages,
+            status: trace.status,
+            error: trace.error.as_ref(),
+            end: trace.end_time_unix_nano,
+        },
     );
     SpanShape {
         trace_id: trace.trace_id,
@@ -282,21 +307,17 @@ fn encode_span(record: &SpanRecord) -> Span {
     if let Some(usage) = &record.usage {
         usage_attributes(&mut attributes, usage);
     }
-    if let Some(input) = &record.input {
-        payload_attributes(&mut attributes, INPUT, input);
-    }
-    if let Some(output) = &record.output {
-        payload_attributes(&mut attributes, OUTPUT, output);
-    }
-    custom_attributes(&mut attributes, &record.attributes);
-    let mut events = Vec::new();
-    messages_to_span(&mut attributes, &record.messages);
-    let status = otlp_status(
-        record.status,
-        record.error.as_ref(),
+    let (events, status) = common_attributes(
         &mut attributes,
-        &mut events,
-        record.end_time_unix_nano,
+        Common {
+            input: record.input.as_ref(),
+            output: record.output.as_ref(),
+            custom: &record.attributes,
+            messages: &record.messages,
+            status: record.status,
+            error: record.error.as_ref(),
+            end: record.end_time_unix_nano,
+        },
     );
     SpanShape {
         trace_id: record.trace_id,
