@@ -28,7 +28,7 @@ LAYERS = [
                    "export::otlp::config", "export::otlp::exporter", "export::spool", "export::redeliver",
                    "export::resource"]),
     ("pipeline", ["pipeline", "pipeline::admission", "pipeline::chunk", "pipeline::gather",
-                  "pipeline::shared", "pipeline::worker", "pipeline::control"]),
+                  "pipeline::shared", "pipeline::worker", "pipeline::control", "pipeline::recent"]),
     ("thread state", ["state", "state::open", "state::local"]),
     ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream",
              "llm::stream::accumulator", "llm::stream::openai", "llm::stream::anthropic"]),

@@ -142,6 +142,7 @@ impl FeedbackBuilder {
     pub(crate) fn new(
         recorder: Arc<Recorder>,
         trace_id: TraceId,
+        root_span_id: Option<SpanId>,
         name: String,
         value: Value,
         scope: Option<Arc<TraceScope>>,
@@ -152,6 +153,7 @@ impl FeedbackBuilder {
                 FeedbackRecord {
                     trace_id,
                     span_id: None,
+                    root_span_id,
                     time_unix_nano: clock::unix_nanos_now(),
                     name,
                     value,

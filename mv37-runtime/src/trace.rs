@@ -125,6 +125,7 @@ impl Trace {
             Some(inner) => FeedbackBuilder::new(
                 Arc::clone(&inner.recorder),
                 inner.trace_id,
+                Some(inner.root_span_id),
                 name.into(),
                 value.into(),
                 Some(Arc::clone(&inner.scope)),

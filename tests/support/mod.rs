@@ -4,6 +4,8 @@
 pub mod collector;
 pub mod fixtures;
 pub mod memory;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 
 /// A fresh, empty directory under the system's temporary directory, named after the test
 /// binary's process so that parallel runs do not collide.

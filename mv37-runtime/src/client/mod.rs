@@ -72,7 +72,9 @@ impl Client {
     }
 
     /// Feedback on a trace by id, for example after the trace ended (sent at the end of
-    /// the statement; chain `.comment(..)` first).
+    /// the statement; chain `.comment(..)` first). If this client exported the trace
+    /// recently (its last 4096 traces), the feedback carries the trace's name, user and
+    /// session, and is attached under its root span.
     pub fn feedback(
         &self,
         trace_id: TraceId,
@@ -80,7 +82,7 @@ impl Client {
         value: impl Into<serde_json::Value>,
     ) -> FeedbackBuilder {
         match &self.inner {
-            Some(inner) => FeedbackBuilder::new(Arc::clone(inner), trace_id, name.into(), value.into(), None),
+            Some(inner) => FeedbackBuilder::new(Arc::clone(inner), trace_id, None, name.into(), value.into(), None),
             None => FeedbackBuilder::disabled(),
         }
     }

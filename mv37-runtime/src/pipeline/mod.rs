@@ -6,12 +6,14 @@
 //! - [`gather`]: the chunk a thread fills before handing it over.
 //! - [`shared`]: the state producers and the exporter thread share, and the producer side.
 //! - [`worker`]: the exporter thread.
+//! - [`recent`]: the exporter thread's memory of recent traces, for late feedback.
 //! - [`control`]: the flush and shutdown handshakes.
 
 mod admission;
 mod chunk;
 mod control;
 mod gather;
+mod recent;
 mod shared;
 mod worker;
 

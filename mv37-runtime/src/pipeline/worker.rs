@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::chunk::Chunk;
+use super::recent::RecentTraces;
 use super::shared::{Limits, Pipeline};
 use crate::export::deadline;
 use crate::export::redeliver::SpoolRedelivery;
@@ -27,6 +28,8 @@ struct Batch {
     oldest: Option<Instant>,
     /// Whether the records have passed the redaction hook.
     redacted: bool,
+    /// The traces exported last, to complete later feedback on them.
+    recent: RecentTraces,
 }
 
 impl Batch {
@@ -36,7 +39,9 @@ impl Batch {
         }
         self.redacted = false;
         self.bytes += chunk.bytes() as usize;
+        let start = self.records.len();
         chunk.drain_into(&mut self.records, resource);
+        self.recent.complete(&mut self.records[start..]);
     }
 
     fn clear(&mut self) {

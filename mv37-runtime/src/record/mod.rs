@@ -504,9 +504,15 @@ pub struct MessageRecord {
 pub struct FeedbackRecord {
     /// The trace the feedback is about.
     pub trace_id: TraceId,
-    /// The span it is about, if any.
+    /// The span it is about, if any (`None`: the whole trace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_id: Option<SpanId>,
+    /// The trace's root span, where feedback about the whole trace is attached when it
+    /// is exported as a span event. Filled in by mv37: by the trace for feedback made
+    /// while it is open, and on the exporter thread for later feedback on a trace this
+    /// client recorded recently (`None` for a trace it does not remember).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_span_id: Option<SpanId>,
     /// When it was recorded, in Unix nanoseconds.
     pub time_unix_nano: u64,
     /// What is being rated (`helpfulness`, `thumbs`).

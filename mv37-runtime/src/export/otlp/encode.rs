@@ -79,7 +79,7 @@ impl OtlpEncoder {
 
     /// The OTLP request for a batch of records.
     pub fn request(&self, records: &[Record]) -> ExportTraceServiceRequest {
-        let spans = records.iter().filter_map(encode_record).collect();
+        let spans = encode_records(records);
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(self.resource.clone()),
@@ -146,14 +146,95 @@ fn derived_span_id(trace_id: TraceId, time: u64, name: &str) -> SpanId {
     SpanId::from_u64(hash).unwrap_or_else(SpanId::random)
 }
 
-fn encode_record(record: &Record) -> Option<Span> {
-    Some(match record {
-        Record::Trace(trace) => encode_trace(trace),
-        Record::Span(span) => encode_span(span),
-        Record::Message(message) => encode_message(message),
-        Record::Feedback(feedback) => encode_feedback(feedback),
-        Record::Signal(signal) => encode_signal(signal),
-    })
+/// The batch's spans. Feedback and signals become `gen_ai.evaluation.result` events on
+/// the span they are about when that span is in the batch (feedback made while the trace
+/// was open), else zero-length child spans of it: never spans without a parent, which
+/// backends would take for the trace's root.
+fn encode_records(records: &[Record]) -> Vec<Span> {
+    let mut spans = Vec::with_capacity(records.len());
+    let mut evaluations = Vec::new();
+    for record in records {
+        match record {
+            Record::Trace(trace) => spans.push(encode_trace(trace)),
+            Record::Span(span) => spans.push(encode_span(span)),
+            Record::Message(message) => spans.push(encode_message(message)),
+            Record::Feedback(_) | Record::Signal(_) => evaluations.push(record),
+        }
+    }
+    for record in evaluations {
+        let (trace_id, target, event) = match record {
+            Record::Feedback(feedback) => (
+                feedback.trace_id,
+                feedback.span_id.or(feedback.root_span_id),
+                evaluation_event(
+                    feedback.time_unix_nano,
+                    &feedback.name,
+                    &feedback.value,
+                    feedback.comment.as_deref(),
+                    "feedback",
+                ),
+            ),
+            Record::Signal(signal) => (
+                signal.trace_id,
+                signal.span_id,
+                evaluation_event(signal.time_unix_nano, &signal.name, &signal.value, None, "signal"),
+            ),
+            _ => continue,
+        };
+        let target_bytes = target.map(|id| id.to_bytes());
+        let in_batch = target_bytes.and_then(|bytes| {
+            spans
+                .iter_mut()
+                .find(|span| span.span_id == bytes && span.trace_id == trace_id.to_bytes())
+        });
+        match in_batch {
+            Some(span) => span.events.push(event),
+            None => spans.push(match record {
+                Record::Feedback(feedback) => encode_feedback(feedback, event),
+                Record::Signal(signal) => encode_signal(signal, event),
+                _ => continue,
+            }),
+        }
+    }
+    spans
+}
+
+/// The `gen_ai.evaluation.result` event for feedback or a signal: a number is the score's
+/// value, a string its label, a boolean both (1 or 0, `true` or `false`), anything else
+/// its JSON text as the label.
+fn evaluation_event(time: u64, name: &str, value: &Value, explanation: Option<&str>, kind: &str) -> span::Event {
+    let mut attributes = vec![kv_str(GEN_AI_EVALUATION_NAME, name)];
+    let score = |value: f64| kv(GEN_AI_EVALUATION_SCORE_VALUE, any_value::Value::DoubleValue(value));
+    match value {
+        Value::Null => {}
+        Value::Number(number) => attributes.extend(number.as_f64().map(score)),
+        Value::Bool(flag) => {
+            attributes.push(score(if *flag { 1.0 } else { 0.0 }));
+            attributes.push(kv_str(
+                GEN_AI_EVALUATION_SCORE_LABEL,
+                if *flag { "true" } else { "false" },
+            ));
+        }
+        Value::String(label) => attributes.push(kv_str(GEN_AI_EVALUATION_SCORE_LABEL, label)),
+        other => attributes.push(kv_str(GEN_AI_EVALUATION_SCORE_LABEL, &other.to_string())),
+    }
+    if let Some(explanation) = explanation {
+        attributes.push(kv_str(GEN_AI_EVALUATION_EXPLANATION, explanation));
+    }
+    attributes.push(kv_str(MV37_KIND, kind));
+    span::Event {
+        time_unix_nano: time,
+        name: GEN_AI_EVALUATION_RESULT_EVENT.to_owned(),
+        attributes,
+        dropped_attributes_count: 0,
+    }
+}
+
+/// The parent of a feedback or signal span whose target is not in the batch: the span it
+/// is about, else a stable stand-in derived from the trace id (feedback on a trace this
+/// client does not remember), so that it never shows as a second root.
+fn evaluation_parent(trace_id: TraceId, target: Option<SpanId>) -> SpanId {
+    target.unwrap_or_else(|| derived_span_id(trace_id, 0, "mv37.unknown_root"))
 }
 
 /// What a trace and a span carry alike, after the attributes of their own.
@@ -361,7 +442,7 @@ fn encode_message(message: &MessageRecord) -> Span {
     .build()
 }
 
-fn encode_feedback(feedback: &FeedbackRecord) -> Span {
+fn encode_feedback(feedback: &FeedbackRecord, event: span::Event) -> Span {
     let mut attributes = vec![
         kv_str(OPENINFERENCE_SPAN_KIND, "EVALUATOR"),
         kv_str(MV37_KIND, "feedback"),
@@ -375,19 +456,22 @@ fn encode_feedback(feedback: &FeedbackRecord) -> Span {
     SpanShape {
         trace_id: feedback.trace_id,
         span_id: derived_span_id(feedback.trace_id, feedback.time_unix_nano, &feedback.name),
-        parent: feedback.span_id,
+        parent: Some(evaluation_parent(
+            feedback.trace_id,
+            feedback.span_id.or(feedback.root_span_id),
+        )),
         name: format!("feedback {}", feedback.name),
         kind: span::SpanKind::Internal,
         start: feedback.time_unix_nano,
         end: feedback.time_unix_nano,
         attributes,
-        events: Vec::new(),
+        events: vec![event],
         status: None,
     }
     .build()
 }
 
-fn encode_signal(signal: &SignalRecord) -> Span {
+fn encode_signal(signal: &SignalRecord, event: span::Event) -> Span {
     let mut attributes = vec![
         kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"),
         kv_str(MV37_KIND, "signal"),
@@ -398,13 +482,13 @@ fn encode_signal(signal: &SignalRecord) -> Span {
     SpanShape {
         trace_id: signal.trace_id,
         span_id: derived_span_id(signal.trace_id, signal.time_unix_nano, &signal.name),
-        parent: signal.span_id,
+        parent: Some(evaluation_parent(signal.trace_id, signal.span_id)),
         name: format!("signal {}", signal.name),
         kind: span::SpanKind::Internal,
         start: signal.time_unix_nano,
         end: signal.time_unix_nano,
         attributes,
-        events: Vec::new(),
+        events: vec![event],
         status: None,
     }
     .build()

@@ -48,6 +48,13 @@ pub(super) const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.ti
 pub(super) const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
 pub(super) const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
 pub(super) const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+// The GenAI evaluation event: feedback and signals made during a trace, on
+// the span they are about.
+pub(super) const GEN_AI_EVALUATION_RESULT_EVENT: &str = "gen_ai.evaluation.result";
+pub(super) const GEN_AI_EVALUATION_NAME: &str = "gen_ai.evaluation.name";
+pub(super) const GEN_AI_EVALUATION_SCORE_VALUE: &str = "gen_ai.evaluation.score.value";
+pub(super) const GEN_AI_EVALUATION_SCORE_LABEL: &str = "gen_ai.evaluation.score.label";
+pub(super) const GEN_AI_EVALUATION_EXPLANATION: &str = "gen_ai.evaluation.explanation";
 
 // Values of `gen_ai.operation.name` and `gen_ai.tool.type` mv37 sends.
 pub(super) const OPERATION_CHAT: &str = "chat";

@@ -1,0 +1,121 @@
+//! The exporter thread's memory of the traces it exported last, so that feedback given
+//! after a trace ended (`Client::feedback` with the trace id) carries the trace's scope
+//! (name, user, session) and its root span, as feedback made during the trace does.
+//! Bounded: the oldest trace is forgotten first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::ids::{SpanId, TraceId};
+use crate::record::{Record, TraceScope};
+
+/// How many finished traces the exporter thread remembers.
+pub(crate) const RECENT_TRACES: usize = 4096;
+
+/// The root span and scope of the last [`RECENT_TRACES`] traces.
+#[derive(Default)]
+pub(crate) struct RecentTraces {
+    traces: HashMap<TraceId, (SpanId, Arc<TraceScope>)>,
+    order: VecDeque<TraceId>,
+}
+
+impl RecentTraces {
+    /// Remembers the traces among `records` and completes the feedback among them that
+    /// lacks its trace's scope or root span.
+    pub(crate) fn complete(&mut self, records: &mut [Record]) {
+        for record in records {
+            match record {
+                Record::Trace(trace) => {
+                    let scope = Arc::new(TraceScope::of_trace(trace));
+                    self.remember(trace.trace_id, trace.span_id, scope);
+                }
+                Record::Feedback(feedback) if feedback.scope.is_none() || feedback.root_span_id.is_none() => {
+                    if let Some((root, scope)) = self.traces.get(&feedback.trace_id) {
+                        feedback.root_span_id.get_or_insert(*root);
+                        feedback.scope.get_or_insert_with(|| Arc::clone(scope));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn remember(&mut self, trace_id: TraceId, root: SpanId, scope: Arc<TraceScope>) {
+        if self.traces.insert(trace_id, (root, scope)).is_none() {
+            self.order.push_back(trace_id);
+            while self.order.len() > RECENT_TRACES {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.traces.remove(&oldest);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::FeedbackRecord;
+
+    fn feedback(trace_id: TraceId) -> Record {
+        Record::Feedback(FeedbackRecord {
+            trace_id,
+            span_id: None,
+            root_span_id: None,
+            time_unix_nano: 1,
+            name: "thumbs".into(),
+            value: true.into(),
+            comment: None,
+            scope: None,
+        })
+    }
+
+    fn scope(name: &'static str) -> Arc<TraceScope> {
+        Arc::new(TraceScope {
+            name: name.into(),
+            user_id: Some("u1".into()),
+            session_id: None,
+            conversation_id: None,
+            external_trace_id: None,
+            context: None,
+        })
+    }
+
+    #[test]
+    fn the_oldest_trace_is_forgotten_first() {
+        let mut recent = RecentTraces::default();
+        let ids: Vec<TraceId> = (0..=RECENT_TRACES).map(|_| TraceId::random()).collect();
+        for id in &ids {
+            recent.remember(*id, SpanId::random(), scope("t"));
+        }
+        assert_eq!(recent.traces.len(), RECENT_TRACES);
+        let mut records = vec![feedback(ids[0]), feedback(ids[1])];
+        recent.complete(&mut records);
+        let Record::Feedback(forgotten) = &records[0] else {
+            unreachable!()
+        };
+        let Record::Feedback(kept) = &records[1] else {
+            unreachable!()
+        };
+        assert_eq!(forgotten.scope, None);
+        assert_eq!(kept.scope.as_ref().map(|s| s.name.as_ref()), Some("t"));
+        assert!(kept.root_span_id.is_some());
+    }
+
+    #[test]
+    fn feedback_that_names_its_scope_keeps_it() {
+        let mut recent = RecentTraces::default();
+        let id = TraceId::random();
+        recent.remember(id, SpanId::random(), scope("remembered"));
+        let mut records = vec![feedback(id)];
+        if let Record::Feedback(f) = &mut records[0] {
+            f.scope = Some(scope("own"));
+        }
+        recent.complete(&mut records);
+        let Record::Feedback(f) = &records[0] else {
+            unreachable!()
+        };
+        assert_eq!(f.scope.as_ref().map(|s| s.name.as_ref()), Some("own"));
+        assert!(f.root_span_id.is_some());
+    }
+}
