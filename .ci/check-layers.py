@@ -21,7 +21,7 @@ LAYERS = [
     ("data", ["ids", "clock", "payload", "usage", "record", "record::content", "redact", "stats", "progress",
               "llm", "llm::cost", "render", "render::group", "render::tree",
               "config::error", "config::entries", "config::endpoint"]),
-    ("exporters", ["export", "export::deadline", "export::memory", "export::jsonl",
+    ("exporters", ["export", "export::deadline", "export::feedback", "export::memory", "export::jsonl",
                    "export::console", "export::http", "export::ingest", "export::net",
                    "export::otlp", "export::otlp::names", "export::otlp::attributes", "export::otlp::messages",
                    "export::otlp::encode",

@@ -4,6 +4,9 @@
 //! ```text
 //! cargo run --example async_agent
 //! ```
+//!
+//! It prints each trace as a tree on standard error, and also sends it where
+//! `MV37_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT` say.
 
 use mv37::{usage_from_openai, Client, ConsoleExporter, FutureExt, Role};
 
@@ -24,9 +27,11 @@ async fn responses_create(messages: &serde_json::Value) -> serde_json::Value {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A tree on stderr, and whatever MV37_EXPORTER or an OTLP endpoint chooses.
     let client = Client::builder()
+        .exporter_kinds([])
         .with_env()
-        .exporter(ConsoleExporter::stderr())
+        .extra_exporter(ConsoleExporter::stderr())
         .build()?;
     let messages = serde_json::json!([{ "role": "user", "content": "Where is my order?" }]);
 

@@ -11,7 +11,9 @@
 //! Without `OPENAI_API_KEY` it starts a small server on a free loopback port that answers
 //! in the Responses API's JSON shape (usage with cached and reasoning tokens, a
 //! `function_call` item, and a streamed final answer), so it needs no network. Traces go
-//! to standard error as a tree and to `MV37_JSONL_PATH` (default `mv37-traces.jsonl`).
+//! to standard error as a tree and to `MV37_JSONL_PATH` (default `mv37-traces.jsonl`),
+//! or where `MV37_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT` send them (see the README's
+//! "Send to a backend").
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -21,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use mv37::{
-    record_openai_messages, trace_try_stream, usage_from_openai, Client, ConsoleExporter, JsonlExporter,
-    OpenAiAccumulator, Price, PriceTable, Role, Span,
+    record_openai_messages, trace_try_stream, usage_from_openai, Client, ConsoleExporter, OpenAiAccumulator, Price,
+    PriceTable, Role, Span,
 };
 use serde_json::{json, Value};
 
@@ -129,11 +131,11 @@ fn issue_refund(arguments: &Value) -> Value {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let path = std::env::var("MV37_JSONL_PATH").unwrap_or_else(|_| mv37::DEFAULT_JSONL_PATH.to_owned());
+    // JSONL (or what MV37_EXPORTER or an OTLP endpoint chooses), and a tree on stderr.
+    let destination = mv37::Config::from_env()?.destination();
     let client = Client::builder()
         .with_env()
-        .exporter(JsonlExporter::open(&path)?)
-        .exporter(ConsoleExporter::stderr())
+        .extra_exporter(ConsoleExporter::stderr())
         .build()?;
 
     let api = match std::env::var("OPENAI_API_KEY") {
@@ -248,7 +250,7 @@ async fn main() -> Result<(), Error> {
     client.shutdown_async().await?;
     let stats = client.stats();
     println!(
-        "mv37: {} records exported to {path} ({} dropped, {} queued)",
+        "mv37: {} records exported to {destination} ({} dropped, {} queued)",
         stats.exported,
         stats.dropped.total(),
         stats.queued

@@ -16,13 +16,14 @@
 //! to `http://localhost:4318/v1/traces`; if nothing listens there the spans are counted
 //! as dropped (`export_failed`) and the program still exits cleanly.
 
-use mv37::{Client, ExporterKind, Role, Usage};
+use mv37::{Client, ConsoleExporter, ExporterKind, Role, Usage};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder()
         .service_name("support-agent-example")
-        .exporter_kinds([ExporterKind::Otlp, ExporterKind::Console])
+        .exporter_kinds([ExporterKind::Otlp])
         .with_env()
+        .extra_exporter(ConsoleExporter::stderr())
         .shutdown_timeout(std::time::Duration::from_secs(3))
         .build()?;
 

@@ -6,10 +6,11 @@
 //! MV37_JSONL_PATH=/tmp/traces.jsonl cargo run --example support_agent
 //! ```
 //!
-//! It writes JSONL to `MV37_JSONL_PATH` (default `mv37-traces.jsonl`) and prints each
-//! trace as a tree on standard error.
+//! It writes JSONL to `MV37_JSONL_PATH` (default `mv37-traces.jsonl`), or sends where
+//! `MV37_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT` say (the README's "Send to a
+//! backend"), and prints each trace as a tree on standard error.
 
-use mv37::{Client, ConsoleExporter, ContentPart, JsonlExporter, Role, Usage};
+use mv37::{Client, ConsoleExporter, ContentPart, Role, Usage};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -50,11 +51,11 @@ fn run_refund(order: &'static str) -> Refund {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::var("MV37_JSONL_PATH").unwrap_or_else(|_| mv37::DEFAULT_JSONL_PATH.to_owned());
+    // JSONL (or what MV37_EXPORTER or an OTLP endpoint chooses), and a tree on stderr.
+    let destination = mv37::Config::from_env()?.destination();
     let client = Client::builder()
         .with_env()
-        .exporter(JsonlExporter::open(&path)?)
-        .exporter(ConsoleExporter::stderr())
+        .extra_exporter(ConsoleExporter::stderr())
         .build()?;
 
     let trace_id = client
@@ -137,7 +138,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     client.shutdown()?;
     let stats = client.stats();
     println!(
-        "mv37: {} records exported to {path} ({} dropped, {} queued)",
+        "mv37: {} records exported to {destination} ({} dropped, {} queued)",
         stats.exported,
         stats.dropped.total(),
         stats.queued

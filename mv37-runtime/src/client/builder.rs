@@ -34,6 +34,7 @@ use crate::state::open::Recorder;
 pub struct ClientBuilder {
     config: Config,
     exporters: Vec<Box<dyn Exporter>>,
+    extra_exporters: Vec<Box<dyn Exporter>>,
     redact: Option<RedactHook>,
     error: Option<ConfigError>,
 }
@@ -43,6 +44,7 @@ impl std::fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("config", &self.config)
             .field("custom_exporters", &self.exporters.len())
+            .field("extra_exporters", &self.extra_exporters.len())
             .finish()
     }
 }
@@ -78,6 +80,23 @@ impl ClientBuilder {
     /// batch. When none is given, the configured built-in exporters are used.
     pub fn exporter(mut self, exporter: impl Exporter) -> Self {
         self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Sends records to this exporter as well as to the built-in exporters the
+    /// configuration names (`MV37_EXPORTER`, an OTLP endpoint, [`Self::exporter_kinds`]),
+    /// where [`Self::exporter`] replaces them: for a console tree beside whatever the
+    /// environment chose.
+    ///
+    /// ```
+    /// let client = mv37_runtime::Client::builder()
+    ///     .with_env()
+    ///     .extra_exporter(mv37_runtime::ConsoleExporter::stderr())
+    ///     .build();
+    /// # drop(client);
+    /// ```
+    pub fn extra_exporter(mut self, exporter: impl Exporter) -> Self {
+        self.extra_exporters.push(Box::new(exporter));
         self
     }
 
@@ -131,6 +150,20 @@ impl ClientBuilder {
     /// deadline passes) as JSONL segments in this directory, re-sent later.
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// Also send feedback and signals to this backend's own feedback API (Phoenix
+    /// annotations, MLflow assessments, Langfuse scores), at the root URL derived from the
+    /// OTLP endpoint unless [`Self::feedback_endpoint`] names it.
+    pub fn feedback_backend(mut self, backend: crate::export::FeedbackBackend) -> Self {
+        self.config.feedback_backend = Some(backend);
+        self
+    }
+
+    /// The root URL of the feedback backend's API, such as `http://localhost:6006`.
+    pub fn feedback_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.config.feedback_endpoint = Some(url.into());
         self
     }
 
@@ -229,6 +262,10 @@ impl ClientBuilder {
                 });
             }
         }
+        exporters.append(&mut self.extra_exporters);
+        if let (Some(backend), Some(base_url)) = (config.feedback_backend, config.feedback_base_url()) {
+            exporters.push(feedback_exporter(backend, &base_url, &config)?);
+        }
         let exporter: Box<dyn Exporter> = match exporters.len() {
             0 => Box::new(NoopExporter),
             1 => exporters.remove(0),
@@ -289,6 +326,30 @@ fn otlp_exporter(config: &Config, resource: &ResourceInfo) -> Result<Box<dyn Exp
         let _ = (config, resource);
         Err(ConfigError::NotBuilt {
             exporter: "otlp",
+            feature: "otlp",
+        })
+    }
+}
+
+/// The feedback API exporter, when this build has a network transport (feature `otlp`
+/// or `ingest`). It comes last, after the exporters that send the spans.
+fn feedback_exporter(
+    backend: crate::export::FeedbackBackend,
+    base_url: &str,
+    config: &Config,
+) -> Result<Box<dyn Exporter>, ConfigError> {
+    #[cfg(feature = "transport")]
+    return Ok(Box::new(crate::export::FeedbackExporter::new(
+        backend,
+        base_url,
+        &config.otlp.headers,
+        config.otlp.retry,
+    )?));
+    #[cfg(not(feature = "transport"))]
+    {
+        let _ = (backend, base_url, config);
+        Err(ConfigError::NotBuilt {
+            exporter: "feedback",
             feature: "otlp",
         })
     }

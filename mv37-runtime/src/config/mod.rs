@@ -17,7 +17,7 @@ pub(crate) mod endpoint;
 pub(crate) mod entries;
 pub(crate) mod error;
 
-use crate::export::{ApiKey, IngestConfig, OtlpConfig, OtlpProtocol};
+use crate::export::{ApiKey, FeedbackBackend, IngestConfig, OtlpConfig, OtlpProtocol};
 use crate::pipeline::{MAX_QUEUE_BYTES, MAX_QUEUE_RECORDS};
 use entries::{header_pair, parse_key_values, percent_decode, split_key_values, EntryError};
 pub(crate) use error::{check_url, entry_error};
@@ -49,7 +49,9 @@ pub enum ExporterKind {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Built-in exporters, used when no exporter is given in code (`MV37_EXPORTER`,
-    /// comma-separated: `jsonl`, `console`, `otlp`, `mv37`, `none`).
+    /// comma-separated: `jsonl`, `console`, `otlp`, `mv37`, `none`; when it is not set,
+    /// `OTEL_TRACES_EXPORTER`, and when neither is, `otlp` if an OTLP endpoint variable
+    /// is set).
     pub exporters: Vec<ExporterKind>,
     /// Path of the JSONL file (`MV37_JSONL_PATH`).
     pub jsonl_path: PathBuf,
@@ -94,6 +96,13 @@ pub struct Config {
     pub spool_dir: Option<PathBuf>,
     /// Bound of the spool's total size in bytes (`MV37_SPOOL_MAX_BYTES`), at least 1.
     pub spool_max_bytes: u64,
+    /// Also send feedback and signals to this backend's feedback API
+    /// (`MV37_FEEDBACK_BACKEND`: `phoenix`, `mlflow` or `langfuse`); none by default.
+    pub feedback_backend: Option<FeedbackBackend>,
+    /// The root URL of that API (`MV37_FEEDBACK_ENDPOINT`); by default derived from the
+    /// OTLP endpoint (see [`FeedbackBackend::base_from_otlp_endpoint`]). The OTLP headers
+    /// go with every request.
+    pub feedback_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -119,6 +128,8 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             spool_dir: None,
             spool_max_bytes: crate::export::DEFAULT_SPOOL_MAX_BYTES,
+            feedback_backend: None,
+            feedback_endpoint: None,
         }
     }
 }
@@ -291,6 +302,40 @@ const INGEST_TIMEOUT: DurationSetting = DurationSetting {
 };
 
 impl Config {
+    /// The root URL of the feedback backend's API, when one is set.
+    pub fn feedback_base_url(&self) -> Option<String> {
+        let backend = self.feedback_backend?;
+        Some(match &self.feedback_endpoint {
+            Some(endpoint) => endpoint.trim_end_matches('/').to_owned(),
+            None => backend.base_from_otlp_endpoint(&self.otlp.endpoint),
+        })
+    }
+
+    /// Where the built-in exporters send records, for a program to tell its user: the
+    /// JSONL file's path, `stderr`, `none`, or the OTLP or ingest endpoint, joined by `, `.
+    ///
+    /// ```
+    /// let config = mv37_runtime::Config::from_lookup(|name| {
+    ///     (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "http://127.0.0.1:6006".to_owned())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(config.destination(), "http://127.0.0.1:6006/v1/traces");
+    /// ```
+    pub fn destination(&self) -> String {
+        let names: Vec<String> = self
+            .exporters
+            .iter()
+            .map(|kind| match kind {
+                ExporterKind::Jsonl => self.jsonl_path.display().to_string(),
+                ExporterKind::Console => "stderr".to_owned(),
+                ExporterKind::None => "none".to_owned(),
+                ExporterKind::Otlp => self.otlp.endpoint.clone(),
+                ExporterKind::Mv37 => self.ingest.endpoint.clone(),
+            })
+            .collect();
+        names.join(", ")
+    }
+
     /// The service identity network exporters stamp on what they send.
     pub fn resource(&self) -> crate::export::ResourceInfo {
         crate::export::ResourceInfo {
@@ -354,8 +399,14 @@ impl Config {
     /// Overrides the fields whose variables are set.
     pub fn apply_lookup(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        // MV37_EXPORTER, else the OpenTelemetry SDKs' OTEL_TRACES_EXPORTER, else OTLP when
+        // an OTLP endpoint is set (as the OpenTelemetry SDKs default to it).
         if let Some(value) = get("MV37_EXPORTER") {
             self.exporters = parse_exporters("MV37_EXPORTER", &value)?;
+        } else if let Some(value) = get("OTEL_TRACES_EXPORTER") {
+            self.exporters = parse_exporters("OTEL_TRACES_EXPORTER", &value)?;
+        } else if get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some() || get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+            self.exporters = vec![ExporterKind::Otlp];
         }
         if let Some(value) = get("MV37_JSONL_PATH") {
             self.jsonl_path = PathBuf::from(value);
@@ -415,6 +466,20 @@ impl Config {
         }
         if let Some(value) = get("MV37_API_KEY") {
             self.ingest.api_key = Some(ApiKey::new(value.trim()));
+        }
+        if let Some(value) = get("MV37_FEEDBACK_BACKEND") {
+            self.feedback_backend = match value.trim() {
+                "none" => None,
+                name => Some(FeedbackBackend::from_name(name).ok_or(ConfigError::Invalid {
+                    variable: "MV37_FEEDBACK_BACKEND",
+                    value,
+                    expected: "phoenix, mlflow, langfuse or none",
+                })?),
+            };
+        }
+        if let Some(value) = get("MV37_FEEDBACK_ENDPOINT") {
+            check_url("MV37_FEEDBACK_ENDPOINT", &value)?;
+            self.feedback_endpoint = Some(value);
         }
         Ok(())
     }
@@ -646,6 +711,52 @@ mod otlp_env_tests {
         assert_eq!(config.otlp.retry.request_timeout, Duration::from_millis(2500));
         assert_eq!(config.resource().service_name.as_deref(), Some("support-bot"));
         assert_eq!(config.resource().extra.len(), 2);
+    }
+
+    #[test]
+    fn the_feedback_backend_is_named_and_its_api_found_from_the_otlp_endpoint() {
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:6006");
+        let phoenix = config(&[endpoint, ("MV37_FEEDBACK_BACKEND", "Phoenix")]).expect("valid");
+        assert_eq!(phoenix.feedback_backend, Some(FeedbackBackend::Phoenix));
+        assert_eq!(phoenix.feedback_base_url().as_deref(), Some("http://127.0.0.1:6006"));
+        let explicit = config(&[
+            ("MV37_FEEDBACK_BACKEND", "mlflow"),
+            ("MV37_FEEDBACK_ENDPOINT", "http://mlflow:5000/"),
+        ])
+        .expect("valid");
+        assert_eq!(explicit.feedback_base_url().as_deref(), Some("http://mlflow:5000"));
+        assert_eq!(config(&[]).expect("valid").feedback_base_url(), None);
+        let error = config(&[("MV37_FEEDBACK_BACKEND", "datadog")]).expect_err("unknown");
+        assert_eq!(
+            error.to_string(),
+            r#"invalid MV37_FEEDBACK_BACKEND="datadog": expected phoenix, mlflow, langfuse or none"#
+        );
+        let error = config(&[
+            ("MV37_FEEDBACK_BACKEND", "phoenix"),
+            ("MV37_FEEDBACK_ENDPOINT", "phoenix:6006"),
+        ])
+        .expect_err("no scheme");
+        assert!(error.to_string().contains("MV37_FEEDBACK_ENDPOINT"), "{error}");
+    }
+
+    #[test]
+    fn an_otlp_endpoint_selects_the_otlp_exporter_unless_an_exporter_is_named() {
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318");
+        assert_eq!(config(&[endpoint]).expect("valid").exporters, vec![ExporterKind::Otlp]);
+        let traces_endpoint = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://a:4318/v1/traces");
+        assert_eq!(
+            config(&[traces_endpoint]).expect("valid").exporters,
+            vec![ExporterKind::Otlp]
+        );
+        let named = config(&[endpoint, ("MV37_EXPORTER", "jsonl")]).expect("valid");
+        assert_eq!(named.exporters, vec![ExporterKind::Jsonl]);
+        let otel = config(&[endpoint, ("OTEL_TRACES_EXPORTER", "console")]).expect("valid");
+        assert_eq!(otel.exporters, vec![ExporterKind::Console]);
+        let both = config(&[("MV37_EXPORTER", "jsonl"), ("OTEL_TRACES_EXPORTER", "otlp")]).expect("valid");
+        assert_eq!(both.exporters, vec![ExporterKind::Jsonl]);
+        assert_eq!(config(&[]).expect("valid").exporters, vec![ExporterKind::Jsonl]);
+        let error = config(&[("OTEL_TRACES_EXPORTER", "zipkin")]).expect_err("unknown");
+        assert!(error.to_string().contains("OTEL_TRACES_EXPORTER"), "{error}");
     }
 
     #[test]

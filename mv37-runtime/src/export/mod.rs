@@ -2,6 +2,7 @@
 
 mod console;
 pub(crate) mod deadline;
+pub(crate) mod feedback;
 #[cfg(feature = "transport")]
 pub(crate) mod http;
 #[cfg(feature = "ingest")]
@@ -17,6 +18,9 @@ pub(crate) mod spool;
 use std::time::Instant;
 
 pub use console::ConsoleExporter;
+pub use feedback::FeedbackBackend;
+#[cfg(feature = "transport")]
+pub use feedback::FeedbackExporter;
 #[cfg(feature = "ingest")]
 pub use ingest::IngestExporter;
 pub use jsonl::JsonlExporter;

@@ -216,7 +216,7 @@ fn evaluation_event(time: u64, name: &str, value: &Value, explanation: Option<&s
             ));
         }
         Value::String(label) => attributes.push(kv_str(GEN_AI_EVALUATION_SCORE_LABEL, label)),
-        other => attributes.push(kv_str(GEN_AI_EVALUATION_SCORE_LABEL, &other.to_string())),
+        other => attributes.push(kv_str(GEN_AI_EVALUATION_SCORE_LABEL, other.to_string())),
     }
     if let Some(explanation) = explanation {
         attributes.push(kv_str(GEN_AI_EVALUATION_EXPLANATION, explanation));
