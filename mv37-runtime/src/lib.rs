@@ -56,6 +56,8 @@ pub use config::{
     Config, ConfigError, EntryProblem, ExporterKind, DEFAULT_JSONL_PATH, MAX_DURATION_SETTING, MIN_BATCH_INTERVAL,
 };
 pub use context::{Context, ContextGuard, FutureExt, WithContext};
+#[cfg(feature = "transport")]
+pub use export::FeedbackExporter;
 #[cfg(feature = "ingest")]
 pub use export::IngestExporter;
 #[doc(hidden)]
@@ -64,8 +66,8 @@ pub use export::OtlpEncoder;
 #[cfg(feature = "otlp")]
 pub use export::OtlpExporter;
 pub use export::{
-    ApiKey, ConsoleExporter, ExportError, Exporter, IngestConfig, JsonlExporter, MemoryExporter, NoopExporter,
-    OtlpConfig, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
+    ApiKey, ConsoleExporter, ExportError, Exporter, FeedbackBackend, IngestConfig, JsonlExporter, MemoryExporter,
+    NoopExporter, OtlpConfig, OtlpProtocol, ResourceInfo, RetryPolicy, DEFAULT_INGEST_ENDPOINT, DEFAULT_OTLP_ENDPOINT,
 };
 /// The OTLP encoder and the spool's segment API, for the `mv37` CLI, the tests and the
 /// benches: not part of the documented API, and they may change in any release.
