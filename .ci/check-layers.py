@@ -24,7 +24,7 @@ LAYERS = [
     ("exporters", ["export", "export::deadline", "export::feedback", "export::memory", "export::jsonl",
                    "export::console", "export::http", "export::ingest", "export::net",
                    "export::otlp", "export::otlp::names", "export::otlp::attributes", "export::otlp::messages",
-                   "export::otlp::encode",
+                   "export::otlp::encode", "export::otlp::langfuse",
                    "export::otlp::config", "export::otlp::exporter", "export::spool", "export::redeliver",
                    "export::resource"]),
     ("pipeline", ["pipeline", "pipeline::admission", "pipeline::chunk", "pipeline::gather",

@@ -15,19 +15,21 @@ use serde_json::Value;
 use support::collector::{Collector, Received, Reply};
 
 fn feedback_client(collector: &Collector, otlp_path: &str, backend: FeedbackBackend) -> Client {
-    let mut config = Config::default();
-    config.exporters = vec![ExporterKind::Otlp];
-    config.otlp = OtlpConfig {
-        endpoint: format!("{}{otlp_path}", collector.url()),
-        headers: vec![("authorization".into(), "Basic cGstbGY6c2stbGY=".into())],
-        retry: RetryPolicy {
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
-            ..RetryPolicy::default()
+    let config = Config {
+        exporters: vec![ExporterKind::Otlp],
+        otlp: OtlpConfig {
+            endpoint: format!("{}{otlp_path}", collector.url()),
+            headers: vec![("authorization".into(), "Basic cGstbGY6c2stbGY=".into())],
+            retry: RetryPolicy {
+                initial_backoff: Duration::from_millis(5),
+                max_backoff: Duration::from_millis(20),
+                ..RetryPolicy::default()
+            },
+            ..OtlpConfig::default()
         },
-        ..OtlpConfig::default()
+        feedback_backend: Some(backend),
+        ..Config::default()
     };
-    config.feedback_backend = Some(backend);
     Client::builder().config(config).build().expect("builds")
 }
 

@@ -295,6 +295,13 @@ impl TraceBuilder {
         self
     }
 
+    /// The trace's tags, for filtering in a backend: kept as the `tags` attribute and
+    /// exported as Langfuse's `langfuse.trace.tags` and OpenInference's `tag.tags`.
+    pub fn tags<T: Into<String>>(self, tags: impl IntoIterator<Item = T>) -> Self {
+        let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
+        self.attribute("tags", tags)
+    }
+
     /// Several attributes, from any iterator of pairs (a `serde_json::Map`, a `HashMap`).
     pub fn attributes<K: Into<String>, V: Serialize>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         if self.recorder.is_some() {

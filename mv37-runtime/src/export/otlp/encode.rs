@@ -16,6 +16,7 @@ use super::attributes::{
     scope_attributes, usage_attributes,
 };
 use super::config::OtlpProtocol;
+use super::langfuse;
 use super::messages::messages_to_span;
 use super::names::*;
 use crate::export::resource::ResourceInfo;
@@ -268,6 +269,7 @@ fn encode_trace(trace: &TraceRecord) -> Span {
     let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "trace")];
     let scope = TraceScope::of_trace(trace);
     scope_attributes(&mut attributes, Some(&scope));
+    langfuse::trace_attributes(&mut attributes, trace);
     let (events, status) = common_attributes(
         &mut attributes,
         Common {
@@ -339,6 +341,7 @@ fn encode_span(record: &SpanRecord) -> Span {
         kv_str(MV37_KIND, record.kind.as_str()),
     ];
     scope_attributes(&mut attributes, record.scope.as_deref());
+    langfuse::span_attributes(&mut attributes, record);
     let operation = operation(&record.kind);
     let name = span_name(record, operation);
     if name != record.name {

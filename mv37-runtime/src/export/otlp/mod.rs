@@ -5,7 +5,8 @@
 //!
 //! `config` holds what the exporter is told, `names` every attribute and event name it
 //! writes, `encode` the records-to-spans encoder (with `attributes` building each span's
-//! attributes and events, and `messages` its conversation), and `exporter` the exporter that sends.
+//! attributes and events, `messages` its conversation and `langfuse` Langfuse's own keys),
+//! and `exporter` the exporter that sends.
 
 // The configuration is plain data, in every build; the encoder and the exporter come
 // with the `otlp` feature.
@@ -16,6 +17,8 @@ mod config;
 mod encode;
 #[cfg(feature = "otlp")]
 mod exporter;
+#[cfg(feature = "otlp")]
+mod langfuse;
 #[cfg(feature = "otlp")]
 mod messages;
 #[cfg(feature = "otlp")]

@@ -100,6 +100,23 @@ pub(super) const PROVIDER_NAMES: &[(&[&str], &str)] = &[
 // `dyn Error`): the conventions' fallback value.
 pub(super) const ERROR_TYPE_OTHER: &str = "_OTHER";
 
+// Langfuse's own attributes (its OTLP endpoint reads them over the conventions): the
+// trace's name, tags and metadata, and each observation's type, model, usage and cost
+// details and level.
+pub(super) const LANGFUSE_TRACE_NAME: &str = "langfuse.trace.name";
+pub(super) const LANGFUSE_TRACE_TAGS: &str = "langfuse.trace.tags";
+pub(super) const LANGFUSE_TRACE_METADATA: &str = "langfuse.trace.metadata";
+pub(super) const LANGFUSE_OBSERVATION_TYPE: &str = "langfuse.observation.type";
+pub(super) const LANGFUSE_OBSERVATION_MODEL_NAME: &str = "langfuse.observation.model.name";
+pub(super) const LANGFUSE_OBSERVATION_USAGE_DETAILS: &str = "langfuse.observation.usage_details";
+pub(super) const LANGFUSE_OBSERVATION_COST_DETAILS: &str = "langfuse.observation.cost_details";
+pub(super) const LANGFUSE_OBSERVATION_LEVEL: &str = "langfuse.observation.level";
+pub(super) const LANGFUSE_OBSERVATION_STATUS_MESSAGE: &str = "langfuse.observation.status_message";
+// OpenInference's list of the trace's tags.
+pub(super) const TAG_TAGS: &str = "tag.tags";
+// The trace attribute mv37 reads as the trace's tags (`TraceBuilder::tags`).
+pub(super) const TAGS_ATTRIBUTE: &str = "tags";
+
 // OpenInference conventions (Phoenix, Langfuse): span kind, input and output, metadata,
 // model, provider, tool, token counts and cost.
 pub(super) const OPENINFERENCE_SPAN_KIND: &str = "openinference.span.kind";
