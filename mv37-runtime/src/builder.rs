@@ -1,5 +1,5 @@
 //! Describing and starting a span: [`SpanBuilder`] (made by a trace's `span`, `llm`,
-//! `tool`, `task` and `retrieval`), and the ways it runs: a closure with a
+//! `tool`, `task`, `retrieval` and `agent`), and the ways it runs: a closure with a
 //! [`ScopedSpan`], a future, a guard ([`SpanGuard`]), or a [`DetachedSpan`] that ends
 //! when dropped.
 
@@ -26,7 +26,8 @@ use crate::state::open::{LocalSpan, SharedTrace};
 pub type SpanGuard = ScopeGuard<Span>;
 
 /// Describes a span before it starts. Made by `trace.span(kind)`, `trace.llm(name)`,
-/// `trace.tool(name)`, `trace.task(name)`, `trace.retrieval(name)` or [`crate::span`].
+/// `trace.tool(name)`, `trace.task(name)`, `trace.retrieval(name)`, `trace.agent(name)` or
+/// [`crate::span`].
 #[must_use = "a span builder does nothing until started with `start`, `run` or `run_async`"]
 pub struct SpanBuilder {
     trace: Option<Arc<SharedTrace>>,
@@ -256,6 +257,7 @@ fn static_kind_name(kind: &SpanKind) -> &'static str {
         SpanKind::Tool => "tool",
         SpanKind::Task => "task",
         SpanKind::Retrieval => "retrieval",
+        SpanKind::Agent => "agent",
         SpanKind::Span | SpanKind::Custom(_) => "span",
     }
 }

@@ -100,6 +100,20 @@ impl Trace {
         self.span(SpanKind::Retrieval).name(name)
     }
 
+    /// An agent run: the span its model calls and tool calls nest under. Exported to
+    /// OTLP as `invoke_agent {name}`; set `.model(..)` and `.provider(..)` when the agent
+    /// has one model, and an `agent_id` attribute for `gen_ai.agent.id`.
+    ///
+    /// ```
+    /// # let trace = mv37_runtime::Trace::disabled();
+    /// trace.agent("support_agent").model("gpt-4.1").attribute("agent_id", "asst_42").run(|agent| {
+    ///     agent.record_input(&"Where is my order?");
+    /// });
+    /// ```
+    pub fn agent(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        self.span(SpanKind::Agent).name(name)
+    }
+
     /// Records a conversation message, attached to the span open now (sent at the end of
     /// the statement; chain `.tool_call_id(..)` or `.internal()` first).
     ///
