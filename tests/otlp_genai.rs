@@ -27,6 +27,17 @@ fn otlp_spans(record: impl FnOnce(&Client)) -> HashMap<String, Span> {
     encoded(&client, &memory, record)
 }
 
+/// Like [`otlp_spans`], with a client that captures no content.
+fn otlp_spans_without_content(record: impl FnOnce(&Client)) -> HashMap<String, Span> {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .capture_content(false)
+        .build()
+        .expect("builds");
+    encoded(&client, &memory, record)
+}
+
 fn encoded(client: &Client, memory: &MemoryExporter, record: impl FnOnce(&Client)) -> HashMap<String, Span> {
     record(client);
     flushed(client);
@@ -374,4 +385,78 @@ fn a_gen_ai_agent_id_set_by_hand_wins_over_agent_id() {
     let anonymous = attributes(span(&spans, "invoke_agent anonymous"));
     assert!(!anonymous.contains_key("gen_ai.agent.id"));
     assert!(!anonymous.contains_key("gen_ai.request.model"));
+}
+
+/// Every attribute that carries content, in both conventions.
+const CONTENT_KEYS: [&str; 9] = [
+    "input.value",
+    "output.value",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "tool.parameters",
+    "llm.input_messages.0.message.content",
+];
+
+fn a_turn_with_content(client: &Client) {
+    client
+        .trace("support")
+        .input(&json!({"question": "Refund order 4421"}))
+        .run(|trace| {
+            trace.message(Role::User, "Refund order 4421");
+            trace.llm("openai.chat").model("gpt-4.1-mini").run(|span| {
+                span.record_input(&json!({"prompt": "Refund order 4421"}));
+                span.message(Role::System, "Be brief.");
+                span.message(Role::User, "Refund order 4421");
+                span.message(Role::Assistant, "Refunded.");
+                span.record_output(&"Refunded.");
+                span.set_usage(Usage {
+                    input_tokens: Some(12),
+                    output_tokens: Some(3),
+                    ..Usage::default()
+                });
+            });
+            trace
+                .tool("issue_refund")
+                .arguments(&json!({"order": "4421"}))
+                .run(|span| span.record_output(&json!({"refunded": true})));
+            trace.record_output(&"Refunded.");
+        });
+}
+
+#[test]
+fn with_content_capture_off_no_content_attribute_is_sent_but_the_rest_is() {
+    let spans = otlp_spans_without_content(a_turn_with_content);
+    for (name, span) in &spans {
+        let attrs = attributes(span);
+        for key in CONTENT_KEYS {
+            assert!(!attrs.contains_key(key), "{name}: {key} sent");
+        }
+        assert!(
+            !attrs
+                .keys()
+                .any(|key| key.starts_with("llm.input_messages.") || key.starts_with("llm.output_messages.")),
+            "{name}: OpenInference messages sent"
+        );
+    }
+    let llm = attributes(span(&spans, "chat gpt-4.1-mini"));
+    assert_eq!(text(&llm, "gen_ai.request.model"), "gpt-4.1-mini");
+    assert_eq!(int(&llm, "gen_ai.usage.input_tokens"), 12);
+    let tool = attributes(span(&spans, "execute_tool issue_refund"));
+    assert_eq!(text(&tool, "gen_ai.tool.name"), "issue_refund");
+    assert_eq!(status_code(span(&spans, "support")), Some(StatusCode::Ok as i32));
+}
+
+#[test]
+fn by_default_the_same_turn_sends_its_content() {
+    let spans = otlp_spans(a_turn_with_content);
+    let sent: Vec<&str> = spans
+        .values()
+        .flat_map(|span| span.attributes.iter().map(|kv| kv.key.as_str()))
+        .collect();
+    for key in CONTENT_KEYS {
+        assert!(sent.contains(&key), "{key} not sent");
+    }
 }

@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::ids::SpanId;
-use crate::payload::Payload;
 use crate::progress::{error_info, Extras, Outcome, Progress, SpanState};
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, Scope, ScopeFuture, ScopeGuard};
@@ -91,10 +90,13 @@ impl SpanBuilder {
         self
     }
 
-    /// The span's input, captured now.
+    /// The span's input, captured now (unless the client captures no content).
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
-        if let Some(trace) = &self.trace {
-            let payload = Payload::capture(input, trace.recorder.max_payload_bytes);
+        if let Some(payload) = self
+            .trace
+            .as_ref()
+            .and_then(|trace| trace.recorder.capture.capture(input))
+        {
             self.extras().input = Some(payload);
         }
         self

@@ -115,7 +115,8 @@ impl Trace {
     }
 
     /// Records a conversation message, attached to the span open now (sent at the end of
-    /// the statement; chain `.tool_call_id(..)` or `.internal()` first).
+    /// the statement; chain `.tool_call_id(..)` or `.internal()` first). Not recorded at
+    /// all when the client captures no content.
     ///
     /// ```
     /// # let trace = mv37_runtime::Trace::disabled();
@@ -168,20 +169,36 @@ impl Trace {
         }
     }
 
-    /// Records the trace's input.
+    /// Records the trace's input (not even serialized when the client captures no
+    /// content).
     pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {
-        if let Some(inner) = &self.inner {
-            let payload = Payload::capture(input, inner.recorder.max_payload_bytes);
+        if let Some(payload) = self
+            .inner
+            .as_ref()
+            .and_then(|inner| inner.recorder.capture.capture(input))
+        {
             self.update(|record| record.input = Some(payload));
         }
     }
 
-    /// Records the trace's output.
+    /// Records the trace's output (not even serialized when the client captures no
+    /// content).
     pub fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
-        if let Some(inner) = &self.inner {
-            let payload = Payload::capture(output, inner.recorder.max_payload_bytes);
+        if let Some(payload) = self
+            .inner
+            .as_ref()
+            .and_then(|inner| inner.recorder.capture.capture(output))
+        {
             self.update(|record| record.output = Some(payload));
         }
+    }
+
+    /// Whether this trace records content: inputs, outputs and messages. `false` when
+    /// the client captures no content (`capture_content(false)`,
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false`) and when the trace
+    /// records nothing.
+    pub fn captures_content(&self) -> bool {
+        self.inner.as_ref().is_some_and(|inner| inner.recorder.capture.content)
     }
 
     /// Sets one attribute of the trace.
@@ -336,10 +353,10 @@ impl TraceBuilder {
         self
     }
 
-    /// The trace's input, captured now.
+    /// The trace's input, captured now (unless the client captures no content).
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
         if let Some(recorder) = &self.recorder {
-            self.fields.input = Some(Payload::capture(input, recorder.max_payload_bytes));
+            self.fields.input = recorder.capture.capture(input);
         }
         self
     }
