@@ -457,3 +457,73 @@ fn an_otlp_endpoint_is_resolved_by_one_rule_wherever_it_is_given() {
         "http://collector:4318/v1/traces"
     );
 }
+
+// --- The content-capture switch (issue 14, item 3) ---
+
+const OTEL_CAPTURE: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+
+fn captures_content(vars: &[(&str, &str)]) -> bool {
+    from_env(vars).expect("valid").capture_content
+}
+
+#[test]
+fn content_is_captured_unless_a_variable_turns_it_off() {
+    assert!(captures_content(&[]));
+    for off in ["false", "FALSE", "0", "no", "Off", " false "] {
+        assert!(!captures_content(&[(OTEL_CAPTURE, off)]), "{OTEL_CAPTURE}={off:?}");
+        assert!(
+            !captures_content(&[("MV37_CAPTURE_CONTENT", off)]),
+            "MV37_CAPTURE_CONTENT={off:?}"
+        );
+    }
+    for on in ["true", "True", "1", "yes", "on"] {
+        assert!(captures_content(&[(OTEL_CAPTURE, on)]), "{OTEL_CAPTURE}={on:?}");
+    }
+}
+
+#[test]
+fn the_opentelemetry_variable_also_takes_the_genai_utilities_modes() {
+    for (mode, captured) in [
+        ("NO_CONTENT", false),
+        ("EVENT_ONLY", false),
+        ("SPAN_ONLY", true),
+        ("span_and_event", true),
+    ] {
+        assert_eq!(captures_content(&[(OTEL_CAPTURE, mode)]), captured, "{mode}");
+    }
+}
+
+#[test]
+fn mv37_capture_content_wins_over_the_opentelemetry_variable() {
+    assert!(captures_content(&[
+        (OTEL_CAPTURE, "false"),
+        ("MV37_CAPTURE_CONTENT", "true")
+    ]));
+    assert!(!captures_content(&[
+        (OTEL_CAPTURE, "true"),
+        ("MV37_CAPTURE_CONTENT", "false")
+    ]));
+    // The OpenTelemetry variable is then not read: a value mv37 does not know is no error.
+    assert!(!captures_content(&[
+        (OTEL_CAPTURE, "sometimes"),
+        ("MV37_CAPTURE_CONTENT", "0")
+    ]));
+}
+
+#[test]
+fn an_unparsable_capture_value_is_a_typed_error_naming_its_variable() {
+    for variable in [OTEL_CAPTURE, "MV37_CAPTURE_CONTENT"] {
+        let error = from_env(&[(variable, "sometimes")]).expect_err("not a boolean");
+        match &error {
+            ConfigError::Invalid {
+                variable: named, value, ..
+            } => {
+                assert_eq!(*named, variable);
+                assert_eq!(value, "sometimes");
+            }
+            other => panic!("{variable}: expected Invalid, got {other:?}"),
+        }
+        let text = error.to_string();
+        assert!(text.contains(variable) && text.contains("true or false"), "{text}");
+    }
+}

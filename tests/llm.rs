@@ -11,8 +11,8 @@ use futures_core::Stream;
 use mv37::{
     messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_openai_messages, trace_stream,
     trace_try_stream, usage_from_anthropic, usage_from_openai, AnthropicAccumulator, Client, Content, ContentPart,
-    OpenAiAccumulator, Price, PriceTable, Role, SpanRecord, Status, TextAccumulator, Usage, STREAM_CHUNKS_ATTRIBUTE,
-    TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
+    MemoryExporter, OpenAiAccumulator, Price, PriceTable, Role, SpanRecord, Status, TextAccumulator, Usage,
+    STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
 };
 use serde_json::{json, Value};
 
@@ -596,4 +596,35 @@ fn anthropic_tool_results_become_tool_messages_linked_to_their_tool_use() {
             ),
         ])
     );
+}
+
+#[test]
+fn without_content_capture_a_stream_keeps_usage_and_timings_and_the_helpers_record_no_message() {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .capture_content(false)
+        .build()
+        .expect("builds");
+    let request = fixture("openai_chat_request.json");
+    client.trace("chat").run(|trace| {
+        let span = trace.llm("openai.stream").model("gpt-4.1-mini").start_detached();
+        let mut stream = trace_stream(
+            span,
+            items(fixture_items("openai_chat_stream.json")),
+            OpenAiAccumulator::new(),
+        );
+        assert_eq!(drain(&mut stream), 6, "the items still pass through");
+        trace.llm("openai.chat").run(|span| {
+            assert_eq!(record_openai_messages(span, &request), 0);
+        });
+    });
+    flushed(&client);
+    let streamed = memory.span("openai.stream").expect("llm span");
+    assert_eq!(streamed.output, None);
+    assert!(streamed.messages.is_empty());
+    assert_eq!(streamed.usage.and_then(|u| u.output_tokens), Some(5));
+    assert_eq!(streamed.attributes[STREAM_CHUNKS_ATTRIBUTE], json!(6));
+    assert!(streamed.attributes.contains_key(TTFT_MS_ATTRIBUTE));
+    assert!(memory.messages().is_empty());
 }

@@ -126,6 +126,26 @@ fn tool_and_typed_span_fns_record_their_kind() {
     assert_eq!(output(&custom), Some(json!(true)));
 }
 
+#[mv37::agent(model = "gpt-4.1", provider = "openai", fields(agent_id = "asst_42"))]
+fn refund_agent(order: u32) -> f64 {
+    issue_refund(order)
+}
+
+#[test]
+fn an_agent_fn_records_an_agent_span_with_its_model_and_its_steps_inside() {
+    let rec = recorder();
+    mv37::traced!("support", |_trace| refund_agent(4250));
+    let agent = rec.span("refund_agent");
+    assert_eq!(agent.kind, SpanKind::Agent);
+    assert_eq!(agent.kind.as_str(), "agent");
+    assert_eq!(agent.model.as_deref(), Some("gpt-4.1"));
+    assert_eq!(agent.provider.as_deref(), Some("openai"));
+    assert_eq!(agent.attributes["agent_id"], json!("asst_42"));
+    assert_eq!(input(&agent), Some(json!({"order": 4250})));
+    assert_eq!(output(&agent), Some(json!(42.5)));
+    assert_eq!(rec.span("issue_refund").parent_span_id, Some(agent.span_id));
+}
+
 #[mv37::task]
 fn outer_step(n: u32) -> u32 {
     inner_step(n) + 1
@@ -800,6 +820,35 @@ async fn an_async_fn_returning_err_is_marked_failed() {
         .collect();
     assert!(messages.contains(&"lookup failed: first attempt".to_owned()));
     assert!(messages.contains(&"lookup failed: invalid digit found in string".to_owned()));
+}
+
+#[mv37::agent(name = "triage")]
+async fn triage_agent(question: String) -> Result<String, LookupError> {
+    tokio::task::yield_now().await;
+    let answer = fetch_answer(question).await;
+    if answer.is_empty() {
+        return Err(LookupError("no answer".to_owned()));
+    }
+    Ok(answer)
+}
+
+#[tokio::test]
+async fn an_async_agent_fn_spans_its_whole_future_with_its_steps_inside() {
+    let rec = recorder();
+    let answer = mv37::traced!("support", async move |_trace| {
+        triage_agent("refund".to_owned()).await
+    })
+    .await;
+    assert_eq!(answer.expect("answers"), "refund (6)");
+    let agent = rec.span("triage");
+    assert_eq!(agent.kind, SpanKind::Agent);
+    assert_eq!(agent.status, Status::Ok);
+    assert_eq!(input(&agent), Some(json!({"question": "refund"})));
+    assert_eq!(output(&agent), Some(json!("refund (6)")));
+    let fetch = rec.span("fetch_answer");
+    assert_eq!(fetch.parent_span_id, Some(agent.span_id));
+    assert!(agent.start_time_unix_nano <= fetch.start_time_unix_nano);
+    assert!(fetch.end_time_unix_nano <= agent.end_time_unix_nano);
 }
 
 fn assert_send<T: Send>(value: T) -> T {

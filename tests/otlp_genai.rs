@@ -11,10 +11,12 @@ mod support;
 
 use std::collections::HashMap;
 
-use mv37::{Client, ContentPart, OtlpEncoder, OtlpProtocol, ResourceInfo, Role, Usage, TTFT_MS_ATTRIBUTE};
+use mv37::{
+    Client, ContentPart, MemoryExporter, OtlpEncoder, OtlpProtocol, ResourceInfo, Role, Usage, TTFT_MS_ATTRIBUTE,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use opentelemetry_proto::tonic::trace::v1::{status::StatusCode, Span};
+use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode, Span};
 use prost::Message;
 use serde_json::{json, Value};
 use support::memory::{flushed, memory_client};
@@ -22,8 +24,23 @@ use support::memory::{flushed, memory_client};
 /// What `record` produced, through the OTLP encoder and back: the spans by OTLP name.
 fn otlp_spans(record: impl FnOnce(&Client)) -> HashMap<String, Span> {
     let (client, memory) = memory_client();
-    record(&client);
-    flushed(&client);
+    encoded(&client, &memory, record)
+}
+
+/// Like [`otlp_spans`], with a client that captures no content.
+fn otlp_spans_without_content(record: impl FnOnce(&Client)) -> HashMap<String, Span> {
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .capture_content(false)
+        .build()
+        .expect("builds");
+    encoded(&client, &memory, record)
+}
+
+fn encoded(client: &Client, memory: &MemoryExporter, record: impl FnOnce(&Client)) -> HashMap<String, Span> {
+    record(client);
+    flushed(client);
     let body = OtlpEncoder::new(&ResourceInfo::default())
         .encode(&memory.records(), OtlpProtocol::Protobuf)
         .expect("encodes");
@@ -310,4 +327,136 @@ fn an_internal_message_of_the_trace_keeps_its_marker_on_the_root_span() {
     let root = attributes(span(&spans, "agent"));
     let output = json_text(&root, "gen_ai.output.messages");
     assert_eq!(output[0]["mv37.is_internal"], json!(true), "{output}");
+}
+
+#[test]
+fn an_agent_span_is_invoke_agent_with_its_name_id_model_and_provider() {
+    let spans = otlp_spans(|client| {
+        client.trace("support").run(|trace| {
+            trace
+                .agent("refund_agent")
+                .model("gpt-4.1")
+                .provider("OpenAI")
+                .attribute("agent_id", "asst_42")
+                .attribute("gen_ai.agent.description", "Issues refunds")
+                .run(|_| {
+                    trace.tool("issue_refund").run(|_| {});
+                });
+        });
+    });
+    let agent = span(&spans, "invoke_agent refund_agent");
+    let attrs = attributes(agent);
+    assert_eq!(text(&attrs, "gen_ai.operation.name"), "invoke_agent");
+    assert_eq!(text(&attrs, "gen_ai.agent.name"), "refund_agent");
+    assert_eq!(text(&attrs, "gen_ai.agent.id"), "asst_42");
+    assert_eq!(text(&attrs, "gen_ai.agent.description"), "Issues refunds");
+    assert_eq!(text(&attrs, "openinference.span.kind"), "AGENT");
+    assert_eq!(text(&attrs, "mv37.kind"), "agent");
+    assert_eq!(text(&attrs, "mv37.span.name"), "refund_agent");
+    assert_eq!(text(&attrs, "gen_ai.request.model"), "gpt-4.1");
+    assert_eq!(text(&attrs, "llm.model_name"), "gpt-4.1");
+    assert_eq!(text(&attrs, "gen_ai.provider.name"), "openai");
+    assert_eq!(text(&attrs, "llm.provider"), "OpenAI");
+    assert_eq!(agent.kind, SpanKind::Internal as i32, "an in-process agent");
+    let tool = span(&spans, "execute_tool issue_refund");
+    assert_eq!(tool.parent_span_id, agent.span_id, "its steps nest under it");
+}
+
+#[test]
+fn a_gen_ai_agent_id_set_by_hand_wins_over_agent_id() {
+    let spans = otlp_spans(|client| {
+        client.trace("support").run(|trace| {
+            trace
+                .agent("planner")
+                .attribute("gen_ai.agent.id", "agent-7")
+                .attribute("agent_id", "ignored")
+                .run(|_| {});
+            trace.agent("anonymous").run(|_| {});
+        });
+    });
+    let planner = span(&spans, "invoke_agent planner");
+    let ids: Vec<_> = planner
+        .attributes
+        .iter()
+        .filter(|kv| kv.key == "gen_ai.agent.id")
+        .collect();
+    assert_eq!(ids.len(), 1, "sent once: {ids:?}");
+    assert_eq!(text(&attributes(planner), "gen_ai.agent.id"), "agent-7");
+    let anonymous = attributes(span(&spans, "invoke_agent anonymous"));
+    assert!(!anonymous.contains_key("gen_ai.agent.id"));
+    assert!(!anonymous.contains_key("gen_ai.request.model"));
+}
+
+/// Every attribute that carries content, in both conventions.
+const CONTENT_KEYS: [&str; 9] = [
+    "input.value",
+    "output.value",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "tool.parameters",
+    "llm.input_messages.0.message.content",
+];
+
+fn a_turn_with_content(client: &Client) {
+    client
+        .trace("support")
+        .input(&json!({"question": "Refund order 4421"}))
+        .run(|trace| {
+            trace.message(Role::User, "Refund order 4421");
+            trace.llm("openai.chat").model("gpt-4.1-mini").run(|span| {
+                span.record_input(&json!({"prompt": "Refund order 4421"}));
+                span.message(Role::System, "Be brief.");
+                span.message(Role::User, "Refund order 4421");
+                span.message(Role::Assistant, "Refunded.");
+                span.record_output(&"Refunded.");
+                span.set_usage(Usage {
+                    input_tokens: Some(12),
+                    output_tokens: Some(3),
+                    ..Usage::default()
+                });
+            });
+            trace
+                .tool("issue_refund")
+                .arguments(&json!({"order": "4421"}))
+                .run(|span| span.record_output(&json!({"refunded": true})));
+            trace.record_output(&"Refunded.");
+        });
+}
+
+#[test]
+fn with_content_capture_off_no_content_attribute_is_sent_but_the_rest_is() {
+    let spans = otlp_spans_without_content(a_turn_with_content);
+    for (name, span) in &spans {
+        let attrs = attributes(span);
+        for key in CONTENT_KEYS {
+            assert!(!attrs.contains_key(key), "{name}: {key} sent");
+        }
+        assert!(
+            !attrs
+                .keys()
+                .any(|key| key.starts_with("llm.input_messages.") || key.starts_with("llm.output_messages.")),
+            "{name}: OpenInference messages sent"
+        );
+    }
+    let llm = attributes(span(&spans, "chat gpt-4.1-mini"));
+    assert_eq!(text(&llm, "gen_ai.request.model"), "gpt-4.1-mini");
+    assert_eq!(int(&llm, "gen_ai.usage.input_tokens"), 12);
+    let tool = attributes(span(&spans, "execute_tool issue_refund"));
+    assert_eq!(text(&tool, "gen_ai.tool.name"), "issue_refund");
+    assert_eq!(status_code(span(&spans, "support")), Some(StatusCode::Ok as i32));
+}
+
+#[test]
+fn by_default_the_same_turn_sends_its_content() {
+    let spans = otlp_spans(a_turn_with_content);
+    let sent: Vec<&str> = spans
+        .values()
+        .flat_map(|span| span.attributes.iter().map(|kv| kv.key.as_str()))
+        .collect();
+    for key in CONTENT_KEYS {
+        assert!(sent.contains(&key), "{key} not sent");
+    }
 }

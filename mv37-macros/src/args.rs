@@ -19,6 +19,7 @@ pub(crate) enum Kind {
     Task,
     Llm,
     Tool,
+    Agent,
     Span,
 }
 
@@ -29,6 +30,7 @@ impl Kind {
             Kind::Task => "#[task]",
             Kind::Llm => "#[llm]",
             Kind::Tool => "#[tool]",
+            Kind::Agent => "#[agent]",
             Kind::Span => "#[span]",
         }
     }
@@ -72,6 +74,18 @@ impl Kind {
                 "model",
                 "provider",
                 "usage",
+            ],
+            Kind::Agent => &[
+                "name",
+                "skip",
+                "skip_all",
+                "input",
+                "output",
+                "skip_output",
+                "fields",
+                "crate",
+                "model",
+                "provider",
             ],
             Kind::Task | Kind::Tool | Kind::Span => &COMMON,
         }
@@ -268,12 +282,13 @@ impl Options {
 
 fn unknown_option(kind: Kind, key: &Ident, key_text: &str) -> syn::Error {
     let elsewhere = match key_text {
-        "user_id" | "session_id" | "conversation_id" | "external_trace_id" => Some("#[trace]"),
-        "model" | "provider" | "usage" => Some("#[llm]"),
+        "user_id" | "session_id" | "conversation_id" | "external_trace_id" => Some("`#[trace]`"),
+        "model" | "provider" => Some("`#[llm]` and `#[agent]`"),
+        "usage" => Some("`#[llm]`"),
         _ => None,
     };
     let message = match elsewhere {
-        Some(attribute) => format!("the `{key_text}` option is only available on `{attribute}`"),
+        Some(attributes) => format!("the `{key_text}` option is only available on {attributes}"),
         None => {
             let valid = kind
                 .options()

@@ -182,6 +182,7 @@ fn begin(model: &Model, private: &TokenStream) -> TokenStream {
             let span_kind = match kind {
                 Kind::Llm => quote!(#private::SpanKind::Llm),
                 Kind::Tool => quote!(#private::SpanKind::Tool),
+                Kind::Agent => quote!(#private::SpanKind::Agent),
                 Kind::Span => {
                     let span_type = &options.span_type;
                     quote!(#private::custom_kind(#span_type))

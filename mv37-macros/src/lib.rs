@@ -1,6 +1,6 @@
 //! Attribute macros of [mv37](https://docs.rs/mv37): `#[trace]`, `#[task]`, `#[llm]`,
-//! `#[tool]`, `#[span("…")]`, and the block macro `traced!`. Use them through the
-//! `mv37` crate (`#[mv37::task]`); they expand to paths under `::mv37::__private`.
+//! `#[tool]`, `#[agent]`, `#[span("…")]`, and the block macro `traced!`. Use them through
+//! the `mv37` crate (`#[mv37::task]`); they expand to paths under `::mv37::__private`.
 //!
 //! # What an instrumented fn records
 //!
@@ -10,10 +10,10 @@
 //! - **Output**: the return value; for a `Result`, the `Ok` value, and an `Err` marks the
 //!   span failed with the error's `Display` text. A panic marks the span failed and keeps
 //!   unwinding. Fns returning `()` (or `Result<(), E>`) record no output.
-//! - **Where**: a span fn (`#[task]`, `#[llm]`, `#[tool]`, `#[span]`) opens its span in
-//!   the trace open in the current context, as a child of the innermost open span. Called
-//!   with no trace open, it opens an implicit trace named after the span around it, so
-//!   that calls from `main` or a test are recorded too.
+//! - **Where**: a span fn (`#[task]`, `#[llm]`, `#[tool]`, `#[agent]`, `#[span]`) opens
+//!   its span in the trace open in the current context, as a child of the innermost open
+//!   span. Called with no trace open, it opens an implicit trace named after the span
+//!   around it, so that calls from `main` or a test are recorded too.
 //! - **`#[trace]`** always opens a new root trace, also when called inside another trace
 //!   (a `#[trace]` fn is an entry point: an agent run, an eval case); it then records the
 //!   enclosing trace's id as the attribute `mv37.enclosing_trace_id`.
@@ -31,7 +31,7 @@
 //! | `fields(key = expr, "dotted.key" = expr)` | all | attributes, evaluated before the body |
 //! | `crate = path` | all | where `mv37` is, when it is re-exported |
 //! | `user_id`, `session_id`, `conversation_id`, `external_trace_id` `= expr` | `#[trace]` | trace fields (any `Display`, may use the arguments) |
-//! | `model = expr`, `provider = expr` | `#[llm]` | literal or expression (any `Display`) |
+//! | `model = expr`, `provider = expr` | `#[llm]`, `#[agent]` | literal or expression (any `Display`) |
 //! | `usage = path` | `#[llm]` | `fn(&Output) -> Usage` (for `Result`, the `Ok` type) |
 //!
 //! # Supported fns
@@ -220,6 +220,30 @@ pub fn llm(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::instrument(Kind::Tool, args.into(), item.into()).into()
+}
+
+/// Records a fn as an `agent` span: an agent run, under which its model and tool calls
+/// nest. Exported to OTLP as `invoke_agent {name}` with `gen_ai.agent.name`; takes
+/// `model` and `provider` like [`macro@llm`] when the agent runs on one model.
+///
+/// ```
+/// #[mv37::agent(model = "gpt-4.1", provider = "openai", fields(agent_id = "asst_42"))]
+/// async fn support_agent(question: String) -> Result<String, String> {
+///     Ok(lookup_order(&question))
+/// }
+///
+/// #[mv37::tool]
+/// fn lookup_order(question: &str) -> String {
+///     format!("order for {question:?} shipped")
+/// }
+/// # let _ = support_agent("Where is my order?".to_owned());
+/// ```
+///
+/// expands like [`macro@task`], with `SpanKind::Agent` and `.model(..)`/`.provider(..)`
+/// on the span.
+#[proc_macro_attribute]
+pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::instrument(Kind::Agent, args.into(), item.into()).into()
 }
 
 /// Records a fn as a span of the type given first: `"retrieval"`, `"llm"`, … or any

@@ -1,5 +1,5 @@
 //! Describing and starting a span: [`SpanBuilder`] (made by a trace's `span`, `llm`,
-//! `tool`, `task` and `retrieval`), and the ways it runs: a closure with a
+//! `tool`, `task`, `retrieval` and `agent`), and the ways it runs: a closure with a
 //! [`ScopedSpan`], a future, a guard ([`SpanGuard`]), or a [`DetachedSpan`] that ends
 //! when dropped.
 
@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::ids::SpanId;
-use crate::payload::Payload;
 use crate::progress::{error_info, Extras, Outcome, Progress, SpanState};
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, Scope, ScopeFuture, ScopeGuard};
@@ -26,7 +25,8 @@ use crate::state::open::{LocalSpan, SharedTrace};
 pub type SpanGuard = ScopeGuard<Span>;
 
 /// Describes a span before it starts. Made by `trace.span(kind)`, `trace.llm(name)`,
-/// `trace.tool(name)`, `trace.task(name)`, `trace.retrieval(name)` or [`crate::span`].
+/// `trace.tool(name)`, `trace.task(name)`, `trace.retrieval(name)`, `trace.agent(name)` or
+/// [`crate::span`].
 #[must_use = "a span builder does nothing until started with `start`, `run` or `run_async`"]
 pub struct SpanBuilder {
     trace: Option<Arc<SharedTrace>>,
@@ -90,10 +90,13 @@ impl SpanBuilder {
         self
     }
 
-    /// The span's input, captured now.
+    /// The span's input, captured now (unless the client captures no content).
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
-        if let Some(trace) = &self.trace {
-            let payload = Payload::capture(input, trace.recorder.max_payload_bytes);
+        if let Some(payload) = self
+            .trace
+            .as_ref()
+            .and_then(|trace| trace.recorder.capture.capture(input))
+        {
             self.extras().input = Some(payload);
         }
         self
@@ -256,6 +259,7 @@ fn static_kind_name(kind: &SpanKind) -> &'static str {
         SpanKind::Tool => "tool",
         SpanKind::Task => "task",
         SpanKind::Retrieval => "retrieval",
+        SpanKind::Agent => "agent",
         SpanKind::Span | SpanKind::Custom(_) => "span",
     }
 }

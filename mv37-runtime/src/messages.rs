@@ -77,8 +77,12 @@ impl MessageBuilder {
         }
     }
 
-    /// A message on the innermost span of `trace` open here, or on the trace itself.
+    /// A message on the innermost span of `trace` open here, or on the trace itself;
+    /// none when the client captures no content.
     pub(crate) fn in_trace(trace: &Arc<SharedTrace>, role: Role, content: Content) -> Self {
+        if !trace.recorder.capture.content {
+            return Self::disabled();
+        }
         match frame_in(trace).as_ref().and_then(Frame::span) {
             Some(span) => Self::in_span(span, role, content),
             None => Self::new(
@@ -91,8 +95,12 @@ impl MessageBuilder {
         }
     }
 
-    /// A message on this span.
+    /// A message on this span; none when the client captures no content (a message is
+    /// its content: even its tool calls carry arguments).
     pub(crate) fn in_span(span: &Arc<SharedSpan>, role: Role, content: Content) -> Self {
+        if !span.trace.recorder.capture.content {
+            return Self::disabled();
+        }
         Self::new(Owner::Span(Arc::clone(span)), &span.trace, span.span_id, role, content)
     }
 

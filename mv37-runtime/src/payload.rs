@@ -24,6 +24,26 @@ pub const DEPTH_LIMIT_KEY: &str = "mv37.depth_limit";
 /// the CLI and spool redelivery included).
 pub const MAX_DEPTH: usize = 64;
 
+/// How a client captures user data: the payload size limit, and whether content
+/// (inputs, outputs, messages) is captured at all. Every recording handle holds a copy
+/// (a `usize` and a `bool`), read where a value is captured, never at span start or end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CapturePolicy {
+    /// Largest captured payload, in bytes of JSON.
+    pub(crate) max_bytes: usize,
+    /// Whether inputs, outputs and messages are captured; when not, they are not even
+    /// serialized.
+    pub(crate) content: bool,
+}
+
+impl CapturePolicy {
+    /// `value` as a payload, or `None` when content is not captured.
+    #[inline]
+    pub(crate) fn capture<T: Serialize + ?Sized>(self, value: &T) -> Option<Payload> {
+        self.content.then(|| Payload::capture(value, self.max_bytes))
+    }
+}
+
 /// A JSON value captured from user data, held as compact JSON text.
 ///
 /// Non-finite floats (NaN, ±inf) are written as `null`, as `serde_json` does.

@@ -15,6 +15,7 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 
 use crate::ids::{SpanId, TraceId};
+use crate::payload::CapturePolicy;
 use crate::progress::{panic_info, Outcome, Progress};
 use crate::scope::{run_scope, Inspect, Scope};
 use crate::span::{recording_methods, Span};
@@ -63,7 +64,7 @@ struct LocalHandle {
     depth: usize,
     span_id: SpanId,
     trace_id: TraceId,
-    payload_limit: usize,
+    capture: CapturePolicy,
 }
 
 impl LocalHandle {
@@ -72,7 +73,7 @@ impl LocalHandle {
             depth: 0,
             span_id: span.span_id(),
             trace_id: span.trace.trace_id,
-            payload_limit: span.trace.recorder.max_payload_bytes,
+            capture: span.trace.recorder.capture,
         }
     }
 
@@ -128,7 +129,7 @@ impl ScopedSpan {
 
     /// Whether this span records anything.
     pub fn is_recording(&self) -> bool {
-        self.payload_limit().is_some()
+        self.capture_policy().is_some()
     }
 
     /// The span's id (`None` for a disabled span).
@@ -147,10 +148,10 @@ impl ScopedSpan {
         }
     }
 
-    fn payload_limit(&self) -> Option<usize> {
+    fn capture_policy(&self) -> Option<CapturePolicy> {
         match &self.local {
-            Some(local) => Some(local.payload_limit),
-            None => self.span().payload_limit(),
+            Some(local) => Some(local.capture),
+            None => self.span().capture_policy(),
         }
     }
 

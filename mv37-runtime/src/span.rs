@@ -7,28 +7,37 @@ use serde::Serialize;
 
 use crate::ids::{SpanId, TraceId};
 use crate::messages::MessageBuilder;
+use crate::payload::CapturePolicy;
 use crate::progress::{Outcome, Progress};
 use crate::record::{Content, Role};
 use crate::state::open::SharedSpan;
 
 /// The methods that record onto an open span, for [`Span`] and [`ScopedSpan`]: each
-/// type provides `payload_limit` (`None` when not recording) and `change`.
+/// type provides `capture_policy` (`None` when not recording) and `change`.
 macro_rules! recording_methods {
     () => {
-        /// Records the span's input: any `Serialize` value, captured now.
+        /// Records the span's input: any `Serialize` value, captured now (not even
+        /// serialized when the client captures no content).
         pub fn record_input<T: serde::Serialize + ?Sized>(&self, input: &T) {
-            if let Some(limit) = self.payload_limit() {
-                let payload = $crate::payload::Payload::capture(input, limit);
+            if let Some(payload) = self.capture_policy().and_then(|policy| policy.capture(input)) {
                 self.change(|progress| progress.extras().input = Some(payload));
             }
         }
 
-        /// Records the span's output: any `Serialize` value, captured now.
+        /// Records the span's output: any `Serialize` value, captured now (not even
+        /// serialized when the client captures no content).
         pub fn record_output<T: serde::Serialize + ?Sized>(&self, output: &T) {
-            if let Some(limit) = self.payload_limit() {
-                let payload = $crate::payload::Payload::capture(output, limit);
+            if let Some(payload) = self.capture_policy().and_then(|policy| policy.capture(output)) {
                 self.change(|progress| progress.extras().output = Some(payload));
             }
+        }
+
+        /// Whether this span records content: inputs, outputs and messages. `false` when
+        /// the client was built with `capture_content(false)` (or
+        /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false`), and when the span
+        /// records nothing; check it to skip building content that would be dropped.
+        pub fn captures_content(&self) -> bool {
+            self.capture_policy().is_some_and(|policy| policy.content)
         }
 
         /// Sets token usage and cost; `total_tokens` is derived when absent.
@@ -38,7 +47,7 @@ macro_rules! recording_methods {
 
         /// Sets the model name.
         pub fn set_model(&self, model: impl Into<String>) {
-            if self.payload_limit().is_some() {
+            if self.capture_policy().is_some() {
                 let model = model.into();
                 self.change(|progress| progress.extras().model = Some(model));
             }
@@ -46,7 +55,7 @@ macro_rules! recording_methods {
 
         /// Sets the model provider.
         pub fn set_provider(&self, provider: impl Into<String>) {
-            if self.payload_limit().is_some() {
+            if self.capture_policy().is_some() {
                 let provider = provider.into();
                 self.change(|progress| progress.extras().provider = Some(provider));
             }
@@ -54,7 +63,7 @@ macro_rules! recording_methods {
 
         /// Sets one attribute.
         pub fn set_attribute(&self, key: impl Into<String>, value: impl serde::Serialize) {
-            if self.payload_limit().is_some() {
+            if self.capture_policy().is_some() {
                 let (key, value) = (key.into(), $crate::span::json_value(&value));
                 self.change(|progress| {
                     progress.extras().attributes.insert(key, value);
@@ -64,7 +73,7 @@ macro_rules! recording_methods {
 
         /// Marks the span failed with the error's `Display` text and type name.
         pub fn fail<E: std::fmt::Display + ?Sized>(&self, error: &E) {
-            if self.payload_limit().is_some() {
+            if self.capture_policy().is_some() {
                 let info = $crate::progress::error_info(error);
                 self.change(|progress| {
                     progress.status = $crate::record::Status::Error;
@@ -128,9 +137,9 @@ impl Span {
         self.inner.as_ref().map(|inner| inner.trace.trace_id)
     }
 
-    /// The payload size limit, when recording.
-    pub(crate) fn payload_limit(&self) -> Option<usize> {
-        self.inner.as_ref().map(|inner| inner.trace.recorder.max_payload_bytes)
+    /// How values are captured, when recording.
+    pub(crate) fn capture_policy(&self) -> Option<CapturePolicy> {
+        self.inner.as_ref().map(|inner| inner.trace.recorder.capture)
     }
 
     /// Changes the open span's progress (ignored once it ended).
@@ -143,7 +152,8 @@ impl Span {
     recording_methods!();
 
     /// Records a conversation message attached to this span (sent when the builder is
-    /// dropped, at the end of the statement).
+    /// dropped, at the end of the statement). Not recorded at all when the client
+    /// captures no content.
     pub fn message(&self, role: impl Into<Role>, content: impl Into<Content>) -> MessageBuilder {
         match &self.inner {
             Some(inner) => MessageBuilder::in_span(inner, role.into(), content.into()),

@@ -100,8 +100,23 @@ impl Trace {
         self.span(SpanKind::Retrieval).name(name)
     }
 
+    /// An agent run: the span its model calls and tool calls nest under. Exported to
+    /// OTLP as `invoke_agent {name}`; set `.model(..)` and `.provider(..)` when the agent
+    /// has one model, and an `agent_id` attribute for `gen_ai.agent.id`.
+    ///
+    /// ```
+    /// # let trace = mv37_runtime::Trace::disabled();
+    /// trace.agent("support_agent").model("gpt-4.1").attribute("agent_id", "asst_42").run(|agent| {
+    ///     agent.record_input(&"Where is my order?");
+    /// });
+    /// ```
+    pub fn agent(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+        self.span(SpanKind::Agent).name(name)
+    }
+
     /// Records a conversation message, attached to the span open now (sent at the end of
-    /// the statement; chain `.tool_call_id(..)` or `.internal()` first).
+    /// the statement; chain `.tool_call_id(..)` or `.internal()` first). Not recorded at
+    /// all when the client captures no content.
     ///
     /// ```
     /// # let trace = mv37_runtime::Trace::disabled();
@@ -155,20 +170,36 @@ impl Trace {
         }
     }
 
-    /// Records the trace's input.
+    /// Records the trace's input (not even serialized when the client captures no
+    /// content).
     pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {
-        if let Some(inner) = &self.inner {
-            let payload = Payload::capture(input, inner.recorder.max_payload_bytes);
+        if let Some(payload) = self
+            .inner
+            .as_ref()
+            .and_then(|inner| inner.recorder.capture.capture(input))
+        {
             self.update(|record| record.input = Some(payload));
         }
     }
 
-    /// Records the trace's output.
+    /// Records the trace's output (not even serialized when the client captures no
+    /// content).
     pub fn record_output<T: Serialize + ?Sized>(&self, output: &T) {
-        if let Some(inner) = &self.inner {
-            let payload = Payload::capture(output, inner.recorder.max_payload_bytes);
+        if let Some(payload) = self
+            .inner
+            .as_ref()
+            .and_then(|inner| inner.recorder.capture.capture(output))
+        {
             self.update(|record| record.output = Some(payload));
         }
+    }
+
+    /// Whether this trace records content: inputs, outputs and messages. `false` when
+    /// the client captures no content (`capture_content(false)`,
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false`) and when the trace
+    /// records nothing.
+    pub fn captures_content(&self) -> bool {
+        self.inner.as_ref().is_some_and(|inner| inner.recorder.capture.content)
     }
 
     /// Sets one attribute of the trace.
@@ -330,10 +361,10 @@ impl TraceBuilder {
         self
     }
 
-    /// The trace's input, captured now.
+    /// The trace's input, captured now (unless the client captures no content).
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
         if let Some(recorder) = &self.recorder {
-            self.fields.input = Some(Payload::capture(input, recorder.max_payload_bytes));
+            self.fields.input = recorder.capture.capture(input);
         }
         self
     }

@@ -9,6 +9,7 @@ use super::{Client, InstallGuard};
 use crate::config::{Config, ConfigError, ExporterKind};
 use crate::export::spool::Spool;
 use crate::export::{ConsoleExporter, Exporter, FanOut, JsonlExporter, NoopExporter, ResourceInfo};
+use crate::payload::CapturePolicy;
 use crate::pipeline::Limits;
 use crate::progress::TraceResource;
 use crate::redact::RedactHook;
@@ -231,6 +232,28 @@ impl ClientBuilder {
         max_payload_bytes: usize
     );
     setter!(
+        /// Whether content is captured: inputs, outputs (tool arguments and results among
+        /// them) and messages (default true). With `false`, records keep their structure,
+        /// names, kinds, timings, status and errors, model, provider, usage, cost and
+        /// attributes, and content is never serialized. The environment's
+        /// `MV37_CAPTURE_CONTENT` or `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`
+        /// (read by `with_env`) sets the same.
+        ///
+        /// ```
+        /// use mv37_runtime::{Client, MemoryExporter};
+        ///
+        /// let memory = MemoryExporter::new();
+        /// let client = Client::builder().exporter(memory.clone()).capture_content(false).build().unwrap();
+        /// client.trace("turn").run(|trace| {
+        ///     trace.tool("lookup").arguments(&"order 42").run(|span| span.record_output(&"shipped"));
+        /// });
+        /// client.flush().unwrap();
+        /// let lookup = memory.span("lookup").unwrap();
+        /// assert!(lookup.input.is_none() && lookup.output.is_none());
+        /// ```
+        capture_content: bool
+    );
+    setter!(
         /// How long `shutdown` (and `flush`) may take.
         shutdown_timeout: Duration
     );
@@ -296,9 +319,13 @@ impl ClientBuilder {
         };
         let pipeline = crate::pipeline::start(limits, resource, exporter, self.redact, spool)
             .map_err(|error| ConfigError::Thread(error.to_string()))?;
+        let capture = CapturePolicy {
+            max_bytes: config.max_payload_bytes,
+            content: config.capture_content,
+        };
         let recorder = Recorder::new(
             pipeline,
-            config.max_payload_bytes,
+            capture,
             config.sample_rate,
             config.flush_on_end,
             config.shutdown_timeout,

@@ -83,6 +83,12 @@ pub struct Config {
     /// Largest captured input or output, in bytes of JSON (`MV37_MAX_PAYLOAD_BYTES`), 1 to
     /// 512 GiB.
     pub max_payload_bytes: usize,
+    /// Whether content is captured: inputs, outputs (tool arguments and results among
+    /// them) and messages. When false, records keep their names, kinds, timings, status,
+    /// errors, model, provider, usage, cost and attributes, and content is not even
+    /// serialized (`MV37_CAPTURE_CONTENT`, else
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`; default true).
+    pub capture_content: bool,
     /// How long `shutdown` may take (`MV37_SHUTDOWN_TIMEOUT_MS`), 1 ms to one day.
     pub shutdown_timeout: Duration,
     /// Block at the end of every trace until it is exported (`MV37_FLUSH_ON_END`), for
@@ -122,6 +128,7 @@ impl Default for Config {
             max_queue_records: 65_536,
             max_queue_bytes: 64 * 1024 * 1024,
             max_payload_bytes: 32 * 1024,
+            capture_content: true,
             shutdown_timeout: Duration::from_secs(5),
             flush_on_end: false,
             otlp: OtlpConfig::default(),
@@ -447,6 +454,13 @@ impl Config {
         if let Some(value) = get("MV37_MAX_PAYLOAD_BYTES") {
             self.max_payload_bytes = MAX_PAYLOAD.parse(&value)?;
         }
+        // mv37's own variable wins; the OpenTelemetry one is then not read at all, so a
+        // value only another instrumentation understands cannot fail mv37.
+        if let Some(value) = get(CAPTURE_CONTENT) {
+            self.capture_content = parse_bool(CAPTURE_CONTENT, &value)?;
+        } else if let Some(value) = get(OTEL_CAPTURE_CONTENT) {
+            self.capture_content = parse_otel_capture_content(&value)?;
+        }
         if let Some(value) = get("MV37_SHUTDOWN_TIMEOUT_MS") {
             self.shutdown_timeout = SHUTDOWN_TIMEOUT.parse("MV37_SHUTDOWN_TIMEOUT_MS", &value)?;
         }
@@ -574,6 +588,25 @@ pub(crate) fn parse_bool(variable: &'static str, value: &str) -> Result<bool, Co
             variable,
             value: value.to_owned(),
             expected: "true or false (1/0, yes/no, on/off)",
+        }),
+    }
+}
+
+const CAPTURE_CONTENT: &str = "MV37_CAPTURE_CONTENT";
+const OTEL_CAPTURE_CONTENT: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`: a boolean as the GenAI
+/// conventions document it, or one of the modes of OpenTelemetry's Python GenAI utilities
+/// (`NO_CONTENT`, `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`). mv37 writes content on
+/// spans only, so `EVENT_ONLY` turns it off.
+fn parse_otel_capture_content(value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "span_only" | "span_and_event" => Ok(true),
+        "no_content" | "event_only" => Ok(false),
+        _ => parse_bool(OTEL_CAPTURE_CONTENT, value).map_err(|_| ConfigError::Invalid {
+            variable: OTEL_CAPTURE_CONTENT,
+            value: value.to_owned(),
+            expected: "true or false (1/0, yes/no, on/off), or NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT",
         }),
     }
 }

@@ -7,13 +7,14 @@
 //! body inside it (a closure, or a future for `async fn`), records the output, and ends
 //! it: failed on `Err` for the `*_result` forms and on panic.
 //!
-//! A span fn (`#[task]`, `#[llm]`, `#[tool]`, `#[span]`) called while no trace is open
-//! opens an *implicit trace* named after the span around it, so that calls from `main`
-//! or a test are recorded too. With no client installed every step is a no-op.
+//! A span fn (`#[task]`, `#[llm]`, `#[tool]`, `#[agent]`, `#[span]`) called while no
+//! trace is open opens an *implicit trace* named after the span around it, so that calls
+//! from `main` or a test are recorded too. With no client installed every step is a
+//! no-op.
 
 //!
-//! The parts: `span.rs` (the span of a `#[task]`/`#[llm]`/`#[tool]`/`#[span]` fn and its
-//! implicit trace), `trace.rs` (the root trace of a `#[trace]` fn), `input.rs` (the
+//! The parts: `span.rs` (the span of a `#[task]`/`#[llm]`/`#[tool]`/`#[agent]`/`#[span]`
+//! fn and its implicit trace), `trace.rs` (the root trace of a `#[trace]` fn), `input.rs` (the
 //! input object of the captured arguments) and `output.rs` (recording the return value).
 
 use std::fmt::Display;

@@ -1,4 +1,4 @@
-//! The span of a `#[task]`, `#[llm]`, `#[tool]` or `#[span]` fn: described by
+//! The span of a `#[task]`, `#[llm]`, `#[tool]`, `#[agent]` or `#[span]` fn: described by
 //! [`begin_span`], run by [`SpanSetup`], inside an implicit trace when none is open.
 
 use std::future::Future;
@@ -15,8 +15,8 @@ use crate::scoped::{OkOnly, OutputFn, ScopedFuture, ScopedSpan};
 use crate::state::local::current_trace;
 use crate::state::open::any_client_live;
 
-/// Describes the span of a `#[task]`, `#[llm]`, `#[tool]` or `#[span]` fn: in the trace
-/// open in the current context, else in an implicit trace named `name`.
+/// Describes the span of a `#[task]`, `#[llm]`, `#[tool]`, `#[agent]` or `#[span]` fn: in
+/// the trace open in the current context, else in an implicit trace named `name`.
 #[inline]
 pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
     if !any_client_live() {

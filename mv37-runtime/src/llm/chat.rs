@@ -45,8 +45,11 @@ impl ChatMessage {
         self
     }
 
-    /// Records this message on `span`.
+    /// Records this message on `span` (nothing when it captures no content).
     pub fn record(&self, span: &Span) {
+        if !span.captures_content() {
+            return;
+        }
         let mut builder = span.message(self.role.clone(), self.content.clone());
         if let Some(id) = &self.tool_call_id {
             builder = builder.tool_call_id(id.clone());
@@ -66,7 +69,8 @@ pub fn record_messages(span: &Span, messages: &[ChatMessage]) {
 }
 
 /// Records the messages of an OpenAI-shaped value on `span` (see
-/// [`messages_from_openai`]); returns how many it recorded.
+/// [`messages_from_openai`]); returns how many it recorded (none when the span records no
+/// content).
 ///
 /// ```
 /// use mv37_runtime::{record_openai_messages, Client, MemoryExporter, Role};
@@ -89,7 +93,7 @@ pub fn record_messages(span: &Span, messages: &[ChatMessage]) {
 /// assert_eq!(messages[2].tool_call_id.as_deref(), Some("call_1"));
 /// ```
 pub fn record_openai_messages<T: Serialize + ?Sized>(span: &Span, messages: &T) -> usize {
-    if !span.is_recording() {
+    if !span.captures_content() {
         return 0;
     }
     let messages = messages_from_openai(messages);
@@ -98,9 +102,10 @@ pub fn record_openai_messages<T: Serialize + ?Sized>(span: &Span, messages: &T) 
 }
 
 /// Records the messages of an Anthropic-shaped value on `span` (see
-/// [`messages_from_anthropic`]); returns how many it recorded.
+/// [`messages_from_anthropic`]); returns how many it recorded (none when the span records
+/// no content).
 pub fn record_anthropic_messages<T: Serialize + ?Sized>(span: &Span, messages: &T) -> usize {
-    if !span.is_recording() {
+    if !span.captures_content() {
         return 0;
     }
     let messages = messages_from_anthropic(messages);

@@ -183,7 +183,7 @@ mod scope_as_context {
     }
 }
 
-/// What a span represents. The five conventional kinds plus any custom string.
+/// What a span represents. The six conventional kinds plus any custom string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SpanKind {
     /// A model call.
@@ -194,6 +194,9 @@ pub enum SpanKind {
     Task,
     /// A retrieval / RAG step.
     Retrieval,
+    /// An agent run: a model deciding, over several steps, which tools and models to
+    /// call (the GenAI conventions' `invoke_agent`).
+    Agent,
     /// A generic span.
     Span,
     /// Any other step type.
@@ -208,6 +211,7 @@ impl SpanKind {
             SpanKind::Tool => "tool",
             SpanKind::Task => "task",
             SpanKind::Retrieval => "retrieval",
+            SpanKind::Agent => "agent",
             SpanKind::Span => "span",
             SpanKind::Custom(name) => name,
         }
@@ -219,6 +223,7 @@ impl SpanKind {
             "tool" => SpanKind::Tool,
             "task" => SpanKind::Task,
             "retrieval" => SpanKind::Retrieval,
+            "agent" => SpanKind::Agent,
             "span" => SpanKind::Span,
             _ => SpanKind::Custom(name),
         }

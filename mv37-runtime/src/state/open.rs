@@ -13,6 +13,7 @@ use std::time::Duration;
 use fastant::Instant;
 
 use crate::ids::{SpanId, TraceId};
+use crate::payload::CapturePolicy;
 use crate::pipeline::Pipeline;
 use crate::progress::{OpenRecord, Progress, SpanState, TraceState};
 use crate::record::{MessageRecord, TraceScope};
@@ -32,7 +33,8 @@ pub(crate) fn any_client_live() -> bool {
 /// pipeline down (see `Drop` in [`super::local`]).
 pub(crate) struct Recorder {
     pub(crate) pipeline: Arc<Pipeline>,
-    pub(crate) max_payload_bytes: usize,
+    /// The payload limit and the content-capture switch.
+    pub(crate) capture: CapturePolicy,
     /// Traces whose id's low 64 bits are below this are kept; `None` keeps all.
     sample_below: Option<u64>,
     pub(crate) flush_on_end: bool,
@@ -42,7 +44,7 @@ pub(crate) struct Recorder {
 impl Recorder {
     pub(crate) fn new(
         pipeline: Arc<Pipeline>,
-        max_payload_bytes: usize,
+        capture: CapturePolicy,
         sample_rate: f64,
         flush_on_end: bool,
         shutdown_timeout: Duration,
@@ -50,7 +52,7 @@ impl Recorder {
         LIVE_RECORDERS.fetch_add(1, Ordering::AcqRel);
         Self {
             pipeline,
-            max_payload_bytes,
+            capture,
             sample_below: (sample_rate < 1.0).then_some((sample_rate * u64::MAX as f64) as u64),
             flush_on_end,
             shutdown_timeout,

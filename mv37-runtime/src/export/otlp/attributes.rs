@@ -104,6 +104,7 @@ pub(super) fn openinference_kind(kind: &SpanKind) -> &'static str {
         SpanKind::Llm => "LLM",
         SpanKind::Tool => "TOOL",
         SpanKind::Retrieval => "RETRIEVER",
+        SpanKind::Agent => "AGENT",
         SpanKind::Task | SpanKind::Span => "CHAIN",
         SpanKind::Custom(name) => match name.to_ascii_lowercase().as_str() {
             "embedding" => "EMBEDDING",

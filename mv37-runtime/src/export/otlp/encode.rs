@@ -307,18 +307,22 @@ fn operation(kind: &SpanKind) -> Option<&'static str> {
         SpanKind::Llm => Some(OPERATION_CHAT),
         SpanKind::Tool => Some(OPERATION_EXECUTE_TOOL),
         SpanKind::Retrieval => Some(OPERATION_RETRIEVAL),
+        SpanKind::Agent => Some(OPERATION_INVOKE_AGENT),
         SpanKind::Custom(name) if matches!(name.to_ascii_lowercase().as_str(), "embedding" | "embeddings") => {
             Some(OPERATION_EMBEDDINGS)
         }
+        // A kind built as `SpanKind::Custom` by hand, or spelled `Agent`.
+        SpanKind::Custom(name) if name.eq_ignore_ascii_case("agent") => Some(OPERATION_INVOKE_AGENT),
         _ => None,
     }
 }
 
-/// The span's OTLP name: `{operation} {model}` for model calls and `execute_tool {tool}`
-/// for tools, as the conventions name them; mv37's own name otherwise.
+/// The span's OTLP name: `{operation} {model}` for model calls, `execute_tool {tool}` for
+/// tools and `invoke_agent {agent}` for agents, as the conventions name them; mv37's own
+/// name otherwise.
 fn span_name(record: &SpanRecord, operation: Option<&str>) -> String {
     match (operation, &record.model) {
-        (Some(OPERATION_EXECUTE_TOOL), _) => format!("{OPERATION_EXECUTE_TOOL} {}", record.name),
+        (Some(op @ (OPERATION_EXECUTE_TOOL | OPERATION_INVOKE_AGENT)), _) => format!("{op} {}", record.name),
         (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), Some(model)) => format!("{op} {model}"),
         (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), None) => op.to_owned(),
         _ => record.name.to_string(),
@@ -333,6 +337,33 @@ fn tool_call_id(record: &SpanRecord) -> Option<&str> {
         .get(TOOL_CALL_ID_ATTRIBUTE)
         .and_then(Value::as_str)
         .or_else(|| record.messages.iter().find_map(|m| m.tool_call_id.as_deref()))
+}
+
+/// The id of the agent an agent span runs, when the span's `gen_ai.agent.id` attribute
+/// does not already send it: its `agent_id` attribute (a string as is, another value as
+/// its JSON text).
+fn agent_id(record: &SpanRecord) -> Option<String> {
+    if record.attributes.contains_key(GEN_AI_AGENT_ID) {
+        return None;
+    }
+    match record.attributes.get(AGENT_ID_ATTRIBUTE)? {
+        Value::String(id) => Some(id.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// `gen_ai.request.model` and `gen_ai.provider.name`, with OpenInference's model and
+/// provider, for the spans of a model call or an agent.
+fn model_attributes(attributes: &mut Vec<KeyValue>, record: &SpanRecord) {
+    if let Some(model) = &record.model {
+        attributes.push(kv_str(GEN_AI_REQUEST_MODEL, model));
+        attributes.push(kv_str(LLM_MODEL_NAME, model));
+    }
+    if let Some(provider) = &record.provider {
+        attributes.push(kv_str(GEN_AI_PROVIDER_NAME, provider_name(provider)));
+        attributes.push(kv_str(LLM_PROVIDER, provider));
+    }
 }
 
 fn encode_span(record: &SpanRecord) -> Span {
@@ -351,15 +382,13 @@ fn encode_span(record: &SpanRecord) -> Span {
         attributes.push(kv_str(GEN_AI_OPERATION_NAME, operation));
     }
     match operation {
-        Some(OPERATION_CHAT | OPERATION_EMBEDDINGS) => {
-            if let Some(model) = &record.model {
-                attributes.push(kv_str(GEN_AI_REQUEST_MODEL, model));
-                attributes.push(kv_str(LLM_MODEL_NAME, model));
+        Some(OPERATION_CHAT | OPERATION_EMBEDDINGS) => model_attributes(&mut attributes, record),
+        Some(OPERATION_INVOKE_AGENT) => {
+            attributes.push(kv_str(GEN_AI_AGENT_NAME, record.name.as_ref()));
+            if let Some(id) = agent_id(record) {
+                attributes.push(kv_str(GEN_AI_AGENT_ID, id));
             }
-            if let Some(provider) = &record.provider {
-                attributes.push(kv_str(GEN_AI_PROVIDER_NAME, provider_name(provider)));
-                attributes.push(kv_str(LLM_PROVIDER, provider));
-            }
+            model_attributes(&mut attributes, record);
         }
         Some(OPERATION_EXECUTE_TOOL) => {
             attributes.push(kv_str(GEN_AI_TOOL_NAME, record.name.as_ref()));

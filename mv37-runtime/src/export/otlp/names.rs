@@ -26,8 +26,8 @@ pub(super) const EXCEPTION_MESSAGE: &str = "exception.message";
 
 // OpenTelemetry GenAI conventions (`gen_ai.*`, the registry as of semantic conventions
 // 1.41, since moved to open-telemetry/semantic-conventions-genai): operation, model,
-// provider, tool call, conversation, token usage, streaming and messages. The deprecated
-// `gen_ai.system` and the `gen_ai.{role}.message` events are no longer sent.
+// provider, tool call, agent, conversation, token usage, streaming and messages. The
+// deprecated `gen_ai.system` and the `gen_ai.{role}.message` events are no longer sent.
 pub(super) const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
 pub(super) const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 pub(super) const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
@@ -37,6 +37,8 @@ pub(super) const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
 pub(super) const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
 pub(super) const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 pub(super) const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+pub(super) const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+pub(super) const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
 pub(super) const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 pub(super) const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 pub(super) const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
@@ -61,6 +63,7 @@ pub(super) const OPERATION_CHAT: &str = "chat";
 pub(super) const OPERATION_EMBEDDINGS: &str = "embeddings";
 pub(super) const OPERATION_RETRIEVAL: &str = "retrieval";
 pub(super) const OPERATION_EXECUTE_TOOL: &str = "execute_tool";
+pub(super) const OPERATION_INVOKE_AGENT: &str = "invoke_agent";
 pub(super) const TOOL_TYPE_FUNCTION: &str = "function";
 
 /// The registered `gen_ai.provider.name` values, keyed by the spellings mv37 users write
@@ -179,6 +182,9 @@ pub(super) const MV37_USAGE_COST_USD: &str = "mv37.usage.cost_usd";
 pub(super) const MV37_TTFT_MS: &str = "mv37.ttft_ms";
 // Read, not written: a span attribute naming the tool call a tool span executes.
 pub(super) const TOOL_CALL_ID_ATTRIBUTE: &str = "tool_call_id";
+// Read, not written: a span attribute naming the agent an agent span runs, sent as
+// `gen_ai.agent.id` unless that attribute is set itself.
+pub(super) const AGENT_ID_ATTRIBUTE: &str = "agent_id";
 
 #[cfg(test)]
 mod tests {

@@ -91,11 +91,13 @@ impl<A> Recorder<A> {
         if let Some(usage) = usage {
             span.set_usage(usage);
         }
-        if let Some(output) = self.accumulator.output() {
-            span.record_output(&output);
-        }
-        if let Some(message) = self.accumulator.message() {
-            span.message(Role::Assistant, message);
+        if span.captures_content() {
+            if let Some(output) = self.accumulator.output() {
+                span.record_output(&output);
+            }
+            if let Some(message) = self.accumulator.message() {
+                span.message(Role::Assistant, message);
+            }
         }
         if cancelled {
             span.cancel();
