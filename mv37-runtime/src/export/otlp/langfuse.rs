@@ -17,6 +17,7 @@ fn observation_type(kind: &SpanKind) -> &'static str {
         SpanKind::Retrieval => "retriever",
         SpanKind::Task => "chain",
         SpanKind::Span => "span",
+        SpanKind::Agent => "agent",
         SpanKind::Custom(name) => match name.to_ascii_lowercase().as_str() {
             "agent" => "agent",
             "embedding" | "embeddings" => "embedding",
