@@ -10,8 +10,8 @@ use crate::record::{Content, ContentPart, ResponseInfo, Usage};
 
 /// Folds the chunks of a streamed model response into its output and usage.
 ///
-/// Built in: [`OpenAiAccumulator`] (Chat Completions chunks and Responses API events)
-/// and [`AnthropicAccumulator`] (Messages events), over any `Serialize` chunk;
+/// Built in: [`OpenAiAccumulator`](super::OpenAiAccumulator) (Chat Completions chunks and Responses API events)
+/// and [`AnthropicAccumulator`](super::AnthropicAccumulator) (Messages events), over any `Serialize` chunk;
 /// [`TextAccumulator`] over a function that picks the text delta of your own chunk type.
 /// Implement it for anything else.
 pub trait StreamAccumulator<Chunk: ?Sized> {
