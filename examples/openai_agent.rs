@@ -1,6 +1,7 @@
 //! A support agent that calls an OpenAI-compatible Responses API over HTTP, traced:
-//! a retrieval span, a task holding two llm calls (the second one streamed) around a
-//! tool call, with messages, usage and cost.
+//! a retrieval span with its documents, a task holding two llm calls (the second one
+//! streamed) around a tool call, with messages, request parameters, response fields,
+//! usage and cost.
 //!
 //! ```text
 //! cargo run --example openai_agent                  # offline: a local fake API on 127.0.0.1
@@ -23,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use mv37::{
-    record_openai_messages, trace_try_stream, usage_from_openai, Client, ConsoleExporter, OpenAiAccumulator, Price,
-    PriceTable, Role, Span,
+    record_openai_messages, request_params_from_openai, response_info_from_openai, trace_try_stream, usage_from_openai,
+    Client, ConsoleExporter, Document, OpenAiAccumulator, Price, PriceTable, Role, Span,
 };
 use serde_json::{json, Value};
 
@@ -106,9 +107,11 @@ impl Stream for SseEvents {
     }
 }
 
-fn record_call(span: &Span, request: &Value, response: &Value) {
+fn record_call(span: &Span, base_url: &str, request: &Value, response: &Value) {
     record_openai_messages(span, request);
+    span.set_request_params(request_params_from_openai(request).server_url(base_url));
     record_openai_messages(span, response);
+    span.set_response_info(response_info_from_openai(response));
     span.record_output(&response["output"]);
     let model = response["model"].as_str().unwrap_or(MODEL);
     span.set_usage(prices().apply(model, usage_from_openai(response)));
@@ -169,6 +172,15 @@ async fn main() -> Result<(), Error> {
                     span.record_input(&json!({ "query": "refund policy" }));
                     let docs = search_docs("refund policy");
                     span.record_output(&docs);
+                    let documents: Vec<Document> = docs
+                        .iter()
+                        .map(|doc| {
+                            Document::new(doc["text"].as_str().unwrap_or_default())
+                                .id(doc["id"].as_str().unwrap_or_default())
+                                .metadata("title", &doc["title"])
+                        })
+                        .collect();
+                    span.record_documents(&documents);
                     docs
                 })
                 .await;
@@ -192,7 +204,10 @@ async fn main() -> Result<(), Error> {
                     let instructions = format!("You are a support agent. Policy: {}", docs[0]["text"]);
 
                     // 1. The model decides to call a tool.
-                    let request = json!({ "model": MODEL, "instructions": instructions, "input": input, "tools": tools });
+                    let request = json!({
+                        "model": MODEL, "instructions": instructions, "input": input, "tools": tools,
+                        "temperature": 0.2, "max_output_tokens": 500
+                    });
                     let response = agent
                         .llm("openai.responses")
                         .model(MODEL)
@@ -201,7 +216,7 @@ async fn main() -> Result<(), Error> {
                             let (api, request) = (&api, &request);
                             async move {
                                 let response = api.create(request).await?;
-                                record_call(&span, request, &response);
+                                record_call(&span, &api.base_url, request, &response);
                                 Ok::<_, Error>(response)
                             }
                         })
@@ -222,9 +237,13 @@ async fn main() -> Result<(), Error> {
                     }
 
                     // 3. The final answer, streamed.
-                    let request = json!({ "model": MODEL, "instructions": instructions, "input": input, "stream": true });
+                    let request = json!({
+                        "model": MODEL, "instructions": instructions, "input": input, "stream": true,
+                        "temperature": 0.2, "max_output_tokens": 500
+                    });
                     let span = agent.llm("openai.responses.stream").model(MODEL).provider("openai").start_detached();
                     record_openai_messages(&span, &request);
+                    span.set_request_params(request_params_from_openai(&request).server_url(&api.base_url));
                     let sent = Instant::now();
                     let events = api.create_stream(&request).await?;
                     let mut stream = trace_try_stream(span, events, OpenAiAccumulator::new())

@@ -1,5 +1,7 @@
 //! Provider helpers: usage read off recorded-shape responses, cost from a price table,
-//! chat messages recorded on llm spans, and streamed responses recorded as they flow.
+//! chat messages recorded on llm spans, streamed responses recorded as they flow, request
+//! parameters and response fields, and retrieved documents. One file (over 500 lines)
+//! because the sections share the provider fixtures and the stream helpers.
 
 // Tests fail by panicking.
 #![allow(clippy::panic)]
@@ -9,10 +11,12 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 use mv37::{
-    messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_openai_messages, trace_stream,
-    trace_try_stream, usage_from_anthropic, usage_from_openai, AnthropicAccumulator, Client, Content, ContentPart,
-    MemoryExporter, OpenAiAccumulator, Price, PriceTable, Role, SpanRecord, Status, TextAccumulator, Usage,
-    STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
+    messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_openai_messages,
+    request_params_from_anthropic, request_params_from_openai, response_info_from_anthropic, response_info_from_openai,
+    trace_stream, trace_try_stream, usage_from_anthropic, usage_from_openai, AnthropicAccumulator, Client, Content,
+    ContentPart, Document, MemoryExporter, OpenAiAccumulator, Price, PriceTable, RequestParams, ResponseInfo, Role,
+    SpanRecord, Status, StreamAccumulator, TextAccumulator, Usage, STREAM_CHUNKS_ATTRIBUTE,
+    TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
 };
 use serde_json::{json, Value};
 
@@ -627,4 +631,266 @@ fn without_content_capture_a_stream_keeps_usage_and_timings_and_the_helpers_reco
     assert_eq!(streamed.attributes[STREAM_CHUNKS_ATTRIBUTE], json!(6));
     assert!(streamed.attributes.contains_key(TTFT_MS_ATTRIBUTE));
     assert!(memory.messages().is_empty());
+}
+
+#[test]
+fn an_openai_chat_request_gives_its_sampling_parameters() {
+    let params = request_params_from_openai(&fixture("openai_chat_request.json"));
+    assert_eq!(
+        params,
+        RequestParams {
+            temperature: Some(0.2),
+            max_tokens: Some(512),
+            top_p: Some(0.9),
+            stop_sequences: vec!["\n\nCustomer:".into()],
+            seed: Some(4421),
+            frequency_penalty: Some(0.1),
+            presence_penalty: Some(0.0),
+            ..RequestParams::default()
+        }
+    );
+    // The Responses API names its output limit `max_output_tokens`; a response echoes
+    // the request's parameters, `null` when unset.
+    let responses =
+        request_params_from_openai(&json!({ "input": "Hi", "max_output_tokens": 300, "temperature": null }));
+    assert_eq!(responses.max_tokens, Some(300));
+    assert_eq!(responses.temperature, None);
+    let echoed = request_params_from_openai(&fixture("openai_responses.json"));
+    assert_eq!(
+        (echoed.temperature, echoed.top_p, echoed.max_tokens),
+        (Some(1.0), Some(1.0), None)
+    );
+}
+
+#[test]
+fn an_anthropic_request_gives_its_sampling_parameters() {
+    let params = request_params_from_anthropic(&fixture("anthropic_messages_request.json"));
+    assert_eq!(
+        params,
+        RequestParams {
+            temperature: Some(0.7),
+            max_tokens: Some(1024),
+            top_p: Some(0.95),
+            top_k: Some(40.0),
+            stop_sequences: vec!["</answer>".into()],
+            ..RequestParams::default()
+        }
+    );
+}
+
+#[test]
+fn responses_give_their_id_model_and_finish_reasons() {
+    let chat = response_info_from_openai(&fixture("openai_chat_completions.json"));
+    assert_eq!(
+        chat,
+        ResponseInfo {
+            id: Some("chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG".into()),
+            model: Some("o4-mini-2025-04-16".into()),
+            finish_reasons: vec!["tool_calls".into()],
+        }
+    );
+    // The Responses API reports a status, not a reason: a completed response that calls
+    // a function ended for a tool call.
+    let responses = response_info_from_openai(&fixture("openai_responses.json"));
+    assert_eq!(
+        responses.id.as_deref(),
+        Some("resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b")
+    );
+    assert_eq!(responses.model.as_deref(), Some("gpt-4.1-mini-2025-04-14"));
+    assert_eq!(responses.finish_reasons, ["tool_calls"]);
+    let anthropic = response_info_from_anthropic(&fixture("anthropic_messages.json"));
+    assert_eq!(
+        anthropic,
+        ResponseInfo {
+            id: Some("msg_01XFDUDYJgAACzvnptvVoYEL".into()),
+            model: Some("claude-sonnet-4-5-20250929".into()),
+            finish_reasons: vec!["tool_use".into()],
+        }
+    );
+}
+
+#[test]
+fn request_parameters_and_response_fields_are_recorded_on_the_llm_span() {
+    let (client, memory) = memory_client();
+    let request = fixture("openai_chat_request.json");
+    let response = fixture("openai_chat_completions.json");
+    client.trace("chat").run(|trace| {
+        trace.llm("openai.chat").model("gpt-4.1-mini").run(|span| {
+            span.set_request_params(RequestParams::default().server_url("http://localhost:11434/v1"));
+            span.set_request_params(request_params_from_openai(&request));
+            span.set_response_info(response_info_from_openai(&response));
+        });
+    });
+    flushed(&client);
+    let span = memory.span("openai.chat").expect("llm span");
+    let request = span.request.expect("request parameters");
+    // The later call adds the parameters and keeps the server set before.
+    assert_eq!(request.temperature, Some(0.2));
+    assert_eq!(request.seed, Some(4421));
+    assert_eq!(request.server_address.as_deref(), Some("localhost"));
+    assert_eq!(request.server_port, Some(11434));
+    let response = span.response.expect("response fields");
+    assert_eq!(response.model.as_deref(), Some("o4-mini-2025-04-16"));
+    assert_eq!(response.finish_reasons, ["tool_calls"]);
+}
+
+#[test]
+fn nothing_is_recorded_for_a_request_or_response_without_those_fields() {
+    let (client, memory) = memory_client();
+    client.trace("chat").run(|trace| {
+        trace.llm("bare").run(|span| {
+            span.set_request_params(request_params_from_openai(&json!({ "messages": [] })));
+            span.set_response_info(response_info_from_openai(&json!({ "output": [] })));
+        });
+    });
+    flushed(&client);
+    let span = memory.span("bare").expect("llm span");
+    assert_eq!((span.request, span.response), (None, None));
+}
+
+#[test]
+fn streams_record_the_response_id_model_and_finish_reasons() {
+    let (client, memory) = memory_client();
+    client.trace("chat").run(|trace| {
+        for (name, fixture_name) in [
+            ("chat stream", "openai_chat_stream.json"),
+            ("responses stream", "openai_responses_stream.json"),
+        ] {
+            let span = trace.llm(name).start_detached();
+            let mut stream = trace_stream(span, items(fixture_items(fixture_name)), OpenAiAccumulator::new());
+            drain(&mut stream);
+        }
+        let span = trace.llm("anthropic stream").start_detached();
+        let mut stream = trace_stream(
+            span,
+            items(fixture_items("anthropic_stream.json")),
+            AnthropicAccumulator::new(),
+        );
+        drain(&mut stream);
+    });
+    flushed(&client);
+    let response = |name: &str| *memory.span(name).and_then(|s| s.response).expect("response fields");
+    assert_eq!(
+        response("chat stream"),
+        ResponseInfo {
+            id: Some("chatcmpl-123".into()),
+            model: Some("gpt-4.1-mini-2025-04-14".into()),
+            finish_reasons: vec!["stop".into()],
+        }
+    );
+    assert_eq!(
+        response("responses stream"),
+        ResponseInfo {
+            id: Some("resp_1".into()),
+            model: Some("gpt-4.1-mini-2025-04-14".into()),
+            // `response.completed` leaves the output out, but the stream called a tool.
+            finish_reasons: vec!["tool_calls".into()],
+        }
+    );
+    assert_eq!(
+        response("anthropic stream"),
+        ResponseInfo {
+            id: Some("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY".into()),
+            model: Some("claude-sonnet-4-5-20250929".into()),
+            finish_reasons: vec!["tool_use".into()],
+        }
+    );
+}
+
+#[test]
+fn chat_stream_finish_reasons_are_kept_per_choice_in_choice_order() {
+    let mut accumulator = OpenAiAccumulator::new();
+    for chunk in [
+        json!({ "id": "c", "choices": [{ "index": 1, "delta": {}, "finish_reason": "length" }] }),
+        json!({ "id": "c", "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }] }),
+    ] {
+        StreamAccumulator::push(&mut accumulator, &chunk);
+    }
+    let info = accumulator.response_info().expect("response fields");
+    assert_eq!(info.finish_reasons, ["stop", "length"]);
+}
+
+#[test]
+fn retrieved_documents_are_recorded_in_order_with_their_content_under_the_payload_limit() {
+    let memory = mv37::MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .max_payload_bytes(400)
+        .build()
+        .expect("client");
+    let long = "Orders ship within 2 business days. ".repeat(40);
+    client.trace("rag").run(|trace| {
+        trace.retrieval("search_docs").run(|span| {
+            span.record_documents(&[
+                Document::new("Orders can be refunded within 30 days.")
+                    .id("kb-12")
+                    .score(0.92)
+                    .metadata("source", "refund-policy.md")
+                    .metadata("page", 3),
+                Document::new(long.clone()),
+            ]);
+        });
+    });
+    flushed(&client);
+    let span = memory.span("search_docs").expect("retrieval span");
+    assert_eq!(span.documents.len(), 2);
+    let first = &span.documents[0];
+    assert_eq!(first.id.as_deref(), Some("kb-12"));
+    assert_eq!(first.score, Some(0.92));
+    assert_eq!(
+        first.content_text().as_deref(),
+        Some("Orders can be refunded within 30 days.")
+    );
+    assert_eq!(
+        first.metadata.as_ref().map(|m| Value::Object(m.clone())),
+        Some(json!({ "source": "refund-policy.md", "page": 3 }))
+    );
+    let second = &span.documents[1];
+    let content = second.content.as_ref().expect("content captured");
+    assert!(content.is_truncated(), "{content:?}");
+    assert!(content.len() <= 400, "{} bytes", content.len());
+    assert_eq!(content.to_value()["original_bytes"], json!(long.len() + 2));
+}
+
+#[test]
+fn documents_request_parameters_and_response_fields_survive_the_jsonl_file() {
+    let path = std::env::temp_dir().join(format!("mv37-llm-call-{}.jsonl", std::process::id()));
+    let client = Client::builder()
+        .exporter(mv37::JsonlExporter::open(&path).expect("jsonl"))
+        .build()
+        .expect("client");
+    client.trace("rag").run(|trace| {
+        trace.retrieval("search_docs").run(|span| {
+            span.record_documents(&[Document::new("Refunds within 30 days.").id("kb-12").score(0.5)]);
+        });
+        trace.llm("openai.chat").run(|span| {
+            span.set_request_params(request_params_from_openai(&fixture("openai_chat_request.json")));
+            span.set_response_info(response_info_from_openai(&fixture("openai_chat_completions.json")));
+        });
+    });
+    client.shutdown().expect("shutdown");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let _ = std::fs::remove_file(&path);
+    let spans: Vec<SpanRecord> = text
+        .lines()
+        .filter_map(|line| match mv37::Record::from_json_line(line).expect("a record") {
+            mv37::Record::Span(span) => Some(span),
+            _ => None,
+        })
+        .collect();
+    let retrieval = spans.iter().find(|s| s.name == "search_docs").expect("retrieval");
+    assert_eq!(retrieval.documents[0].id.as_deref(), Some("kb-12"));
+    assert_eq!(
+        retrieval.documents[0].content_text().as_deref(),
+        Some("Refunds within 30 days.")
+    );
+    let llm = spans.iter().find(|s| s.name == "openai.chat").expect("llm");
+    assert_eq!(
+        llm.request.as_deref(),
+        Some(&request_params_from_openai(&fixture("openai_chat_request.json")))
+    );
+    assert_eq!(
+        llm.response.as_deref(),
+        Some(&response_info_from_openai(&fixture("openai_chat_completions.json")))
+    );
 }

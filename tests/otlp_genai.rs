@@ -12,7 +12,8 @@ mod support;
 use std::collections::HashMap;
 
 use mv37::{
-    Client, ContentPart, MemoryExporter, OtlpEncoder, OtlpProtocol, ResourceInfo, Role, Usage, TTFT_MS_ATTRIBUTE,
+    request_params_from_openai, response_info_from_anthropic, Client, ContentPart, Document, MemoryExporter,
+    OtlpEncoder, OtlpProtocol, RequestParams, ResourceInfo, ResponseInfo, Role, Usage, TTFT_MS_ATTRIBUTE,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -459,4 +460,171 @@ fn by_default_the_same_turn_sends_its_content() {
     for key in CONTENT_KEYS {
         assert!(sent.contains(&key), "{key} not sent");
     }
+}
+
+fn double(attributes: &HashMap<&str, &AnyValue>, key: &str) -> f64 {
+    match attributes.get(key) {
+        Some(AnyValue::DoubleValue(value)) => *value,
+        other => panic!("{key}: expected a double, got {other:?}"),
+    }
+}
+
+fn strings(attributes: &HashMap<&str, &AnyValue>, key: &str) -> Vec<String> {
+    match attributes.get(key) {
+        Some(AnyValue::ArrayValue(array)) => array
+            .values
+            .iter()
+            .map(|value| match &value.value {
+                Some(AnyValue::StringValue(text)) => text.clone(),
+                other => panic!("{key}: expected strings, got {other:?}"),
+            })
+            .collect(),
+        other => panic!("{key}: expected an array, got {other:?}"),
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+#[test]
+fn request_parameters_go_out_with_the_types_the_registry_gives_them() {
+    let spans = otlp_spans(|client| {
+        client.trace("chat").run(|trace| {
+            trace.llm("openai.chat").model("gpt-4.1-mini").run(|span| {
+                let request = fixture("openai_chat_request.json");
+                span.set_request_params(request_params_from_openai(&request).server_url("https://api.openai.com/v1"));
+            });
+        });
+    });
+    let attrs = attributes(span(&spans, "chat gpt-4.1-mini"));
+    assert_eq!(double(&attrs, "gen_ai.request.temperature"), 0.2);
+    assert_eq!(double(&attrs, "gen_ai.request.top_p"), 0.9);
+    assert_eq!(double(&attrs, "gen_ai.request.frequency_penalty"), 0.1);
+    // Written as `0` in the request: still a double.
+    assert_eq!(double(&attrs, "gen_ai.request.presence_penalty"), 0.0);
+    assert_eq!(int(&attrs, "gen_ai.request.max_tokens"), 512);
+    assert_eq!(int(&attrs, "gen_ai.request.seed"), 4421);
+    assert_eq!(strings(&attrs, "gen_ai.request.stop_sequences"), ["\n\nCustomer:"]);
+    assert_eq!(text(&attrs, "server.address"), "api.openai.com");
+    assert_eq!(int(&attrs, "server.port"), 443);
+    assert!(!attrs.contains_key("gen_ai.request.top_k"), "not in the request");
+    assert_eq!(
+        json_text(&attrs, "llm.invocation_parameters"),
+        json!({
+            "temperature": 0.2, "max_tokens": 512, "top_p": 0.9, "stop_sequences": ["\n\nCustomer:"],
+            "seed": 4421, "frequency_penalty": 0.1, "presence_penalty": 0.0
+        })
+    );
+}
+
+#[test]
+fn a_server_alone_sends_no_invocation_parameters() {
+    let spans = otlp_spans(|client| {
+        client.trace("chat").run(|trace| {
+            trace.llm("local").model("llama3").run(|span| {
+                span.set_request_params(RequestParams::default().server_url("http://localhost:11434/v1"));
+            });
+        });
+    });
+    let attrs = attributes(span(&spans, "chat llama3"));
+    assert_eq!(text(&attrs, "server.address"), "localhost");
+    assert_eq!(int(&attrs, "server.port"), 11434);
+    assert!(!attrs.contains_key("llm.invocation_parameters"));
+}
+
+#[test]
+fn response_fields_go_out_and_the_recorded_finish_reason_names_the_output_messages() {
+    let spans = otlp_spans(|client| {
+        client.trace("chat").run(|trace| {
+            trace.llm("anthropic.messages").model("claude-sonnet-4-5").run(|span| {
+                span.message(Role::User, "How long do refunds take?");
+                span.message(Role::Assistant, "Up to 30 days, and");
+                span.set_response_info(response_info_from_anthropic(&json!({
+                    "id": "msg_1", "model": "claude-sonnet-4-5-20250929", "stop_reason": "max_tokens"
+                })));
+            });
+            // Without a recorded reason the output message's reason is inferred.
+            trace.llm("guess").model("gpt-4.1").run(|span| {
+                span.message(Role::User, "Hi");
+                span.message(Role::Assistant, ContentPart::tool_call("call_1", "greet", json!({})));
+            });
+            // One reason per choice, matched to the output messages in order.
+            trace.llm("choices").model("gpt-4o").run(|span| {
+                span.message(Role::User, "Two answers, please.");
+                span.message(Role::Assistant, "First.");
+                span.message(Role::Assistant, "Second, cut");
+                span.set_response_info(ResponseInfo {
+                    finish_reasons: vec!["stop".into(), "length".into()],
+                    ..ResponseInfo::default()
+                });
+            });
+        });
+    });
+    let attrs = attributes(span(&spans, "chat claude-sonnet-4-5"));
+    assert_eq!(text(&attrs, "gen_ai.response.id"), "msg_1");
+    assert_eq!(text(&attrs, "gen_ai.response.model"), "claude-sonnet-4-5-20250929");
+    // As the provider reported it; in the output messages, in the schema's words.
+    assert_eq!(strings(&attrs, "gen_ai.response.finish_reasons"), ["max_tokens"]);
+    assert_eq!(
+        json_text(&attrs, "gen_ai.output.messages")[0]["finish_reason"],
+        json!("length")
+    );
+    let guessed = attributes(span(&spans, "chat gpt-4.1"));
+    assert_eq!(
+        json_text(&guessed, "gen_ai.output.messages")[0]["finish_reason"],
+        json!("tool_call")
+    );
+    assert!(!guessed.contains_key("gen_ai.response.finish_reasons"));
+    let choices = json_text(&attributes(span(&spans, "chat gpt-4o")), "gen_ai.output.messages");
+    let reasons: Vec<&Value> = choices
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| &m["finish_reason"])
+        .collect();
+    assert_eq!(reasons, [&json!("stop"), &json!("length")]);
+}
+
+#[test]
+fn retrieved_documents_go_out_as_openinference_documents_and_gen_ai_retrieval_documents() {
+    let spans = otlp_spans(|client| {
+        client.trace("rag").run(|trace| {
+            trace.retrieval("search_docs").run(|span| {
+                span.record_input(&"refund policy");
+                span.record_documents(&[
+                    Document::new("Orders can be refunded within 30 days.")
+                        .id("kb-12")
+                        .score(0.92)
+                        .metadata("source", "refund-policy.md"),
+                    Document::new("Refunds go back to the original card."),
+                ]);
+            });
+        });
+    });
+    let attrs = attributes(span(&spans, "search_docs"));
+    assert_eq!(text(&attrs, "openinference.span.kind"), "RETRIEVER");
+    assert_eq!(text(&attrs, "retrieval.documents.0.document.id"), "kb-12");
+    assert_eq!(
+        text(&attrs, "retrieval.documents.0.document.content"),
+        "Orders can be refunded within 30 days."
+    );
+    assert_eq!(double(&attrs, "retrieval.documents.0.document.score"), 0.92);
+    assert_eq!(
+        json_text(&attrs, "retrieval.documents.0.document.metadata"),
+        json!({ "source": "refund-policy.md" })
+    );
+    assert_eq!(
+        text(&attrs, "retrieval.documents.1.document.content"),
+        "Refunds go back to the original card."
+    );
+    assert!(!attrs.contains_key("retrieval.documents.1.document.id"));
+    assert!(!attrs.contains_key("retrieval.documents.1.document.score"));
+    assert!(!attrs.contains_key("retrieval.documents.2.document.content"));
+    assert_eq!(
+        json_text(&attrs, "gen_ai.retrieval.documents"),
+        json!([{ "id": "kb-12", "score": 0.92 }, {}])
+    );
 }

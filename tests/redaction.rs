@@ -1,6 +1,6 @@
 //! The redaction hook covers every string that leaves the process: what exporters
 //! receive (inputs, outputs, messages, attributes, ids, context, errors, feedback,
-//! signals, tool arguments), what the disk spool writes (after a failed export and at
+//! signals, tool arguments, retrieved documents), what the disk spool writes (after a failed export and at
 //! the shutdown deadline), and the failure line logged on standard error.
 
 // These tests use the OTLP exporter or encoder: they need the `otlp` feature (on by
@@ -13,7 +13,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mv37::{Client, ExportError, Exporter, MemoryExporter, OtlpEncoder, OtlpProtocol, Record, ResourceInfo, Role};
+use mv37::{
+    Client, Document, ExportError, Exporter, MemoryExporter, OtlpEncoder, OtlpProtocol, Record, ResourceInfo, Role,
+};
 use serde_json::Value;
 
 mod support;
@@ -70,6 +72,9 @@ fn record_everywhere(client: &Client) {
                 .tool("notify")
                 .arguments(&serde_json::json!({ "email": OTHER_EMAIL }))
                 .run(|call| call.record_output(&OTHER_EMAIL));
+            trace.retrieval("customer_notes").run(|span| {
+                span.record_documents(&[Document::new(format!("card on file: {CARD}")).metadata("owner", EMAIL)]);
+            });
             trace
                 .feedback("contact_ok", EMAIL)
                 .comment(format!("reply to {OTHER_EMAIL}"));

@@ -75,6 +75,9 @@ pub use export::{
 pub use export::{ClaimedSegment, Evicted, Segment, SegmentContents, Spool};
 pub use export::{DEFAULT_SEGMENT_BYTES, DEFAULT_SPOOL_MAX_BYTES};
 pub use ids::{IdParseError, SpanId, TraceId, TraceParent};
+pub use llm::call::{
+    request_params_from_anthropic, request_params_from_openai, response_info_from_anthropic, response_info_from_openai,
+};
 pub use llm::chat::{
     messages_from_anthropic, messages_from_openai, record_anthropic_messages, record_messages, record_openai_messages,
     ChatMessage,
@@ -88,8 +91,9 @@ pub use messages::{FeedbackBuilder, MessageBuilder};
 pub use payload::{Payload, DEPTH_LIMIT_KEY, MAX_DEPTH as MAX_PAYLOAD_DEPTH, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use pipeline::{FlushError, ShutdownError};
 pub use record::{
-    Attributes, Content, ContentPart, ErrorInfo, FeedbackRecord, MessageRecord, Record, RecordParseError, Role,
-    SignalRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope, Usage, SCHEMA_VERSION,
+    Attributes, Content, ContentPart, Document, DocumentRecord, ErrorInfo, FeedbackRecord, MessageRecord, Record,
+    RecordParseError, RequestParams, ResponseInfo, Role, SignalRecord, SpanKind, SpanRecord, Status, TraceRecord,
+    TraceScope, Usage, SCHEMA_VERSION,
 };
 pub use redact::REDACTION_ERROR_KEY;
 pub use scope::{ScopeFuture, ScopeGuard};

@@ -11,23 +11,27 @@ use crate::clock;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::record::{
-    Attributes, ErrorInfo, MessageRecord, SpanKind, SpanRecord, Status, TraceRecord, TraceScope, Usage,
-    RECORD_BASE_BYTES,
+    Attributes, DocumentRecord, ErrorInfo, MessageRecord, RequestParams, ResponseInfo, SpanKind, SpanRecord, Status,
+    TraceRecord, TraceScope, Usage, RECORD_BASE_BYTES,
 };
 
 /// Messages one span or trace record carries; later ones are sent as records of their own.
 pub(crate) const MAX_NESTED_MESSAGES: usize = 256;
 
 /// What is rarely set on a span or trace, kept out of line so that a bare one stays
-/// small (model, provider and usage are for spans only).
+/// small (model, provider, usage, request, response and documents are for spans only;
+/// request and response are boxed again, so that the common extras stay small).
 #[derive(Default)]
 pub(crate) struct Extras {
     pub(crate) error: Option<ErrorInfo>,
     pub(crate) model: Option<String>,
     pub(crate) provider: Option<String>,
     pub(crate) usage: Option<Usage>,
+    pub(crate) request: Option<Box<RequestParams>>,
+    pub(crate) response: Option<Box<ResponseInfo>>,
     pub(crate) input: Option<Payload>,
     pub(crate) output: Option<Payload>,
+    pub(crate) documents: Vec<DocumentRecord>,
     pub(crate) attributes: Attributes,
     pub(crate) messages: Vec<MessageRecord>,
 }
@@ -39,6 +43,7 @@ impl Extras {
             extras.input.as_ref().map_or(0, Payload::len)
                 + extras.output.as_ref().map_or(0, Payload::len)
                 + crate::record::messages_bytes(&extras.messages)
+                + crate::record::documents_bytes(&extras.documents)
         })
     }
 }
@@ -204,8 +209,11 @@ impl SpanState {
             model: extras.model,
             provider: extras.provider,
             usage: extras.usage,
+            request: extras.request,
+            response: extras.response,
             input: extras.input,
             output: extras.output,
+            documents: extras.documents,
             attributes: extras.attributes,
             messages: extras.messages,
             scope,

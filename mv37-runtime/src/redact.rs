@@ -2,12 +2,14 @@
 //! the exporter thread, before anything leaves the process — to an exporter, to the
 //! disk spool, or into a log line.
 //!
-//! The hook sees each value as a `serde_json::Value`: inputs, outputs and message
-//! content as their JSON, and every free-text field (attributes, context values, user,
-//! session, conversation and external ids, error messages, feedback comments and
-//! values, signal values) as a string or the value it was recorded as. Names (of traces,
-//! spans, feedback and signals), ids mv37 made, models and providers are not passed:
-//! they are chosen by the program, not taken from its users.
+//! The hook sees each value as a `serde_json::Value`: inputs, outputs, message content
+//! and the content of retrieved documents as their JSON, and every free-text field
+//! (attributes, context values, user, session, conversation and external ids, error
+//! messages, feedback comments and values, signal values, documents' metadata values)
+//! as a string or the value it was recorded as. Names (of traces, spans, feedback and
+//! signals), ids mv37 made, models and providers, request parameters and response
+//! fields are not passed: they are chosen by the program or the provider, not taken
+//! from its users.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::payload::Payload;
-use crate::record::{Attributes, Content, ErrorInfo, MessageRecord, Record, TraceScope};
+use crate::record::{Attributes, Content, DocumentRecord, ErrorInfo, MessageRecord, Record, TraceScope};
 
 /// Key of the marker that replaces a value when the redaction hook panicked: the value
 /// is withheld rather than sent unredacted.
@@ -129,6 +131,7 @@ fn redact_record(hook: &RedactHook, record: &mut Record, scopes: &mut Scopes) {
             redact_payload(hook, &mut span.input);
             redact_payload(hook, &mut span.output);
             span.messages.iter_mut().for_each(|m| redact_message(hook, m, scopes));
+            span.documents.iter_mut().for_each(|d| redact_document(hook, d));
             redact_attributes(hook, &mut span.attributes);
             redact_error(hook, &mut span.error);
             scopes.redact(hook, &mut span.scope);
@@ -143,6 +146,17 @@ fn redact_record(hook: &RedactHook, record: &mut Record, scopes: &mut Scopes) {
             redact_value(hook, &mut signal.value);
             scopes.redact(hook, &mut signal.scope);
         }
+    }
+}
+
+fn redact_document(hook: &RedactHook, document: &mut DocumentRecord) {
+    if let Some(payload) = &mut document.content {
+        let mut content = payload.to_value();
+        redact_value(hook, &mut content);
+        *payload = Payload::from_value(&content);
+    }
+    if let Some(metadata) = &mut document.metadata {
+        redact_attributes(hook, metadata);
     }
 }
 

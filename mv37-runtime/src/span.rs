@@ -61,6 +61,45 @@ macro_rules! recording_methods {
             }
         }
 
+        /// Records the model request's parameters and server ([`RequestParams`]): the
+        /// fields `params` sets replace those recorded before, the others are kept.
+        ///
+        /// [`RequestParams`]: $crate::record::RequestParams
+        pub fn set_request_params(&self, params: $crate::record::RequestParams) {
+            if self.capture_policy().is_some() && !params.is_empty() {
+                self.change(|progress| match &mut progress.extras().request {
+                    Some(recorded) => recorded.merge(params),
+                    slot @ None => *slot = Some(Box::new(params)),
+                });
+            }
+        }
+
+        /// Records the model response's id, model and finish reasons ([`ResponseInfo`]):
+        /// the fields `info` sets replace those recorded before, the others are kept.
+        ///
+        /// [`ResponseInfo`]: $crate::record::ResponseInfo
+        pub fn set_response_info(&self, info: $crate::record::ResponseInfo) {
+            if self.capture_policy().is_some() && !info.is_empty() {
+                self.change(|progress| match &mut progress.extras().response {
+                    Some(recorded) => recorded.merge(info),
+                    slot @ None => *slot = Some(Box::new(info)),
+                });
+            }
+        }
+
+        /// Records the documents a retrieval returned, in order, replacing any recorded
+        /// before. Each document's content is captured under the payload size limit, as
+        /// an input is; without content capture only ids and scores are kept.
+        pub fn record_documents(&self, documents: &[$crate::record::Document]) {
+            if let Some(policy) = self.capture_policy() {
+                let documents: Vec<_> = documents
+                    .iter()
+                    .map(|document| $crate::record::DocumentRecord::capture_with(document, policy))
+                    .collect();
+                self.change(|progress| progress.extras().documents = documents);
+            }
+        }
+
         /// Sets one attribute.
         pub fn set_attribute(&self, key: impl Into<String>, value: impl serde::Serialize) {
             if self.capture_policy().is_some() {

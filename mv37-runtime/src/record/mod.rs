@@ -3,8 +3,9 @@
 //! Every record is one JSON object with `"v": 1` (the schema version) and a `"type"` tag
 //! (`trace`, `span`, `message`, `feedback`, `signal`). The full form is documented in
 //! `docs/RECORDS.md`; readers must ignore fields they do not know. What a message holds
-//! ([`Role`], [`Content`], [`ContentPart`]) is in `content.rs`.
-//! The records stay in one file (about 540 lines, then the tests): they share
+//! ([`Role`], [`Content`], [`ContentPart`]) is in `content.rs`; a model call's request
+//! parameters and response fields, and a retrieval's documents, are in `call.rs`.
+//! The records stay in one file (about 575 lines, then the tests): they share
 //! [`TraceScope`] and its JSON form as `context`.
 
 use std::borrow::Cow;
@@ -14,8 +15,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+mod call;
 mod content;
 
+pub use self::call::{Document, DocumentRecord, RequestParams, ResponseInfo};
 pub use self::content::{Content, ContentPart, Role};
 
 use crate::ids::{SpanId, TraceId};
@@ -85,7 +88,12 @@ impl Record {
         };
         BASE + match self {
             Record::Trace(r) => payloads(&r.input, &r.output) + r.name.len() + messages_bytes(&r.messages),
-            Record::Span(r) => payloads(&r.input, &r.output) + r.name.len() + messages_bytes(&r.messages),
+            Record::Span(r) => {
+                payloads(&r.input, &r.output)
+                    + r.name.len()
+                    + messages_bytes(&r.messages)
+                    + documents_bytes(&r.documents)
+            }
             Record::Message(r) => r.content.approx_bytes(),
             Record::Feedback(r) => r.comment.as_ref().map_or(0, String::len) + 32,
             Record::Signal(r) => r.name.len() + 32,
@@ -98,6 +106,10 @@ pub(crate) const RECORD_BASE_BYTES: usize = std::mem::size_of::<Record>() + 64;
 
 pub(crate) fn messages_bytes(messages: &[MessageRecord]) -> usize {
     messages.iter().map(|m| 128 + m.content.approx_bytes()).sum()
+}
+
+pub(crate) fn documents_bytes(documents: &[DocumentRecord]) -> usize {
+    documents.iter().map(DocumentRecord::approx_bytes).sum()
 }
 
 #[derive(Serialize)]
@@ -392,12 +404,22 @@ pub struct SpanRecord {
     /// Token usage and cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The model request's parameters and server, for llm spans (boxed: most spans have
+    /// none, and records are moved in batches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Box<RequestParams>>,
+    /// The model response's id, model and finish reasons, for llm spans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Box<ResponseInfo>>,
     /// The recorded input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Payload>,
     /// The recorded output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Payload>,
+    /// The documents a retrieval returned, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentRecord>,
     /// Span attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attributes: Attributes,
@@ -587,14 +609,86 @@ mod tests {
                 input_tokens: Some(3),
                 ..Usage::default()
             }),
+            request: None,
+            response: None,
             input: Some(Payload::capture(&serde_json::json!({"q": 1}), 100)),
             output: None,
+            documents: Vec::new(),
             attributes: Map::new(),
             messages: Vec::new(),
             scope: None,
         });
         let line = record.to_json_line().expect("serializes");
         assert!(line.starts_with(r#"{"v":1,"type":"span""#), "{line}");
+        assert_eq!(Record::from_json_line(&line).expect("parses"), record);
+    }
+
+    #[test]
+    fn request_parameters_response_fields_and_documents_round_trip_through_a_json_line() {
+        let record = Record::Span(SpanRecord {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            parent_span_id: Some(SpanId::random()),
+            kind: SpanKind::Llm,
+            name: Cow::Borrowed("chat"),
+            start_time_unix_nano: 1,
+            end_time_unix_nano: 2,
+            latency_ns: 1,
+            status: Status::Ok,
+            error: None,
+            model: Some("gpt-4.1-mini".into()),
+            provider: None,
+            usage: None,
+            request: Some(Box::new(
+                RequestParams {
+                    temperature: Some(0.2),
+                    max_tokens: Some(512),
+                    top_p: Some(0.9),
+                    top_k: Some(40.0),
+                    stop_sequences: vec!["END".into()],
+                    seed: Some(-7),
+                    frequency_penalty: Some(0.1),
+                    presence_penalty: Some(0.0),
+                    ..RequestParams::default()
+                }
+                .server_url("http://localhost:11434/v1"),
+            )),
+            response: Some(Box::new(ResponseInfo {
+                id: Some("chatcmpl-1".into()),
+                model: Some("gpt-4.1-mini-2025-04-14".into()),
+                finish_reasons: vec!["stop".into(), "length".into()],
+            })),
+            input: None,
+            output: None,
+            documents: vec![
+                DocumentRecord::capture(
+                    &Document::new("Refunds within 30 days.")
+                        .id("kb-12")
+                        .score(0.92)
+                        .metadata("page", 3),
+                    1000,
+                ),
+                DocumentRecord::capture(&Document::new("y".repeat(500)), 200),
+            ],
+            attributes: Map::new(),
+            messages: Vec::new(),
+            scope: None,
+        });
+        let line = record.to_json_line().expect("serializes");
+        assert!(
+            line.contains(r#""request":{"temperature":0.2,"max_tokens":512"#),
+            "{line}"
+        );
+        assert!(
+            line.contains(r#""server_address":"localhost","server_port":11434"#),
+            "{line}"
+        );
+        assert!(line.contains(r#""finish_reasons":["stop","length"]"#), "{line}");
+        assert!(
+            line.contains(r#""documents":[{"id":"kb-12","content":"Refunds within 30 days.","score":0.92"#),
+            "{line}"
+        );
+        assert!(line.contains(r#"{"content":{"mv37.truncated":true"#), "{line}");
         assert_eq!(Record::from_json_line(&line).expect("parses"), record);
     }
 

@@ -1,8 +1,9 @@
 //! Record fields as OTLP attributes and span events: payloads, trace scope, custom
-//! attributes, provider, usage and status, each under the names in [`super::names`]
-//! (messages are in [`super::messages`]).
+//! attributes, provider, usage, request parameters, response fields, retrieved
+//! documents and status, each under the names in [`super::names`] (messages are in
+//! [`super::messages`]).
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{span, status, Status as OtlpStatus};
 use serde_json::Value;
 
@@ -10,7 +11,9 @@ use super::names::*;
 use crate::payload::Payload;
 use std::borrow::Cow;
 
-use crate::record::{Attributes, ErrorInfo, SpanKind, Status, TraceScope, Usage};
+use crate::record::{
+    Attributes, DocumentRecord, ErrorInfo, RequestParams, ResponseInfo, SpanKind, Status, TraceScope, Usage,
+};
 
 pub(super) fn any(value: any_value::Value) -> Option<AnyValue> {
     Some(AnyValue { value: Some(value) })
@@ -33,6 +36,21 @@ pub(super) fn kv_int(key: impl Into<String>, value: u64) -> KeyValue {
         key,
         any_value::Value::IntValue(i64::try_from(value).unwrap_or(i64::MAX)),
     )
+}
+
+pub(super) fn kv_f64(key: impl Into<String>, value: f64) -> KeyValue {
+    kv(key, any_value::Value::DoubleValue(value))
+}
+
+/// An array of strings (`string[]` in the conventions' registry).
+pub(super) fn kv_str_array(key: impl Into<String>, values: &[String]) -> KeyValue {
+    let values = values
+        .iter()
+        .map(|value| AnyValue {
+            value: Some(any_value::Value::StringValue(value.clone())),
+        })
+        .collect();
+    kv(key, any_value::Value::ArrayValue(ArrayValue { values }))
 }
 
 /// A JSON value as an attribute: scalars as themselves, the rest as JSON text.
@@ -159,6 +177,91 @@ pub(super) fn usage_attributes(attributes: &mut Vec<KeyValue>, usage: &Usage) {
         attributes.push(kv(LLM_COST_TOTAL, any_value::Value::DoubleValue(cost)));
         attributes.push(kv(MV37_USAGE_COST_USD, any_value::Value::DoubleValue(cost)));
     }
+}
+
+/// `gen_ai.request.*` (doubles, ints and the stop sequences as a string array, as the
+/// registry types them), `server.address` / `server.port`, and OpenInference's
+/// `llm.invocation_parameters` (the sampling parameters as one JSON object).
+pub(super) fn request_attributes(attributes: &mut Vec<KeyValue>, request: &RequestParams) {
+    let doubles = [
+        (GEN_AI_REQUEST_TEMPERATURE, request.temperature),
+        (GEN_AI_REQUEST_TOP_P, request.top_p),
+        (GEN_AI_REQUEST_TOP_K, request.top_k),
+        (GEN_AI_REQUEST_FREQUENCY_PENALTY, request.frequency_penalty),
+        (GEN_AI_REQUEST_PRESENCE_PENALTY, request.presence_penalty),
+    ];
+    for (key, value) in doubles {
+        if let Some(value) = value {
+            attributes.push(kv_f64(key, value));
+        }
+    }
+    if let Some(max_tokens) = request.max_tokens {
+        attributes.push(kv_int(GEN_AI_REQUEST_MAX_TOKENS, max_tokens));
+    }
+    if let Some(seed) = request.seed {
+        attributes.push(kv(GEN_AI_REQUEST_SEED, any_value::Value::IntValue(seed)));
+    }
+    if !request.stop_sequences.is_empty() {
+        attributes.push(kv_str_array(GEN_AI_REQUEST_STOP_SEQUENCES, &request.stop_sequences));
+    }
+    if let Some(address) = &request.server_address {
+        attributes.push(kv_str(SERVER_ADDRESS, address));
+    }
+    if let Some(port) = request.server_port {
+        attributes.push(kv_int(SERVER_PORT, u64::from(port)));
+    }
+    let invocation = request.invocation_parameters();
+    if !invocation.is_empty() {
+        if let Ok(json) = serde_json::to_string(&invocation) {
+            attributes.push(kv_str(LLM_INVOCATION_PARAMETERS, json));
+        }
+    }
+}
+
+/// `gen_ai.response.id`, `gen_ai.response.model` and `gen_ai.response.finish_reasons`.
+pub(super) fn response_attributes(attributes: &mut Vec<KeyValue>, response: &ResponseInfo) {
+    if let Some(id) = &response.id {
+        attributes.push(kv_str(GEN_AI_RESPONSE_ID, id));
+    }
+    if let Some(model) = &response.model {
+        attributes.push(kv_str(GEN_AI_RESPONSE_MODEL, model));
+    }
+    if !response.finish_reasons.is_empty() {
+        attributes.push(kv_str_array(GEN_AI_RESPONSE_FINISH_REASONS, &response.finish_reasons));
+    }
+}
+
+/// A retrieval's documents: OpenInference's flattened
+/// `retrieval.documents.{i}.document.{id,content,score,metadata}` (metadata as JSON text)
+/// and the GenAI `gen_ai.retrieval.documents` (JSON text: each document's `id` and
+/// `score`, as the conventions' schema has them; the content goes out once, under the
+/// OpenInference keys).
+pub(super) fn documents_attributes(attributes: &mut Vec<KeyValue>, documents: &[DocumentRecord]) {
+    if documents.is_empty() {
+        return;
+    }
+    let mut genai = Vec::with_capacity(documents.len());
+    for (index, document) in documents.iter().enumerate() {
+        let prefix = format!("{RETRIEVAL_DOCUMENTS}.{index}");
+        let mut entry = serde_json::Map::new();
+        if let Some(id) = &document.id {
+            attributes.push(kv_str(format!("{prefix}.{DOCUMENT_ID}"), id));
+            entry.insert("id".into(), Value::String(id.clone()));
+        }
+        if let Some(content) = document.content_text() {
+            attributes.push(kv_str(format!("{prefix}.{DOCUMENT_CONTENT}"), content));
+        }
+        if let Some(score) = document.score {
+            attributes.push(kv_f64(format!("{prefix}.{DOCUMENT_SCORE}"), score));
+            entry.insert("score".into(), serde_json::json!(score));
+        }
+        if let Some(metadata) = &document.metadata {
+            let json = serde_json::to_string(metadata).unwrap_or_default();
+            attributes.push(kv_str(format!("{prefix}.{DOCUMENT_METADATA}"), json));
+        }
+        genai.push(Value::Object(entry));
+    }
+    attributes.push(kv_str(GEN_AI_RETRIEVAL_DOCUMENTS, Value::Array(genai).to_string()));
 }
 
 /// The registered `gen_ai.provider.name` for a provider as mv37 users write it

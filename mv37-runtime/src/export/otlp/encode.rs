@@ -12,8 +12,8 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::Value;
 
 use super::attributes::{
-    custom_attributes, kv, kv_json, kv_str, openinference_kind, otlp_status, payload_attributes, provider_name,
-    scope_attributes, usage_attributes,
+    custom_attributes, documents_attributes, kv, kv_json, kv_str, openinference_kind, otlp_status, payload_attributes,
+    provider_name, request_attributes, response_attributes, scope_attributes, usage_attributes,
 };
 use super::config::OtlpProtocol;
 use super::langfuse;
@@ -244,6 +244,8 @@ struct Common<'a> {
     output: Option<&'a Payload>,
     custom: &'a Attributes,
     messages: &'a [MessageRecord],
+    /// The response's finish reasons, for the output messages.
+    finish_reasons: &'a [String],
     status: Status,
     error: Option<&'a ErrorInfo>,
     end: u64,
@@ -259,7 +261,7 @@ fn common_attributes(attributes: &mut Vec<KeyValue>, common: Common<'_>) -> (Vec
         payload_attributes(attributes, OUTPUT, output);
     }
     custom_attributes(attributes, common.custom);
-    messages_to_span(attributes, common.messages);
+    messages_to_span(attributes, common.messages, common.finish_reasons);
     let mut events = Vec::new();
     let status = otlp_status(common.status, common.error, attributes, &mut events, common.end);
     (events, status)
@@ -277,6 +279,7 @@ fn encode_trace(trace: &TraceRecord) -> Span {
             output: trace.output.as_ref(),
             custom: &trace.attributes,
             messages: &trace.messages,
+            finish_reasons: &[],
             status: trace.status,
             error: trace.error.as_ref(),
             end: trace.end_time_unix_nano,
@@ -420,6 +423,7 @@ fn encode_span(record: &SpanRecord) -> Span {
     if let Some(usage) = &record.usage {
         usage_attributes(&mut attributes, usage);
     }
+    call_attributes(&mut attributes, record);
     let (events, status) = common_attributes(
         &mut attributes,
         Common {
@@ -427,6 +431,7 @@ fn encode_span(record: &SpanRecord) -> Span {
             output: record.output.as_ref(),
             custom: &record.attributes,
             messages: &record.messages,
+            finish_reasons: record.response.as_ref().map_or(&[], |r| r.finish_reasons.as_slice()),
             status: record.status,
             error: record.error.as_ref(),
             end: record.end_time_unix_nano,
@@ -451,6 +456,18 @@ fn encode_span(record: &SpanRecord) -> Span {
     .build()
 }
 
+/// What a span records of a model call and a retrieval beyond usage: the request's
+/// parameters and server, the response's fields, the documents retrieved.
+fn call_attributes(attributes: &mut Vec<KeyValue>, record: &SpanRecord) {
+    if let Some(request) = &record.request {
+        request_attributes(attributes, request);
+    }
+    if let Some(response) = &record.response {
+        response_attributes(attributes, response);
+    }
+    documents_attributes(attributes, &record.documents);
+}
+
 /// A message whose span had already ended: a zero-length child span carrying it.
 fn encode_message(message: &MessageRecord) -> Span {
     let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "message")];
@@ -458,7 +475,7 @@ fn encode_message(message: &MessageRecord) -> Span {
     if message.is_internal {
         attributes.push(kv(MV37_IS_INTERNAL, any_value::Value::BoolValue(true)));
     }
-    messages_to_span(&mut attributes, std::slice::from_ref(message));
+    messages_to_span(&mut attributes, std::slice::from_ref(message), &[]);
     SpanShape {
         trace_id: message.trace_id,
         span_id: derived_span_id(message.trace_id, message.time_unix_nano, message.role.as_str()),

@@ -8,6 +8,8 @@
 //! An internal message keeps its marker: `"mv37.is_internal": true` on the GenAI message
 //! object, `llm.{input|output}_messages.{i}.mv37.is_internal` in OpenInference.
 
+use std::borrow::Cow;
+
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use serde_json::{json, Map, Value};
 
@@ -15,8 +17,9 @@ use super::attributes::{kv, kv_str};
 use super::names::*;
 use crate::record::{Content, ContentPart, MessageRecord, Role};
 
-/// Both forms of `messages`, recorded on one span.
-pub(super) fn messages_to_span(attributes: &mut Vec<KeyValue>, messages: &[MessageRecord]) {
+/// Both forms of `messages`, recorded on one span; `finish_reasons` are the response's
+/// own, as recorded (`gen_ai.response.finish_reasons`), empty when none was.
+pub(super) fn messages_to_span(attributes: &mut Vec<KeyValue>, messages: &[MessageRecord], finish_reasons: &[String]) {
     if messages.is_empty() {
         return;
     }
@@ -49,19 +52,39 @@ pub(super) fn messages_to_span(attributes: &mut Vec<KeyValue>, messages: &[Messa
     if !outputs.is_empty() {
         let list: Vec<Value> = outputs
             .iter()
-            .map(|m| genai_message(m, Some(finish_reason(m))))
+            .enumerate()
+            .map(|(index, m)| genai_message(m, Some(&finish_reason(m, recorded_reason(finish_reasons, index)))))
             .collect();
         attributes.push(kv_str(GEN_AI_OUTPUT_MESSAGES, Value::Array(list).to_string()));
     }
 }
 
-/// The reason an output message ended, as far as the message shows it: `tool_call` when
-/// it calls a tool, else `stop` (mv37 does not record the provider's own reason yet; the
-/// output schema requires one).
-fn finish_reason(message: &MessageRecord) -> &'static str {
+/// The recorded reason for the output message at `index`: with one reason (one choice,
+/// which mv37 may split into several assistant messages: thinking, text, tool calls),
+/// that reason for all of them; with one per choice, the choice's own.
+fn recorded_reason(finish_reasons: &[String], index: usize) -> Option<&str> {
+    match finish_reasons {
+        [only] => Some(only),
+        many => many.get(index).map(String::as_str),
+    }
+}
+
+/// The reason an output message ended, in the output schema's words (see
+/// [`FINISH_REASONS`]): the provider's recorded reason when there is one, else what the
+/// message shows: `tool_call` when it calls a tool, else `stop` (the schema requires one).
+fn finish_reason<'a>(message: &MessageRecord, recorded: Option<&'a str>) -> Cow<'a, str> {
+    if let Some(reason) = recorded {
+        let lowered = reason.to_ascii_lowercase();
+        return FINISH_REASONS
+            .iter()
+            .find(|(reported, _)| reported.contains(&lowered.as_str()))
+            .map_or(Cow::Borrowed(reason), |(_, conventional)| Cow::Borrowed(*conventional));
+    }
     match &message.content {
-        Content::Parts(parts) if parts.iter().any(|p| matches!(p, ContentPart::ToolCall { .. })) => "tool_call",
-        _ => "stop",
+        Content::Parts(parts) if parts.iter().any(|p| matches!(p, ContentPart::ToolCall { .. })) => {
+            Cow::Borrowed("tool_call")
+        }
+        _ => Cow::Borrowed("stop"),
     }
 }
 

@@ -19,6 +19,9 @@ pub(super) const TELEMETRY_SDK_VERSION: &str = "telemetry.sdk.version";
 // and a failure as `error.type` plus the `exception` span event.
 pub(super) const USER_ID: &str = "user.id";
 pub(super) const SESSION_ID: &str = "session.id";
+// Where a model request went (the general `server.*` attributes the GenAI spans use).
+pub(super) const SERVER_ADDRESS: &str = "server.address";
+pub(super) const SERVER_PORT: &str = "server.port";
 pub(super) const ERROR_TYPE: &str = "error.type";
 pub(super) const EXCEPTION_EVENT: &str = "exception";
 pub(super) const EXCEPTION_TYPE: &str = "exception.type";
@@ -45,6 +48,21 @@ pub(super) const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cach
 pub(super) const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
 pub(super) const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
 pub(super) const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+// The request's parameters (doubles, ints and a string array, as the registry types
+// them), what the response says about itself, and a retrieval's documents (JSON text of
+// the conventions' retrieval-documents schema: each document's `id` and `score`).
+pub(super) const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+pub(super) const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+pub(super) const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+pub(super) const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
+pub(super) const GEN_AI_REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+pub(super) const GEN_AI_REQUEST_SEED: &str = "gen_ai.request.seed";
+pub(super) const GEN_AI_REQUEST_FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
+pub(super) const GEN_AI_REQUEST_PRESENCE_PENALTY: &str = "gen_ai.request.presence_penalty";
+pub(super) const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+pub(super) const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+pub(super) const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+pub(super) const GEN_AI_RETRIEVAL_DOCUMENTS: &str = "gen_ai.retrieval.documents";
 // The conversation as JSON text (the conventions' input, output and system-instructions
 // schemas; structured values are allowed on spans, but backends read strings).
 pub(super) const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
@@ -99,6 +117,20 @@ pub(super) const PROVIDER_NAMES: &[(&[&str], &str)] = &[
     (&["mistral", "mistralai"], "mistral_ai"),
 ];
 
+/// The `finish_reason` of a message in `gen_ai.output.messages` (the output schema's
+/// values), keyed by the reasons providers report (compared lowercased): OpenAI's,
+/// Anthropic's, Gemini's. A reason not listed is sent as reported.
+pub(super) const FINISH_REASONS: &[(&[&str], &str)] = &[
+    (&["stop", "end_turn", "stop_sequence"], "stop"),
+    (&["length", "max_tokens", "max_output_tokens"], "length"),
+    (&["tool_calls", "tool_call", "function_call", "tool_use"], "tool_call"),
+    (
+        &["content_filter", "refusal", "safety", "recitation", "blocklist"],
+        "content_filter",
+    ),
+    (&["error"], "error"),
+];
+
 // The `error.type` of a failure that names no class of its own (a string error, a boxed
 // `dyn Error`): the conventions' fallback value.
 pub(super) const ERROR_TYPE_OTHER: &str = "_OTHER";
@@ -142,6 +174,14 @@ pub(super) const LLM_TOKEN_COUNT_PROMPT_CACHE_READ: &str = "llm.token_count.prom
 pub(super) const LLM_TOKEN_COUNT_PROMPT_CACHE_WRITE: &str = "llm.token_count.prompt_details.cache_write";
 pub(super) const LLM_TOKEN_COUNT_COMPLETION_REASONING: &str = "llm.token_count.completion_details.reasoning";
 pub(super) const LLM_COST_TOTAL: &str = "llm.cost.total";
+// The request's sampling parameters as one JSON object.
+pub(super) const LLM_INVOCATION_PARAMETERS: &str = "llm.invocation_parameters";
+// A retrieval's documents, flattened: `{RETRIEVAL_DOCUMENTS}.{i}.{DOCUMENT_ID}`.
+pub(super) const RETRIEVAL_DOCUMENTS: &str = "retrieval.documents";
+pub(super) const DOCUMENT_ID: &str = "document.id";
+pub(super) const DOCUMENT_CONTENT: &str = "document.content";
+pub(super) const DOCUMENT_SCORE: &str = "document.score";
+pub(super) const DOCUMENT_METADATA: &str = "document.metadata";
 
 // OpenInference messages, flattened: `{LLM_INPUT_MESSAGES}.{i}.{MESSAGE_ROLE}`, tool calls
 // under `{MESSAGE_TOOL_CALLS}.{j}.`, content parts under `{MESSAGE_CONTENTS}.{j}.`.
@@ -202,7 +242,7 @@ mod tests {
             assert!(listed(name), "docs/OTLP.md does not list `{name}`");
             checked += 1;
         }
-        for (_, name) in super::PROVIDER_NAMES {
+        for (_, name) in super::PROVIDER_NAMES.iter().chain(super::FINISH_REASONS) {
             assert!(listed(name), "docs/OTLP.md does not list `{name}`");
         }
         assert!(checked > 60, "only {checked} names found: has names.rs changed shape?");

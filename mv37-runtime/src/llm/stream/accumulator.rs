@@ -1,16 +1,17 @@
-//! What turns the chunks of a stream into output, message, usage and model: the
+//! What turns the chunks of a stream into output, message, usage, model and response
+//! fields: the
 //! [`StreamAccumulator`] trait, the text-and-tool-call assembly the provider
 //! accumulators share (and the macro giving them the same accessors), and
 //! [`TextAccumulator`] for chunk types of your own.
 
 use serde_json::{Map, Value};
 
-use crate::record::{Content, ContentPart, Usage};
+use crate::record::{Content, ContentPart, ResponseInfo, Usage};
 
 /// Folds the chunks of a streamed model response into its output and usage.
 ///
-/// Built in: [`OpenAiAccumulator`] (Chat Completions chunks and Responses API events)
-/// and [`AnthropicAccumulator`] (Messages events), over any `Serialize` chunk;
+/// Built in: [`OpenAiAccumulator`](super::OpenAiAccumulator) (Chat Completions chunks and Responses API events)
+/// and [`AnthropicAccumulator`](super::AnthropicAccumulator) (Messages events), over any `Serialize` chunk;
 /// [`TextAccumulator`] over a function that picks the text delta of your own chunk type.
 /// Implement it for anything else.
 pub trait StreamAccumulator<Chunk: ?Sized> {
@@ -35,6 +36,12 @@ pub trait StreamAccumulator<Chunk: ?Sized> {
     fn model(&self) -> Option<&str> {
         None
     }
+
+    /// The response's id, model and finish reasons, as far as the stream told them,
+    /// recorded on the span (`gen_ai.response.*`).
+    fn response_info(&self) -> Option<ResponseInfo> {
+        None
+    }
 }
 
 /// A streamed tool call being assembled.
@@ -52,7 +59,9 @@ pub(super) struct Assembly {
     pub(super) text: String,
     pub(super) tool_calls: Vec<ToolCallDraft>,
     pub(super) usage: Option<Usage>,
-    pub(super) model: Option<String>,
+    /// Id, model and finish reasons; the model is also what [`StreamAccumulator::model`]
+    /// gives.
+    pub(super) response: ResponseInfo,
 }
 
 impl Assembly {
@@ -70,12 +79,22 @@ impl Assembly {
         &mut self.tool_calls[index]
     }
 
-    pub(super) fn set_model(&mut self, model: Option<&Value>) {
-        if let Some(model) = model.and_then(Value::as_str) {
-            if self.model.as_deref() != Some(model) {
-                self.model = Some(model.to_owned());
+    /// Takes the id, model and finish reasons a chunk carries (a chunk repeating the id
+    /// or the model allocates nothing).
+    pub(super) fn note_response(&mut self, id: Option<&str>, model: Option<&str>) {
+        fn note(slot: &mut Option<String>, value: Option<&str>) {
+            if let Some(value) = value {
+                if slot.as_deref() != Some(value) {
+                    *slot = Some(value.to_owned());
+                }
             }
         }
+        note(&mut self.response.id, id);
+        note(&mut self.response.model, model);
+    }
+
+    pub(super) fn response_info(&self) -> Option<ResponseInfo> {
+        (!self.response.is_empty()).then(|| self.response.clone())
     }
 
     pub(super) fn output(&self) -> Option<Value> {
@@ -153,7 +172,12 @@ macro_rules! json_accumulator {
 
             /// The model the stream named.
             pub fn model(&self) -> Option<&str> {
-                self.assembly.model.as_deref()
+                self.assembly.response.model.as_deref()
+            }
+
+            /// The response's id, model and finish reasons the stream told so far.
+            pub fn response_info(&self) -> Option<ResponseInfo> {
+                self.assembly.response_info()
             }
         }
 
@@ -176,6 +200,10 @@ macro_rules! json_accumulator {
 
             fn model(&self) -> Option<&str> {
                 Self::model(self)
+            }
+
+            fn response_info(&self) -> Option<ResponseInfo> {
+                Self::response_info(self)
             }
         }
     };

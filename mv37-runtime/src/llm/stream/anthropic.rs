@@ -4,12 +4,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::accumulator::{json_accumulator, str_of, Assembly, StreamAccumulator};
-use crate::record::{Content, Usage};
+use crate::llm::call::response_info_from_anthropic;
+use crate::record::{Content, ResponseInfo, Usage};
 use crate::usage::usage_from_anthropic;
 
 /// Assembles Anthropic Messages streams: `message_start` (model, input and cache
 /// usage), `content_block_start` / `content_block_delta` (`text_delta`,
-/// `input_json_delta` of a `tool_use` block) and `message_delta` (output usage).
+/// `input_json_delta` of a `tool_use` block) and `message_delta` (output usage and the
+/// stop reason); the response's id and model come from `message_start`.
 /// Thinking deltas count as output for time to first token but are not assembled.
 ///
 /// ```
@@ -71,14 +73,8 @@ impl AnthropicAccumulator {
     fn push_value(&mut self, event: &Value) -> bool {
         let assembly = &mut self.assembly;
         match str_of(event, "type") {
-            Some("message_start") => {
-                if let Some(message) = event.get("message") {
-                    assembly.set_model(message.get("model"));
-                }
-                self.merge_usage(event);
-                false
-            }
-            Some("message_delta") => {
+            Some("message_start") | Some("message_delta") => {
+                assembly.response.merge(response_info_from_anthropic(event));
                 self.merge_usage(event);
                 false
             }

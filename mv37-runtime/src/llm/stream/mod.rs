@@ -91,6 +91,9 @@ impl<A> Recorder<A> {
         if let Some(usage) = usage {
             span.set_usage(usage);
         }
+        if let Some(info) = self.accumulator.response_info() {
+            span.set_response_info(info);
+        }
         if span.captures_content() {
             if let Some(output) = self.accumulator.output() {
                 span.record_output(&output);
@@ -114,7 +117,8 @@ pin_project_lite::pin_project! {
     /// It yields the inner stream's items unchanged. When the inner stream ends, the span
     /// gets [`TTFT_MS_ATTRIBUTE`], [`TOKENS_PER_SECOND_ATTRIBUTE`],
     /// [`STREAM_CHUNKS_ATTRIBUTE`], the final usage (priced with
-    /// [`TracedStream::prices`]), the assembled output and an assistant message, and ends.
+    /// [`TracedStream::prices`]), the response's id, model and finish reasons, the
+    /// assembled output and an assistant message, and ends.
     /// Dropped before its end, it records what it saw so far and ends the span
     /// `cancelled`. An `Err` item of a [`trace_try_stream`] marks the span failed.
     ///

@@ -4,14 +4,18 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::accumulator::{json_accumulator, str_of, Assembly, StreamAccumulator};
-use crate::record::{Content, Usage};
+use crate::llm::call::response_info_from_openai;
+use crate::record::{Content, ResponseInfo, Usage};
 use crate::usage::usage_from_openai;
 
 /// Assembles OpenAI streams: Chat Completions chunks (`choices[].delta.content`,
 /// `choices[].delta.tool_calls`, and the final chunk's `usage` when the request set
 /// `stream_options.include_usage`) and Responses API events
 /// (`response.output_text.delta`, `response.function_call_arguments.delta`,
-/// `response.output_item.done`, and `response.completed` with the usage).
+/// `response.output_item.done`, and `response.completed` with the usage). The response's
+/// id, model and finish reasons come from the chunks' `id`, `model` and each choice's
+/// `finish_reason`, or from the response the Responses events carry (see
+/// [`response_info_from_openai`](crate::response_info_from_openai)).
 ///
 /// ```
 /// use mv37_runtime::{OpenAiAccumulator, StreamAccumulator};
@@ -24,6 +28,8 @@ use crate::usage::usage_from_openai;
 #[derive(Debug, Clone, Default)]
 pub struct OpenAiAccumulator {
     assembly: Assembly,
+    /// Chat Completions finish reasons by choice index, as their chunks arrive.
+    choice_reasons: Vec<(u64, String)>,
 }
 
 impl OpenAiAccumulator {
@@ -36,7 +42,7 @@ impl OpenAiAccumulator {
 
     fn push_chat_chunk(&mut self, chunk: &Value) -> bool {
         let assembly = &mut self.assembly;
-        assembly.set_model(chunk.get("model"));
+        assembly.note_response(str_of(chunk, "id"), str_of(chunk, "model"));
         if chunk.get("usage").is_some_and(Value::is_object) {
             assembly.usage = Some(usage_from_openai(chunk));
         }
@@ -45,6 +51,17 @@ impl OpenAiAccumulator {
             .get("choices")
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice);
+        for choice in choices {
+            if let Some(reason) = str_of(choice, "finish_reason") {
+                let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+                match self.choice_reasons.iter_mut().find(|(i, _)| *i == index) {
+                    Some((_, recorded)) => reason.clone_into(recorded),
+                    None => self.choice_reasons.push((index, reason.to_owned())),
+                }
+                self.choice_reasons.sort_by_key(|(index, _)| *index);
+                assembly.response.finish_reasons = self.choice_reasons.iter().map(|(_, r)| r.clone()).collect();
+            }
+        }
         // The first choice is the response; `n > 1` streams interleave others.
         for choice in choices
             .iter()
@@ -117,7 +134,13 @@ impl OpenAiAccumulator {
             | "response.incomplete"
             | "response.failed" => {
                 if let Some(response) = event.get("response") {
-                    assembly.set_model(response.get("model"));
+                    let mut info = response_info_from_openai(response);
+                    // A completed response that called a function ended for a tool call,
+                    // even when the event leaves its output out (the stream had it).
+                    if info.finish_reasons == ["stop"] && !assembly.tool_calls.is_empty() {
+                        info.finish_reasons = vec!["tool_calls".to_owned()];
+                    }
+                    assembly.response.merge(info);
                     if response.get("usage").is_some_and(Value::is_object) {
                         assembly.usage = Some(usage_from_openai(response));
                     }
