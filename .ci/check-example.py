@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs one example of examples/ offline, the way a user would, and checks what it wrote.
 
-    .ci/check-example.py support_agent|openai_agent|async_agent|otlp_export [cargo args...]
+    .ci/check-example.py support_agent|openai_agent|async_agent|otlp_export|rag_agent [cargo args...]
 
 It runs `cargo run --quiet --example NAME` (plus the extra cargo args, such as
 `--locked`) in a fresh temporary directory, under a time bound, with no network:
@@ -196,6 +196,51 @@ def check_openai_agent(cargo_args, workdir):
     )
     exported = expect_stats_line(stdout, records, path)
     return f"{exported} records: trace openai_agent, {len(spans)} spans (one streamed) with usage and cost; stats balanced, 0 dropped"
+
+
+def check_rag_agent(cargo_args, workdir):
+    path = os.path.join(workdir, "traces.jsonl")
+    stdout, stderr = run_example("rag_agent", cargo_args, {"MV37_JSONL_PATH": path}, workdir)
+    records = read_jsonl(path)
+    traces = [r for r in records if r["type"] == "trace"]
+    expect([(t["name"], t["status"]) for t in traces] == [("rag_agent", "ok"), ("rag_agent", "error")],
+           f"traces {[(t['name'], t['status']) for t in traces]}")
+    answered, failed = traces
+    expect(answered.get("user_id") == "cus_123" and answered.get("session_id") == "sess_42", "trace ids")
+    expect(answered.get("attributes", {}).get("tags") == ["rag", "anthropic"], "the trace's tags")
+    spans = {r["name"]: r for r in records if r["type"] == "span"}
+    tree = {
+        "support_agent": ("agent", answered["span_id"]),
+        "search_kb": ("retrieval", spans.get("support_agent", {}).get("span_id")),
+        "anthropic.messages": ("llm", spans.get("support_agent", {}).get("span_id")),
+        "issue_refund": ("tool", spans.get("support_agent", {}).get("span_id")),
+        "track_parcel": ("tool", failed["span_id"]),
+    }
+    expect(sorted(spans) == sorted(tree), f"spans {sorted(spans)}, expected {sorted(tree)}")
+    for name, (kind, parent) in tree.items():
+        expect(spans[name]["kind"] == kind, f"span {name} is a {spans[name]['kind']!r}, expected {kind!r}")
+        expect(spans[name]["parent_span_id"] == parent, f"span {name}'s parent is {spans[name]['parent_span_id']}")
+    expect(spans["track_parcel"]["status"] == "error", "the failed tool span is an error")
+    documents = spans["search_kb"].get("documents", [])
+    expect([d.get("id") for d in documents] == ["kb-12", "kb-47"], f"documents {documents!r}")
+    expect(all(d.get("content") and d.get("score") is not None for d in documents), "documents have text and scores")
+    llm = spans["anthropic.messages"]
+    usage = llm.get("usage", {})
+    got = tuple(usage.get(k) for k in ("input_tokens", "cached_tokens", "cache_write_tokens", "output_tokens"))
+    expect(got == (3638, 2400, 1200, 96), f"llm usage {usage!r}")
+    expect(usage.get("cost_usd", 0) > 0, "the llm call is priced")
+    expect((llm.get("request") or {}).get("temperature") == 0.2, f"request parameters {llm.get('request')!r}")
+    expect((llm.get("response") or {}).get("id") == "msg_01RagAgentExample", f"response {llm.get('response')!r}")
+    feedback = {r["name"]: r for r in records if r["type"] == "feedback"}
+    expect(sorted(feedback) == ["csat", "grounded", "thumbs"], f"feedback {sorted(feedback)}")
+    expect(feedback["thumbs"]["trace_id"] == failed["trace_id"], "the thumbs-down is on the failed trace")
+    late = feedback["csat"]
+    expect(late.get("root_span_id") == answered["span_id"], "late feedback names the trace's root span")
+    expect(late.get("context") == {"tenant": "acme"}, f"late feedback keeps the trace's context: {late.get('context')!r}")
+    exported = expect_stats_line(stdout, records, path)
+    expect("agent support_agent ok" in stderr, "the console tree is on stderr")
+    return (f"{exported} records: two rag_agent traces (ok, error), agent → retrieval (2 documents), llm "
+            "(cache reads and writes, priced), tool; 3 feedback, the late one under the trace's root; stats balanced")
 
 
 def check_async_agent(cargo_args, workdir):
@@ -403,6 +448,7 @@ CHECKS = {
     "openai_agent": check_openai_agent,
     "async_agent": check_async_agent,
     "otlp_export": check_otlp_export,
+    "rag_agent": check_rag_agent,
 }
 
 
