@@ -152,6 +152,17 @@ def check_phoenix(base, records):
             table.equal("model", "`llm.model_name`, `gen_ai.request.model`", r["model"], attrs.get("llm.model_name"), where)
         if r.get("provider"):
             table.equal("provider", "`llm.provider`, `gen_ai.provider.name`", r["provider"], attrs.get("llm.provider"), where)
+        if r.get("error"):
+            table.equal("error message", "span status message, `exception` event", r["error"]["message"],
+                        span.get("status_message"), where)
+        request = r.get("request") or {}
+        if request.get("temperature") is not None:
+            params = json.loads(attrs.get("llm.invocation_parameters") or "{}")
+            table.equal("request parameters", "`llm.invocation_parameters`, `gen_ai.request.*`",
+                        request["temperature"], params.get("temperature"), where)
+        response = r.get("response") or {}
+        if response.get("id"):
+            table.equal("response id", "`gen_ai.response.id`", response["id"], attrs.get("gen_ai.response.id"), where)
         usage = r.get("usage") or {}
         for field, oi_key, _, genai_key in TOKENS:
             if usage.get(field) is not None:
@@ -287,6 +298,16 @@ def check_mlflow(base, records):
             if r.get("provider"):
                 table.equal("provider", "`llm.provider`, `gen_ai.provider.name`", r["provider"],
                             attrs.get("mlflow.llm.provider"), where)
+            if r.get("error"):
+                table.equal("error message", "span status message, `exception` event", r["error"]["message"],
+                            span.status.description, where)
+            request = r.get("request") or {}
+            if request.get("temperature") is not None:
+                table.equal("request parameters", "`llm.invocation_parameters`, `gen_ai.request.*`",
+                            request["temperature"], attrs.get("gen_ai.request.temperature"), where)
+            response = r.get("response") or {}
+            if response.get("id"):
+                table.equal("response id", "`gen_ai.response.id`", response["id"], attrs.get("gen_ai.response.id"), where)
             usage = r.get("usage") or {}
             mlflow_usage = attrs.get("mlflow.chat.tokenUsage") or {}
             for field, oi_key, mlflow_key, genai_key in TOKENS:
