@@ -128,6 +128,7 @@ pub fn run(args: GenerateArgs) -> Result<u8, CliError> {
                 documents: Vec::new(),
                 attributes: serde_json::Map::new(),
                 messages: Vec::new(),
+                events: Vec::new(),
                 scope: None,
             });
             task_start += latency;
@@ -157,6 +158,7 @@ pub fn run(args: GenerateArgs) -> Result<u8, CliError> {
             documents: Vec::new(),
             attributes: serde_json::Map::new(),
             messages: Vec::new(),
+            events: Vec::new(),
             scope: None,
         });
         let trace = Record::Trace(TraceRecord {
@@ -177,6 +179,7 @@ pub fn run(args: GenerateArgs) -> Result<u8, CliError> {
             output: None,
             attributes: serde_json::Map::new(),
             messages: Vec::new(),
+            events: Vec::new(),
             context: None,
             environment: None,
             release: None,

@@ -91,7 +91,7 @@ pub use messages::{FeedbackBuilder, MessageBuilder};
 pub use payload::{Payload, DEPTH_LIMIT_KEY, MAX_DEPTH as MAX_PAYLOAD_DEPTH, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use pipeline::{FlushError, ShutdownError};
 pub use record::{
-    Attributes, Content, ContentPart, Document, DocumentRecord, ErrorInfo, FeedbackRecord, MessageRecord, Record,
+    Attributes, EventRecord, Content, ContentPart, Document, DocumentRecord, ErrorInfo, FeedbackRecord, MessageRecord, Record,
     RecordParseError, RequestParams, ResponseInfo, Role, SignalRecord, SpanKind, SpanRecord, Status, TraceRecord,
     TraceScope, Usage, SCHEMA_VERSION,
 };

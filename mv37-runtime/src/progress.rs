@@ -11,7 +11,7 @@ use crate::clock;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::record::{
-    Attributes, DocumentRecord, ErrorInfo, MessageRecord, RequestParams, ResponseInfo, SpanKind, SpanRecord, Status,
+    Attributes, DocumentRecord, ErrorInfo, EventRecord, MessageRecord, RequestParams, ResponseInfo, SpanKind, SpanRecord, Status,
     TraceRecord, TraceScope, Usage, RECORD_BASE_BYTES,
 };
 
@@ -34,6 +34,7 @@ pub(crate) struct Extras {
     pub(crate) documents: Vec<DocumentRecord>,
     pub(crate) attributes: Attributes,
     pub(crate) messages: Vec<MessageRecord>,
+    pub(crate) events: Vec<EventRecord>,
 }
 
 impl Extras {
@@ -44,6 +45,7 @@ impl Extras {
                 + extras.output.as_ref().map_or(0, Payload::len)
                 + crate::record::messages_bytes(&extras.messages)
                 + crate::record::documents_bytes(&extras.documents)
+                + crate::record::events_bytes(&extras.events)
         })
     }
 }
@@ -216,6 +218,7 @@ impl SpanState {
             documents: extras.documents,
             attributes: extras.attributes,
             messages: extras.messages,
+            events: extras.events,
             scope,
         }
     }
@@ -279,6 +282,7 @@ impl TraceState {
             output: extras.output,
             attributes: extras.attributes,
             messages: extras.messages,
+            events: extras.events,
             context: scope.and_then(|scope| scope.context.clone()),
             environment: resource.environment.clone(),
             release: resource.release.clone(),

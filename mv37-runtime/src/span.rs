@@ -100,6 +100,20 @@ macro_rules! recording_methods {
             }
         }
 
+        /// Records an event at this moment, with its attributes (exported as an OTLP span
+        /// event; the `tracing` bridge records log lines this way). Attributes are content:
+        /// none are kept when the client captures no content.
+        pub fn add_event(&self, name: impl Into<String>, attributes: $crate::record::Attributes) {
+            if let Some(policy) = self.capture_policy() {
+                let event = $crate::record::EventRecord {
+                    time_unix_nano: $crate::clock::unix_nanos_now(),
+                    name: name.into(),
+                    attributes: if policy.content { attributes } else { Default::default() },
+                };
+                self.change(|progress| progress.extras().events.push(event));
+            }
+        }
+
         /// Sets one attribute.
         pub fn set_attribute(&self, key: impl Into<String>, value: impl serde::Serialize) {
             if self.capture_policy().is_some() {

@@ -170,6 +170,20 @@ impl Trace {
         }
     }
 
+    /// Records an event on the trace's root span at this moment, with its attributes
+    /// (none kept when the client captures no content).
+    pub fn add_event(&self, name: impl Into<String>, attributes: crate::record::Attributes) {
+        if let Some(inner) = &self.inner {
+            let attributes = if inner.recorder.capture.content { attributes } else { Default::default() };
+            let event = crate::record::EventRecord {
+                time_unix_nano: clock::unix_nanos_now(),
+                name: name.into(),
+                attributes,
+            };
+            self.update(|extras| extras.events.push(event));
+        }
+    }
+
     /// Records the trace's input (not even serialized when the client captures no
     /// content).
     pub fn record_input<T: Serialize + ?Sized>(&self, input: &T) {

@@ -87,12 +87,15 @@ impl Record {
             input.as_ref().map_or(0, Payload::len) + output.as_ref().map_or(0, Payload::len)
         };
         BASE + match self {
-            Record::Trace(r) => payloads(&r.input, &r.output) + r.name.len() + messages_bytes(&r.messages),
+            Record::Trace(r) => {
+                payloads(&r.input, &r.output) + r.name.len() + messages_bytes(&r.messages) + events_bytes(&r.events)
+            }
             Record::Span(r) => {
                 payloads(&r.input, &r.output)
                     + r.name.len()
                     + messages_bytes(&r.messages)
                     + documents_bytes(&r.documents)
+                    + events_bytes(&r.events)
             }
             Record::Message(r) => r.content.approx_bytes(),
             Record::Feedback(r) => r.comment.as_ref().map_or(0, String::len) + 32,
@@ -106,6 +109,10 @@ pub(crate) const RECORD_BASE_BYTES: usize = std::mem::size_of::<Record>() + 64;
 
 pub(crate) fn messages_bytes(messages: &[MessageRecord]) -> usize {
     messages.iter().map(|m| 128 + m.content.approx_bytes()).sum()
+}
+
+pub(crate) fn events_bytes(events: &[EventRecord]) -> usize {
+    events.iter().map(|e| 32 + e.name.len() + e.attributes.len() * 64).sum()
 }
 
 pub(crate) fn documents_bytes(documents: &[DocumentRecord]) -> usize {
@@ -426,6 +433,9 @@ pub struct SpanRecord {
     /// Messages recorded while the span was open, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageRecord>,
+    /// Events recorded while the span was open, in order (log lines from `tracing`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventRecord>,
     /// The trace-level fields (in JSON: the trace's `context`, merged onto every record).
     #[serde(
         rename = "context",
@@ -483,6 +493,9 @@ pub struct TraceRecord {
     /// Messages recorded in the trace outside any span, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageRecord>,
+    /// Events recorded on the trace's root span, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventRecord>,
     /// Fields merged onto every record of the trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Arc<Attributes>>,
@@ -524,6 +537,19 @@ pub struct MessageRecord {
         with = "scope_as_context"
     )]
     pub scope: Option<Arc<TraceScope>>,
+}
+
+/// Something that happened at a point in a span's life: a log line (a `tracing` event)
+/// or an event the program added with `add_event`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// When it happened, in Unix nanoseconds.
+    pub time_unix_nano: u64,
+    /// What happened (a log line's message).
+    pub name: String,
+    /// Its fields (for a `tracing` event also `level` and `target`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attributes: Attributes,
 }
 
 /// Feedback on a trace, recorded during the trace or attached later by trace id.
@@ -616,6 +642,7 @@ mod tests {
             documents: Vec::new(),
             attributes: Map::new(),
             messages: Vec::new(),
+            events: Vec::new(),
             scope: None,
         });
         let line = record.to_json_line().expect("serializes");
@@ -672,6 +699,7 @@ mod tests {
             ],
             attributes: Map::new(),
             messages: Vec::new(),
+            events: Vec::new(),
             scope: None,
         });
         let line = record.to_json_line().expect("serializes");

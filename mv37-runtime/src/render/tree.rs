@@ -237,6 +237,7 @@ mod tests {
             documents: Vec::new(),
             attributes: Default::default(),
             messages: Vec::new(),
+            events: Vec::new(),
             scope: None,
         }
     }

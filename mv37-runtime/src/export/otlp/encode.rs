@@ -23,7 +23,7 @@ use crate::export::resource::ResourceInfo;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::record::{
-    Attributes, ErrorInfo, FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, Status,
+    Attributes, ErrorInfo, EventRecord, FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, Status,
     TraceRecord, TraceScope,
 };
 
@@ -244,6 +244,8 @@ struct Common<'a> {
     output: Option<&'a Payload>,
     custom: &'a Attributes,
     messages: &'a [MessageRecord],
+    /// Events recorded on it (log lines), sent as span events.
+    events: &'a [EventRecord],
     /// The response's finish reasons, for the output messages.
     finish_reasons: &'a [String],
     status: Status,
@@ -262,7 +264,16 @@ fn common_attributes(attributes: &mut Vec<KeyValue>, common: Common<'_>) -> (Vec
     }
     custom_attributes(attributes, common.custom);
     messages_to_span(attributes, common.messages, common.finish_reasons);
-    let mut events = Vec::new();
+    let mut events: Vec<span::Event> = common
+        .events
+        .iter()
+        .map(|event| span::Event {
+            time_unix_nano: event.time_unix_nano,
+            name: event.name.clone(),
+            attributes: event.attributes.iter().map(|(key, value)| kv_json(key.as_str(), value)).collect(),
+            dropped_attributes_count: 0,
+        })
+        .collect();
     let status = otlp_status(common.status, common.error, attributes, &mut events, common.end);
     (events, status)
 }
@@ -279,6 +290,7 @@ fn encode_trace(trace: &TraceRecord) -> Span {
             output: trace.output.as_ref(),
             custom: &trace.attributes,
             messages: &trace.messages,
+            events: &trace.events,
             finish_reasons: &[],
             status: trace.status,
             error: trace.error.as_ref(),
@@ -431,6 +443,7 @@ fn encode_span(record: &SpanRecord) -> Span {
             output: record.output.as_ref(),
             custom: &record.attributes,
             messages: &record.messages,
+            events: &record.events,
             finish_reasons: record.response.as_ref().map_or(&[], |r| r.finish_reasons.as_slice()),
             status: record.status,
             error: record.error.as_ref(),
