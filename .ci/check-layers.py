@@ -34,7 +34,7 @@ LAYERS = [
              "llm::stream::accumulator", "llm::stream::openai", "llm::stream::anthropic"]),
     ("client and config", ["config", "client", "client::builder"]),
     ("instrumented-function runtime", ["instrument", "instrument::input", "instrument::output",
-                                       "instrument::span", "instrument::trace", "lib"]),
+                                       "instrument::span", "instrument::trace", "tracing_bridge", "tracing_bridge::fields", "lib"]),
 ]
 
 

@@ -562,10 +562,17 @@ fn self_signed_tls_server() -> (String, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
-            counted.fetch_add(1, Ordering::SeqCst);
             let config = Arc::clone(&config);
+            let counted = Arc::clone(&counted);
             std::thread::spawn(move || {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                // Count only TLS clients (a handshake record starts with 0x16): a client of
+                // another test may still be retrying a port this listener now has. The
+                // count is made before the certificate is sent, so before the client fails.
+                let mut first = [0u8; 1];
+                if stream.peek(&mut first).is_ok_and(|n| n == 1) && first[0] == 0x16 {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
                 let Ok(connection) = rustls::ServerConnection::new(config) else {
                     return;
                 };

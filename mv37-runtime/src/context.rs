@@ -65,6 +65,13 @@ impl Context {
         }
     }
 
+    /// The context in which `trace` is open and none of its spans.
+    pub fn of_trace(trace: &Trace) -> Self {
+        Self {
+            frame: trace.inner().map(|inner| Frame::Trace(Arc::clone(inner))),
+        }
+    }
+
     /// Whether no trace is open in this context.
     pub fn is_empty(&self) -> bool {
         self.frame.is_none()

@@ -38,6 +38,8 @@ mod client;
 mod config;
 // The runtime of instrumented functions (what the macros expand to):
 mod instrument;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
 
 /// What the macros of `mv37-macros` expand to (reached as `mv37::__private`); not a
 /// public API.
@@ -91,9 +93,9 @@ pub use messages::{FeedbackBuilder, MessageBuilder};
 pub use payload::{Payload, DEPTH_LIMIT_KEY, MAX_DEPTH as MAX_PAYLOAD_DEPTH, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};
 pub use pipeline::{FlushError, ShutdownError};
 pub use record::{
-    Attributes, EventRecord, Content, ContentPart, Document, DocumentRecord, ErrorInfo, FeedbackRecord, MessageRecord, Record,
-    RecordParseError, RequestParams, ResponseInfo, Role, SignalRecord, SpanKind, SpanRecord, Status, TraceRecord,
-    TraceScope, Usage, SCHEMA_VERSION,
+    Attributes, Content, ContentPart, Document, DocumentRecord, ErrorInfo, EventRecord, FeedbackRecord, MessageRecord,
+    Record, RecordParseError, RequestParams, ResponseInfo, Role, SignalRecord, SpanKind, SpanRecord, Status,
+    TraceRecord, TraceScope, Usage, SCHEMA_VERSION,
 };
 pub use redact::REDACTION_ERROR_KEY;
 pub use scope::{ScopeFuture, ScopeGuard};

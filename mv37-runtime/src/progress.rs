@@ -11,8 +11,8 @@ use crate::clock;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::record::{
-    Attributes, DocumentRecord, ErrorInfo, EventRecord, MessageRecord, RequestParams, ResponseInfo, SpanKind, SpanRecord, Status,
-    TraceRecord, TraceScope, Usage, RECORD_BASE_BYTES,
+    Attributes, DocumentRecord, ErrorInfo, EventRecord, MessageRecord, RequestParams, ResponseInfo, SpanKind,
+    SpanRecord, Status, TraceRecord, TraceScope, Usage, RECORD_BASE_BYTES,
 };
 
 /// Messages one span or trace record carries; later ones are sent as records of their own.

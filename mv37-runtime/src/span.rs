@@ -108,7 +108,11 @@ macro_rules! recording_methods {
                 let event = $crate::record::EventRecord {
                     time_unix_nano: $crate::clock::unix_nanos_now(),
                     name: name.into(),
-                    attributes: if policy.content { attributes } else { Default::default() },
+                    attributes: if policy.content {
+                        attributes
+                    } else {
+                        Default::default()
+                    },
                 };
                 self.change(|progress| progress.extras().events.push(event));
             }

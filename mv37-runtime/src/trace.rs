@@ -38,6 +38,10 @@ impl std::fmt::Debug for Trace {
 }
 
 impl Trace {
+    pub(crate) fn inner(&self) -> Option<&Arc<SharedTrace>> {
+        self.inner.as_ref()
+    }
+
     pub(crate) fn from_inner(inner: Option<Arc<SharedTrace>>) -> Self {
         Self { inner }
     }
@@ -174,7 +178,11 @@ impl Trace {
     /// (none kept when the client captures no content).
     pub fn add_event(&self, name: impl Into<String>, attributes: crate::record::Attributes) {
         if let Some(inner) = &self.inner {
-            let attributes = if inner.recorder.capture.content { attributes } else { Default::default() };
+            let attributes = if inner.recorder.capture.content {
+                attributes
+            } else {
+                Default::default()
+            };
             let event = crate::record::EventRecord {
                 time_unix_nano: clock::unix_nanos_now(),
                 name: name.into(),

@@ -99,6 +99,11 @@ impl MemoryExporter {
         self.spans().into_iter().find(|s| s.name == name)
     }
 
+    /// The trace with this name (the first, if several); `None` if there is none.
+    pub fn trace(&self, name: &str) -> Option<TraceRecord> {
+        self.traces().into_iter().find(|t| t.name == name)
+    }
+
     /// Every record of one trace.
     pub fn trace_records(&self, trace_id: TraceId) -> Vec<Record> {
         self.filter(|r| (r.trace_id() == trace_id).then(|| r.clone()))

@@ -23,8 +23,8 @@ use crate::export::resource::ResourceInfo;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::record::{
-    Attributes, ErrorInfo, EventRecord, FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord, Status,
-    TraceRecord, TraceScope,
+    Attributes, ErrorInfo, EventRecord, FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord,
+    Status, TraceRecord, TraceScope,
 };
 
 /// Encodes records into OTLP spans; kept separate from the transport so it can be
@@ -270,7 +270,11 @@ fn common_attributes(attributes: &mut Vec<KeyValue>, common: Common<'_>) -> (Vec
         .map(|event| span::Event {
             time_unix_nano: event.time_unix_nano,
             name: event.name.clone(),
-            attributes: event.attributes.iter().map(|(key, value)| kv_json(key.as_str(), value)).collect(),
+            attributes: event
+                .attributes
+                .iter()
+                .map(|(key, value)| kv_json(key.as_str(), value))
+                .collect(),
             dropped_attributes_count: 0,
         })
         .collect();
