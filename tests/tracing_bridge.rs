@@ -310,3 +310,24 @@ fn events_inside_an_mv37_span_are_kept_on_it() {
     let line = serde_json::to_string(span).expect("serializes");
     assert!(line.contains(r#""events":[{"#), "{line}");
 }
+
+#[test]
+fn an_operation_and_tool_name_recorded_late_retype_and_rename_the_span() {
+    let (client, memory) = client();
+    client.trace("late").run(|_| {
+        let span = tracing::info_span!(
+            "agent_step",
+            gen_ai.operation.name = tracing::field::Empty,
+            gen_ai.tool.name = tracing::field::Empty
+        );
+        let _entered = span.enter();
+        span.record("gen_ai.operation.name", "execute_tool");
+        span.record("gen_ai.tool.name", "lookup_order");
+    });
+    flushed(&client);
+    assert!(memory.span("agent_step").is_none(), "renamed");
+    let tool = memory
+        .span("lookup_order")
+        .expect("the tool span, under its tool's name");
+    assert_eq!(tool.kind, SpanKind::Tool);
+}

@@ -35,6 +35,9 @@ pub(crate) struct Extras {
     pub(crate) attributes: Attributes,
     pub(crate) messages: Vec<MessageRecord>,
     pub(crate) events: Vec<EventRecord>,
+    /// A kind and a name learnt after the span started (the `tracing` bridge, when a
+    /// span records its GenAI operation late); they replace those it started with.
+    pub(crate) retyped: Option<(Option<SpanKind>, Option<Cow<'static, str>>)>,
 }
 
 impl Extras {
@@ -201,8 +204,14 @@ impl SpanState {
             trace_id,
             span_id,
             parent_span_id: Some(self.parent),
-            kind: self.kind,
-            name: self.name,
+            kind: match &extras.retyped {
+                Some((Some(kind), _)) => kind.clone(),
+                _ => self.kind,
+            },
+            name: match extras.retyped {
+                Some((_, Some(name))) => name,
+                _ => self.name,
+            },
             start_time_unix_nano: start,
             end_time_unix_nano: start.saturating_add(latency),
             latency_ns: latency,

@@ -200,6 +200,20 @@ impl Span {
     }
 
     /// Changes the open span's progress (ignored once it ended).
+    /// Replaces the kind and the name the span started with (either, or both).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn retype(&self, kind: Option<crate::record::SpanKind>, name: Option<std::borrow::Cow<'static, str>>) {
+        self.change(|progress| {
+            let retyped = progress.extras().retyped.get_or_insert((None, None));
+            if kind.is_some() {
+                retyped.0 = kind;
+            }
+            if name.is_some() {
+                retyped.1 = name;
+            }
+        });
+    }
+
     pub(crate) fn change(&self, change: impl FnOnce(&mut Progress)) {
         if let Some(inner) = &self.inner {
             inner.update(change);

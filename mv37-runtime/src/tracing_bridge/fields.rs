@@ -217,7 +217,19 @@ pub(super) struct Gathered {
 }
 
 /// Applies recorded fields to `span`; fields that are no GenAI field become attributes.
-pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields) {
+/// `late`: recorded after the span started, when the operation and the tool, agent or
+/// `otel.name` retype and rename it (at the start they chose its kind and name).
+pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields, late: bool) {
+    if late {
+        let kind = fields.text("gen_ai.operation.name").map(kind_of_operation);
+        let named = |key: &str| fields.text(key).map(|name| Cow::Owned(name.to_owned()));
+        let name = named("otel.name")
+            .or_else(|| named("gen_ai.tool.name"))
+            .or_else(|| named("gen_ai.agent.name"));
+        if kind.is_some() || name.is_some() {
+            span.retype(kind, name);
+        }
+    }
     let mut request = RequestParams::default();
     let mut response = ResponseInfo::default();
     for (name, value) in &fields.0 {
@@ -229,7 +241,7 @@ pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields) {
             | "otel.kind"
             | "otel.status_code"
             | "otel.status_description" => {}
-            "gen_ai.agent.name" => {}
+            "gen_ai.agent.name" | "gen_ai.request.stream" => {}
             "gen_ai.request.model" => {
                 if let Some(model) = value.as_str() {
                     span.set_model(model);

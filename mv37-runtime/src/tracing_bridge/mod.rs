@@ -192,7 +192,7 @@ where
         }
         let span = builder.start_detached();
         let mut gathered = Gathered::default();
-        apply(&span, &mut gathered, &fields);
+        apply(&span, &mut gathered, &fields, false);
         let mut failure = Failure::default();
         failure.update(&fields);
         let bridged = Bridged {
@@ -215,7 +215,7 @@ where
         values.record(&mut fields);
         bridged.failure.update(&fields);
         if let Some(span) = &bridged.span {
-            apply(span, &mut bridged.gathered, &fields);
+            apply(span, &mut bridged.gathered, &fields, true);
         }
     }
 
