@@ -108,6 +108,7 @@ impl RequestParams {
 
     /// The sampling parameters alone, without the server: OpenInference's
     /// `llm.invocation_parameters`.
+    #[cfg(feature = "otlp")]
     pub(crate) fn invocation_parameters(&self) -> Self {
         Self {
             server_address: None,
