@@ -9,6 +9,8 @@
 // Data:
 mod clock;
 mod ids;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod payload;
 mod progress;
 mod record;

@@ -398,6 +398,17 @@ impl TraceBuilder {
         self
     }
 
+    /// Continues the span of an OpenTelemetry context (a new trace continues the current
+    /// context's span by itself; this names another one). A context with no valid span
+    /// changes nothing.
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_parent(self, context: &opentelemetry::Context) -> Self {
+        match crate::otel::parent_of(context) {
+            Some(parent) => self.parent(parent),
+            None => self,
+        }
+    }
+
     /// Continues the trace named by a W3C `traceparent` header.
     pub fn continue_from(self, traceparent: &str) -> Result<Self, IdParseError> {
         Ok(self.parent(traceparent.parse()?))
@@ -407,7 +418,14 @@ impl TraceBuilder {
         let Some(recorder) = self.recorder else {
             return (Trace::disabled(), None);
         };
-        let fields = self.fields;
+        #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+        let mut fields = self.fields;
+        // With no parent given, continue the span of the current OpenTelemetry context
+        // (an HTTP handler under `tracing-opentelemetry`), so that one request is one trace.
+        #[cfg(feature = "opentelemetry")]
+        if fields.parent.is_none() {
+            fields.parent = crate::otel::current_parent();
+        }
         let trace_id = fields.parent.map_or_else(TraceId::random, |p| p.trace_id);
         let sampled = fields.parent.is_none_or(|p| p.sampled) && recorder.sample(trace_id);
         if !sampled {
