@@ -103,11 +103,24 @@ pub enum Stack {
     /// tracing + tracing-subscriber's registry + tracing-opentelemetry over the same
     /// opentelemetry_sdk pipeline.
     Tracing,
+    /// tracing + tracing-subscriber's registry + mv37's `tracing` bridge recording every
+    /// span, into mv37's pipeline and a counting exporter.
+    Bridge,
+    /// The same, with the bridge's default filter, which the spans do not pass: what a
+    /// span the bridge rejects costs.
+    BridgeFiltered,
 }
 
 impl Stack {
     /// Every stack, in table order.
-    pub const ALL: [Stack; 4] = [Stack::Mv37, Stack::Fastrace, Stack::Otel, Stack::Tracing];
+    pub const ALL: [Stack; 6] = [
+        Stack::Mv37,
+        Stack::Fastrace,
+        Stack::Otel,
+        Stack::Tracing,
+        Stack::Bridge,
+        Stack::BridgeFiltered,
+    ];
 
     /// The name on the command line and in the report line.
     pub fn name(self) -> &'static str {
@@ -116,6 +129,8 @@ impl Stack {
             Stack::Fastrace => "fastrace",
             Stack::Otel => "otel",
             Stack::Tracing => "tracing",
+            Stack::Bridge => "bridge",
+            Stack::BridgeFiltered => "bridge-filtered",
         }
     }
 
@@ -126,6 +141,8 @@ impl Stack {
             Stack::Fastrace => "fastrace",
             Stack::Otel => "opentelemetry_sdk",
             Stack::Tracing => "tracing + tracing-opentelemetry",
+            Stack::Bridge => "tracing + mv37 layer",
+            Stack::BridgeFiltered => "tracing + mv37 layer, span filtered out",
         }
     }
 

@@ -12,6 +12,7 @@
 //! counted as dropped, `FAIL` when some are unaccounted for. The exit status is 0 for
 //! `ok` and `DROPPED` (`compare` flags the drops), 2 for `FAIL`, 64 on a usage error.
 
+mod bridge_stack;
 mod fastrace_stack;
 mod mv37_stack;
 mod otel_stack;
@@ -81,6 +82,8 @@ fn main() -> ExitCode {
         Stack::Fastrace => fastrace_stack::run(case, spans, &mut meter),
         Stack::Otel => otel_stack::run(case, spans, settings, &mut meter),
         Stack::Tracing => tracing_stack::run(case, spans, settings, &mut meter),
+        Stack::Bridge => bridge_stack::run(case, spans, settings, false, &mut meter),
+        Stack::BridgeFiltered => bridge_stack::run(case, spans, settings, true, &mut meter),
     };
     let Some((hot, cpu)) = meter.finish() else {
         eprintln!("error: the {stack} {case} run did not start and stop its meter");
