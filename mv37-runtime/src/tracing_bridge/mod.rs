@@ -186,12 +186,12 @@ where
         }
         let trace = parent.trace();
         let parent_id = parent.span().id().or_else(|| trace.root_span_id());
+        let mut gathered = Gathered::new(&kind);
         let mut builder = trace.span(kind).name(name);
         if let Some(parent_id) = parent_id {
             builder = builder.parent(parent_id);
         }
         let span = builder.start_detached();
-        let mut gathered = Gathered::default();
         apply(&span, &mut gathered, &fields, false);
         let mut failure = Failure::default();
         failure.update(&fields);
