@@ -4,14 +4,16 @@
 //! opens with `#[mv37::task]` nests inside rig's tool span.
 //!
 //! ```text
-//! cargo run --example rig_agent --features tracing
+//! cargo run -p mv37-rig-example --example rig_agent
 //! ```
 //!
-//! It starts a small OpenAI-compatible Chat Completions server on a free loopback port
-//! (canned answers: a tool call, then the answer once the tool's result is in, and a
-//! streamed answer to the follow-up), so it needs no network. The trace goes to standard
-//! error as a tree and to `MV37_JSONL_PATH` (default `mv37-traces.jsonl`), or where
-//! `MV37_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT` send it.
+//! It is a package of its own (`examples/rig`), so that rig's dependencies stay out of
+//! mv37's other builds; in your project: `mv37` with the `tracing` feature, `rig-agent`,
+//! and `rig-core` with `reqwest`. It starts a small OpenAI-compatible Chat Completions
+//! server on a free loopback port (canned answers: a tool call, then the answer once the
+//! tool's result is in, and a streamed answer to the follow-up), so it needs no network.
+//! The trace goes to standard error as a tree and to `MV37_JSONL_PATH` (default
+//! `mv37-traces.jsonl`), or where `MV37_EXPORTER` or `OTEL_EXPORTER_OTLP_ENDPOINT` send it.
 //!
 //! ```text
 //! trace rig_agent

@@ -1,21 +1,17 @@
-//! A real third-party agent through the `tracing` bridge: `examples/rig_agent.rs` (a rig
-//! agent with a tool, against its local OpenAI-compatible server, awaited then streamed)
-//! run into the memory exporter, and the tree it makes: one trace, agent → llm → tool →
-//! llm, then agent → llm for the streamed follow-up, with the example's own
+//! A real third-party agent through the `tracing` bridge: `examples/rig/rig_agent.rs` (a
+//! rig agent with a tool, against its local OpenAI-compatible server, awaited then
+//! streamed) run into the memory exporter, and the tree it makes: one trace, agent → llm →
+//! tool → llm, then agent → llm for the streamed follow-up, with the example's own
 //! `#[mv37::task]` span inside rig's tool span.
 
-#![cfg(feature = "tracing")]
 #![allow(clippy::panic)]
 
-mod support;
-
-#[path = "../examples/rig_agent.rs"]
+#[path = "../rig_agent.rs"]
 #[allow(dead_code)] // its `main`: the test calls `run` with a memory client instead
 mod example;
 
-use mv37::{SpanKind, SpanRecord, Status};
+use mv37::{Client, MemoryExporter, SpanKind, SpanRecord, Status};
 use serde_json::{json, Value};
-use support::memory::memory_client;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Each message of a span as `{"role", "content"}`, with the call a tool result answers.
@@ -42,7 +38,8 @@ async fn a_rig_agent_run_is_one_trace_of_agent_llm_tool_llm_with_the_mv37_span_i
     // The only test of this binary: rig's spans go through the global subscriber.
     let subscriber = tracing_subscriber::registry().with(mv37::tracing::layer());
     tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
-    let (client, memory) = memory_client();
+    let memory = MemoryExporter::new();
+    let client = Client::builder().exporter(memory.clone()).build().expect("a client");
     let base_url = example::fake_chat_api::start().expect("the fake API starts");
 
     let (answer, streamed) = example::run(&client, &base_url).await.expect("the agent answers");
