@@ -354,6 +354,11 @@ fn system_instructions_recorded_again_or_repeated_in_the_input_are_one_system_me
         // rig records them again when its model call adopts the span, and sends the
         // preamble as the first input message too.
         chat.record("gen_ai.system_instructions", r#"[{"type":"text","content":"Be brief."}]"#);
+        // Some emitters send them as a message.
+        chat.record(
+            "gen_ai.system_instructions",
+            r#"[{"role":"system","parts":[{"type":"text","content":"Be brief."}]}]"#,
+        );
         let input = r#"[{"role":"system","parts":[{"type":"text","content":"Be brief."}]},{"role":"user","parts":[{"type":"text","content":"Hi"}]}]"#;
         chat.record("gen_ai.input.messages", input);
         chat.record("gen_ai.input.messages", input);

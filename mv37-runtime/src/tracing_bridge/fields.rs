@@ -187,10 +187,19 @@ fn content_of(mut parts: Vec<ContentPart>) -> Content {
 }
 
 /// The system instructions in the GenAI conventions' JSON, a list of parts
-/// (`[{"type": "text", "content": ".."}]`), or plain text: one system message.
+/// (`[{"type": "text", "content": ".."}]`; a message's parts count too), or plain text:
+/// one system message.
 fn system_instructions(value: &Value) -> Option<ChatMessage> {
     let content = match parsed(value) {
-        Value::Array(parts) if !parts.is_empty() => content_of(parts.iter().map(content_part).collect()),
+        Value::Array(items) if !items.is_empty() => {
+            let parts = items
+                .iter()
+                .flat_map(|item| match item.get("parts").and_then(Value::as_array) {
+                    Some(parts) => parts.iter().map(content_part).collect(),
+                    None => vec![content_part(item)],
+                });
+            content_of(parts.collect())
+        }
         Value::String(text) if !text.is_empty() => Content::Text(text),
         _ => return None,
     };
