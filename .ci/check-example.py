@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Runs one example of examples/ offline, the way a user would, and checks what it wrote.
 
-    .ci/check-example.py support_agent|openai_agent|async_agent|otlp_export|rag_agent [cargo args...]
+    .ci/check-example.py support_agent|openai_agent|async_agent|otlp_export|rag_agent|rig_agent [cargo args...]
 
 It runs `cargo run --quiet --example NAME` (plus the extra cargo args, such as
-`--locked`) in a fresh temporary directory, under a time bound, with no network:
-openai_agent talks to its local fake API, otlp_export to a collector this script serves on
+`--locked`; `-p mv37-rig-example` for rig_agent, a package of its own) in a fresh
+temporary directory, under a time bound, with no network: openai_agent and rig_agent talk to their local fake APIs,
+otlp_export to a collector this script serves on
 127.0.0.1 (once over OTLP/HTTP protobuf, the default, and once over JSON with gzip). The
 records are read back with the standard library only (json, gzip and a small protobuf
 reader), not with mv37's code: each check names the trace, the spans and their parents,
@@ -264,6 +265,63 @@ def check_async_agent(cargo_args, workdir):
     return "one trace support_agent with llm openai.responses and both spawned tools (order_status, carrier_eta) as its children, 2 messages"
 
 
+def check_rig_agent(cargo_args, workdir):
+    # The example is in its own package, examples/rig (not a default member).
+    path = os.path.join(workdir, "traces.jsonl")
+    cargo_args = [*cargo_args, "-p", "mv37-rig-example"]
+    stdout, stderr = run_example("rig_agent", cargo_args, {"MV37_JSONL_PATH": path}, workdir)
+    expect("local fake Chat Completions API at http://127.0.0.1:" in stderr, "it used the local fake API")
+    expect("agent: Your order 4421 has shipped" in stdout, f"the agent's answer:\n{stdout}")
+    expect("agent (streamed): Done:" in stdout, f"the streamed answer:\n{stdout}")
+    records = read_jsonl(path)
+    trace = the_trace(records, "rig_agent")
+    # rig names its spans after the agent and the operation: several share a name, so
+    # the tree is read in start order.
+    spans = sorted((r for r in records if r["type"] == "span"), key=lambda r: r["start_time_unix_nano"])
+    shape = [(s["kind"], s["name"]) for s in spans]
+    expect(
+        shape
+        == [
+            ("agent", "support"),
+            ("llm", "chat"),
+            ("tool", "lookup_order"),
+            ("task", "find_order"),
+            ("llm", "chat"),
+            ("agent", "support"),
+            ("llm", "chat"),
+        ],
+        f"spans in start order {shape}",
+    )
+    agent, call_tool, tool, find_order, answer, follow_up, streamed = spans
+    for span, parent, parent_name in (
+        (agent, trace, "the trace"),
+        (call_tool, agent, "the agent"),
+        (tool, agent, "the agent"),
+        (find_order, tool, "rig's tool span"),
+        (answer, agent, "the agent"),
+        (follow_up, trace, "the trace"),
+        (streamed, follow_up, "the second agent"),
+    ):
+        expect(span["status"] == "ok", f"span {span['kind']} {span['name']} has status {span['status']!r}")
+        expect(
+            span["parent_span_id"] == parent["span_id"],
+            f"{span['kind']} {span['name']}'s parent is {span['parent_span_id']}, expected {parent_name}",
+        )
+    for call, expected in ((call_tool, (412, 19)), (answer, (468, 17)), (streamed, (505, 12))):
+        usage = call.get("usage", {})
+        expect((usage.get("input_tokens"), usage.get("output_tokens")) == expected, f"llm usage {usage!r}")
+        expect(call.get("model") == "gpt-4.1-mini" and call.get("provider") == "openai", f"model {call.get('model')!r}")
+        expect(call.get("messages"), "each llm span carries its messages")
+    roles = [m["role"] for m in answer["messages"]]
+    expect(roles == ["system", "user", "assistant", "tool", "assistant"], f"the second call's messages: {roles}")
+    expect(streamed.get("attributes", {}).get("gen_ai.request.stream") is True, "the streamed call says so")
+    expect(tool.get("input") == {"order_id": "4421"}, f"the tool's arguments {tool.get('input')!r}")
+    exported = expect_stats_line(stdout, records, path)
+    expect("tool lookup_order ok" in stderr and "task find_order ok" in stderr, "the console tree is on stderr")
+    return (f"{exported} records: trace rig_agent, agent → llm → tool (the mv37 task inside) → llm, then agent → "
+            "streamed llm, with usage and messages; stats balanced, 0 dropped")
+
+
 # --- otlp_export: a collector on loopback, and an independent reader of what it got ---
 
 
@@ -449,6 +507,7 @@ CHECKS = {
     "async_agent": check_async_agent,
     "otlp_export": check_otlp_export,
     "rag_agent": check_rag_agent,
+    "rig_agent": check_rig_agent,
 }
 
 

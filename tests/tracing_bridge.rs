@@ -10,7 +10,7 @@ mod support;
 use std::sync::OnceLock;
 
 use mv37::{Client, FutureExt as _, MemoryExporter, Record, SpanKind, Status};
-use serde_json::json;
+use serde_json::{json, Value};
 use support::memory::{flushed, memory_client};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
@@ -330,4 +330,140 @@ fn an_operation_and_tool_name_recorded_late_retype_and_rename_the_span() {
         .span("lookup_order")
         .expect("the tool span, under its tool's name");
     assert_eq!(tool.kind, SpanKind::Tool);
+}
+
+/// A chat span as rig opens it: the system instructions (GenAI parts) at the start, the
+/// input and output messages recorded later.
+fn rig_chat_span() -> tracing::Span {
+    tracing::info_span!(
+        "chat",
+        gen_ai.operation.name = "chat",
+        gen_ai.system_instructions = r#"[{"type":"text","content":"Be brief."}]"#,
+        gen_ai.input.messages = tracing::field::Empty,
+        gen_ai.output.messages = tracing::field::Empty,
+        gen_ai.request.stream = tracing::field::Empty,
+    )
+}
+
+#[test]
+fn system_instructions_recorded_again_or_repeated_in_the_input_are_one_system_message() {
+    let (client, memory) = client();
+    client.trace("instructed").run(|_| {
+        let chat = rig_chat_span();
+        let _entered = chat.enter();
+        // rig records them again when its model call adopts the span, and sends the
+        // preamble as the first input message too.
+        chat.record("gen_ai.system_instructions", r#"[{"type":"text","content":"Be brief."}]"#);
+        // Some emitters send them as a message.
+        chat.record(
+            "gen_ai.system_instructions",
+            r#"[{"role":"system","parts":[{"type":"text","content":"Be brief."}]}]"#,
+        );
+        let input = r#"[{"role":"system","parts":[{"type":"text","content":"Be brief."}]},{"role":"user","parts":[{"type":"text","content":"Hi"}]}]"#;
+        chat.record("gen_ai.input.messages", input);
+        chat.record("gen_ai.input.messages", input);
+    });
+    flushed(&client);
+    let chat = memory.span("chat").expect("chat");
+    let said: Vec<Value> = chat
+        .messages
+        .iter()
+        .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            json!({ "role": "system", "content": "Be brief." }),
+            json!({ "role": "user", "content": "Hi" }),
+        ]
+    );
+}
+
+#[test]
+fn a_tool_call_response_is_a_tool_message_answering_its_call() {
+    let (client, memory) = client();
+    client.trace("answered").run(|_| {
+        let chat = rig_chat_span();
+        let _entered = chat.enter();
+        // rig sends tool results in a user message, with any other part after them.
+        chat.record(
+            "gen_ai.input.messages",
+            r#"[{"role":"user","parts":[
+                {"type":"tool_call_response","id":"call_1","response":{"eta":"Friday"}},
+                {"type":"tool_call_response","id":"call_2","response":"refunded"},
+                {"type":"text","content":"Anything else?"}]}]"#,
+        );
+    });
+    flushed(&client);
+    let chat = memory.span("chat").expect("chat");
+    let said: Vec<(&str, Option<&str>, Value)> = chat
+        .messages
+        .iter()
+        .map(|m| (m.role.as_str(), m.tool_call_id.as_deref(), json!(m.content)))
+        .collect();
+    assert_eq!(
+        said[1..], // after the system instructions
+        [
+            ("tool", Some("call_1"), json!(r#"{"eta":"Friday"}"#)),
+            ("tool", Some("call_2"), json!("refunded")),
+            ("user", None, json!("Anything else?")),
+        ]
+    );
+}
+
+#[test]
+fn usage_on_an_agent_span_stays_in_attributes_and_a_streamed_call_says_so() {
+    let (client, memory) = client();
+    client.trace("totals").run(|_| {
+        let agent = tracing::info_span!(
+            "invoke_agent",
+            gen_ai.operation.name = "invoke_agent",
+            gen_ai.agent.name = "support",
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+        );
+        let _agent = agent.enter();
+        {
+            let chat = rig_chat_span();
+            let _chat = chat.enter();
+            chat.record("gen_ai.request.stream", true);
+        }
+        // rig's run totals: the sum of the model calls under the agent.
+        agent.record("gen_ai.usage.input_tokens", 880);
+        agent.record("gen_ai.usage.output_tokens", 36);
+    });
+    flushed(&client);
+    let agent = memory.span("support").expect("agent");
+    assert_eq!(agent.usage, None, "not counted a second time");
+    assert_eq!(agent.attributes.get("gen_ai.usage.input_tokens"), Some(&json!(880)));
+    assert_eq!(agent.attributes.get("gen_ai.usage.output_tokens"), Some(&json!(36)));
+    let chat = memory.span("chat").expect("chat");
+    assert_eq!(chat.attributes.get("gen_ai.request.stream"), Some(&json!(true)));
+}
+
+#[test]
+fn a_tool_call_whose_outcome_is_error_fails_the_tool_span() {
+    let (client, memory) = client();
+    client.trace("tools").run(|_| {
+        for (name, outcome) in [("carrier_eta", "error"), ("lookup_order", "success")] {
+            // As rig records a tool call: identity, then outcome and error type.
+            let tool = tracing::info_span!(
+                "execute_tool",
+                gen_ai.operation.name = "execute_tool",
+                gen_ai.tool.name = name,
+                gen_ai.tool.call.outcome = tracing::field::Empty,
+                gen_ai.tool.error.type = tracing::field::Empty,
+            );
+            let _entered = tool.enter();
+            tool.record("gen_ai.tool.call.outcome", outcome);
+            if outcome == "error" {
+                tool.record("gen_ai.tool.error.type", "execution");
+            }
+        }
+    });
+    flushed(&client);
+    let failed = memory.span("carrier_eta").expect("tool");
+    assert_eq!(failed.status, Status::Error);
+    assert_eq!(failed.error.as_ref().map(|e| e.message.as_str()), Some("execution"));
+    assert_eq!(memory.span("lookup_order").expect("tool").status, Status::Ok);
 }

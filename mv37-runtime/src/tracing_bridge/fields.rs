@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -88,11 +89,14 @@ pub(super) fn kind_and_name(span_name: &'static str, fields: &Fields) -> (SpanKi
 
 /// What the fields say about a failure, as the `tracing-opentelemetry` convention puts
 /// it: `otel.status_code = "ERROR"` fails the span, `otel.status_description` says why;
-/// either may come in its own `record` call.
+/// either may come in its own `record` call. A tool call whose
+/// `gen_ai.tool.call.outcome` is `"error"` fails too (rig's convention), with its
+/// `gen_ai.tool.error.type` as the message when no description says more.
 #[derive(Default)]
 pub(super) struct Failure {
     failed: bool,
     description: Option<String>,
+    tool_error: Option<String>,
 }
 
 impl Failure {
@@ -103,11 +107,22 @@ impl Failure {
         if let Some(description) = fields.text("otel.status_description") {
             self.description = Some(description.to_owned());
         }
+        if fields.text("gen_ai.tool.call.outcome") == Some("error") {
+            self.failed = true;
+        }
+        if let Some(kind) = fields.text("gen_ai.tool.error.type") {
+            self.tool_error = Some(kind.to_owned());
+        }
     }
 
     /// The error message, when the span failed.
     pub(super) fn message(&self) -> Option<&str> {
-        self.failed.then(|| self.description.as_deref().unwrap_or("error"))
+        self.failed.then(|| {
+            self.description
+                .as_deref()
+                .or(self.tool_error.as_deref())
+                .unwrap_or("error")
+        })
     }
 }
 
@@ -145,68 +160,114 @@ fn strings(value: &Value) -> Vec<String> {
     }
 }
 
+fn text_field(part: &Value, key: &str) -> String {
+    part.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+/// One part of a message or of the system instructions in the GenAI conventions' JSON.
+fn content_part(part: &Value) -> ContentPart {
+    match part.get("type").and_then(Value::as_str) {
+        Some("text") | Some("reasoning") => ContentPart::Text {
+            text: text_field(part, "content"),
+        },
+        Some("tool_call") => ContentPart::ToolCall {
+            id: text_field(part, "id"),
+            name: text_field(part, "name"),
+            arguments: part.get("arguments").cloned().unwrap_or(Value::Null),
+        },
+        _ => ContentPart::Text { text: part.to_string() },
+    }
+}
+
+fn content_of(mut parts: Vec<ContentPart>) -> Content {
+    match parts.as_mut_slice() {
+        [ContentPart::Text { text }] => Content::Text(std::mem::take(text)),
+        _ => Content::Parts(parts),
+    }
+}
+
+/// The system instructions in the GenAI conventions' JSON, a list of parts
+/// (`[{"type": "text", "content": ".."}]`; a message's parts count too), or plain text:
+/// one system message.
+fn system_instructions(value: &Value) -> Option<ChatMessage> {
+    let content = match parsed(value) {
+        Value::Array(items) if !items.is_empty() => {
+            let parts = items
+                .iter()
+                .flat_map(|item| match item.get("parts").and_then(Value::as_array) {
+                    Some(parts) => parts.iter().map(content_part).collect(),
+                    None => vec![content_part(item)],
+                });
+            content_of(parts.collect())
+        }
+        Value::String(text) if !text.is_empty() => Content::Text(text),
+        _ => return None,
+    };
+    Some(ChatMessage {
+        role: Role::System,
+        content,
+        tool_call_id: None,
+        internal: false,
+    })
+}
+
 /// Messages in the GenAI conventions' JSON (`[{"role", "parts": [{"type", ...}]}]`).
+/// Each `tool_call_response` part becomes its own [`Role::Tool`] message linked by
+/// `tool_call_id` to the call it answers, whatever role carried it (rig sends tool
+/// results in a user message), and the rest of that message follows it: the shape mv37's
+/// own OpenAI and Anthropic readers give.
 fn genai_messages(value: &Value, default_role: Role) -> Vec<ChatMessage> {
     let Value::Array(messages) = parsed(value) else {
         return Vec::new();
     };
-    messages
-        .iter()
-        .map(|message| {
-            let role = message
-                .get("role")
-                .and_then(Value::as_str)
-                .map_or_else(|| default_role.clone(), Role::from);
-            let mut parts = Vec::new();
-            let mut tool_call_id = None;
-            let message_parts = message
-                .get("parts")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for part in &message_parts {
-                let text = |key: &str| part.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-                match part.get("type").and_then(Value::as_str) {
-                    Some("text") | Some("reasoning") => parts.push(ContentPart::Text { text: text("content") }),
-                    Some("tool_call") => parts.push(ContentPart::ToolCall {
-                        id: text("id"),
-                        name: text("name"),
-                        arguments: part.get("arguments").cloned().unwrap_or(Value::Null),
-                    }),
-                    Some("tool_call_response") => {
-                        tool_call_id = Some(text("id"));
-                        parts.push(ContentPart::ToolResult {
-                            tool_call_id: text("id"),
-                            content: part
-                                .get("response")
-                                .or_else(|| part.get("result"))
-                                .cloned()
-                                .unwrap_or(Value::Null),
-                        });
-                    }
-                    _ => parts.push(ContentPart::Text { text: part.to_string() }),
-                }
+    let mut out = Vec::with_capacity(messages.len());
+    for message in &messages {
+        let role = message
+            .get("role")
+            .and_then(Value::as_str)
+            .map_or_else(|| default_role.clone(), Role::from);
+        let mut parts = Vec::new();
+        let message_parts = message
+            .get("parts")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for part in message_parts {
+            if part.get("type").and_then(Value::as_str) != Some("tool_call_response") {
+                parts.push(content_part(part));
+                continue;
             }
-            // A plain string message (some emitters send `{"role", "content"}`).
-            if message_parts.is_empty() {
-                if let Some(content) = message.get("content").and_then(Value::as_str) {
-                    parts.push(ContentPart::Text {
-                        text: content.to_owned(),
-                    });
-                }
-            }
-            let content = match parts.as_slice() {
-                [ContentPart::Text { text }] => Content::Text(text.clone()),
-                _ => Content::Parts(parts),
-            };
-            ChatMessage {
-                role,
-                content,
-                tool_call_id,
+            let response = part.get("response").or_else(|| part.get("result"));
+            out.push(ChatMessage {
+                role: Role::Tool,
+                content: Content::Text(match response {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                }),
+                tool_call_id: Some(text_field(part, "id")),
                 internal: false,
+            });
+        }
+        // A plain string message (some emitters send `{"role", "content"}`).
+        if message_parts.is_empty() {
+            if let Some(content) = message.get("content").and_then(Value::as_str) {
+                parts.push(ContentPart::Text {
+                    text: content.to_owned(),
+                });
             }
-        })
-        .collect()
+        }
+        if parts.is_empty() && !message_parts.is_empty() {
+            continue; // only tool results: recorded above
+        }
+        out.push(ChatMessage {
+            role,
+            content: content_of(parts),
+            tool_call_id: None,
+            internal: false,
+        });
+    }
+    out
 }
 
 /// What a bridged span has gathered from fields recorded so far, to merge later ones in.
@@ -214,6 +275,51 @@ fn genai_messages(value: &Value, default_role: Role) -> Vec<ChatMessage> {
 pub(super) struct Gathered {
     usage: Usage,
     has_usage: bool,
+    /// An agent span: the usage recorded on it is its run's total over the model calls
+    /// under it (rig's `invoke_agent`), already on their llm spans, so it stays in
+    /// `gen_ai.usage.*` attributes rather than being counted a second time.
+    agent: bool,
+    /// A hash of the last value of the input and of the output messages: recording the
+    /// same value again adds no messages.
+    messages: [Option<u64>; 2],
+    /// The system messages recorded, so that one recorded again is not repeated (rig
+    /// records its system instructions when it opens a chat span, again when the model
+    /// call adopts the span, and a third time as the first input message).
+    system: Vec<Content>,
+}
+
+impl Gathered {
+    pub(super) fn new(kind: &SpanKind) -> Self {
+        Gathered {
+            agent: *kind == SpanKind::Agent,
+            ..Gathered::default()
+        }
+    }
+
+    /// Whether `value` differs from the last value of message field `slot`.
+    fn new_messages(&mut self, slot: usize, value: &Value) -> bool {
+        let mut hasher = std::hash::DefaultHasher::new();
+        match value {
+            Value::String(text) => text.hash(&mut hasher),
+            other => other.to_string().hash(&mut hasher),
+        }
+        let hash = Some(hasher.finish());
+        let changed = self.messages[slot] != hash;
+        self.messages[slot] = hash;
+        changed
+    }
+
+    fn record(&mut self, span: &Span, messages: impl IntoIterator<Item = ChatMessage>) {
+        for message in messages {
+            if message.role == Role::System {
+                if self.system.contains(&message.content) {
+                    continue;
+                }
+                self.system.push(message.content.clone());
+            }
+            message.record(span);
+        }
+    }
 }
 
 /// Applies recorded fields to `span`; fields that are no GenAI field become attributes.
@@ -226,6 +332,9 @@ pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields, late:
         let name = named("otel.name")
             .or_else(|| named("gen_ai.tool.name"))
             .or_else(|| named("gen_ai.agent.name"));
+        if let Some(kind) = &kind {
+            gathered.agent = *kind == SpanKind::Agent;
+        }
         if kind.is_some() || name.is_some() {
             span.retype(kind, name);
         }
@@ -241,7 +350,8 @@ pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields, late:
             | "otel.kind"
             | "otel.status_code"
             | "otel.status_description" => {}
-            "gen_ai.agent.name" | "gen_ai.request.stream" => {}
+            "gen_ai.agent.name" => {}
+            usage if gathered.agent && usage.starts_with("gen_ai.usage.") => span.set_attribute(usage, value),
             "gen_ai.request.model" => {
                 if let Some(model) = value.as_str() {
                     span.set_model(model);
@@ -283,19 +393,14 @@ pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields, late:
             "gen_ai.request.max_tokens" => request.max_tokens = count(value),
             "gen_ai.request.seed" => request.seed = number(value).map(|n| n as i64),
             "gen_ai.request.stop_sequences" => request.stop_sequences = strings(value),
-            "gen_ai.system_instructions" => {
-                for message in genai_messages(value, Role::System) {
-                    ChatMessage {
-                        role: Role::System,
-                        ..message
-                    }
-                    .record(span);
-                }
+            "gen_ai.system_instructions" => gathered.record(span, system_instructions(value)),
+            "gen_ai.input.messages" if gathered.new_messages(0, value) => {
+                gathered.record(span, genai_messages(value, Role::User))
             }
-            "gen_ai.input.messages" => genai_messages(value, Role::User).iter().for_each(|m| m.record(span)),
-            "gen_ai.output.messages" => genai_messages(value, Role::Assistant)
-                .iter()
-                .for_each(|m| m.record(span)),
+            "gen_ai.output.messages" if gathered.new_messages(1, value) => {
+                gathered.record(span, genai_messages(value, Role::Assistant))
+            }
+            "gen_ai.input.messages" | "gen_ai.output.messages" => {}
             "gen_ai.prompt" | "input.value" | "gen_ai.tool.call.arguments" => span.record_input(&parsed(value)),
             "gen_ai.completion" | "output.value" | "gen_ai.tool.call.result" => span.record_output(&parsed(value)),
             "gen_ai.tool.call.id" => span.set_attribute("tool_call_id", value),

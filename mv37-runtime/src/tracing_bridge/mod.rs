@@ -42,12 +42,21 @@
 //!   `gen_ai.system_instructions`), input and output (`gen_ai.prompt`, `gen_ai.completion`,
 //!   tool call arguments and result), request parameters and response fields, also when
 //!   recorded later with `span.record(..)`. Any other field is an attribute.
+//! - **Messages**: a tool call response is its own tool message, answering its call
+//!   (whatever role carried it); a system message the span already has (rig records its
+//!   instructions at the start, again on the model call, and as the first input message)
+//!   and a message field recorded again with the same value add nothing.
+//! - **Usage on an agent span** is its run's total over the model calls under it (rig's
+//!   `invoke_agent`), already on their llm spans: it stays in `gen_ai.usage.*` attributes,
+//!   so that totals over a trace count it once.
 //! - **Events**: a `tracing` event (at [`Mv37Layer::event_level`] or more severe, `INFO`
 //!   by default) inside a recorded span, or inside an mv37 span, becomes a span event with
 //!   its message, level, target and fields. An `ERROR` event does not fail the span: a
 //!   logged error may have been handled. A span fails when it records
 //!   `otel.status_code = "ERROR"` (the `tracing-opentelemetry` convention; the message
-//!   from `otel.status_description`).
+//!   from `otel.status_description`), and a tool call when it records
+//!   `gen_ai.tool.call.outcome = "error"` (rig's; the message from
+//!   `gen_ai.tool.error.type`).
 
 mod fields;
 
@@ -186,12 +195,12 @@ where
         }
         let trace = parent.trace();
         let parent_id = parent.span().id().or_else(|| trace.root_span_id());
+        let mut gathered = Gathered::new(&kind);
         let mut builder = trace.span(kind).name(name);
         if let Some(parent_id) = parent_id {
             builder = builder.parent(parent_id);
         }
         let span = builder.start_detached();
-        let mut gathered = Gathered::default();
         apply(&span, &mut gathered, &fields, false);
         let mut failure = Failure::default();
         failure.update(&fields);
