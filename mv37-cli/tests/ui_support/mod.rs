@@ -21,9 +21,74 @@ pub const REFUND_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 pub const SCRIPT_TEXT: &str = "<script>window.__pwned = 'script'</script>";
 /// Markup that must show as text, not run.
 pub const IMG_TEXT: &str = "<img src=x onerror=\"window.__pwned='img'\">";
-/// A 1×1 PNG.
-pub const PNG_BASE64: &str =
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+/// Width and height of the image in the agent trace's chat.
+pub const IMAGE_SIZE: (u32, u32) = (96, 64);
+
+/// A PNG of `width` × `height` pixels: a colour gradient, made here so that the fixture
+/// carries a real image without a binary file.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut raw = Vec::new();
+    for y in 0..height {
+        raw.push(0);
+        for x in 0..width {
+            raw.extend_from_slice(&[(40 + 200 * x / width) as u8, (90 + 120 * y / height) as u8, 220]);
+        }
+    }
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&raw).unwrap();
+    let pixels = encoder.finish().unwrap();
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &header);
+    chunk(&mut out, b"IDAT", &pixels);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// Standard base64 with padding.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in bytes.chunks(3) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
 
 /// When the fixture's traces start (2026-05-30T10:00:00Z).
 pub const T0: u64 = 1_780_135_200_000_000_000;
@@ -59,7 +124,7 @@ pub fn agent_trace() -> String {
         "user",
         json!([
             { "type": "text", "text": format!("Where is my order? {SCRIPT_TEXT}") },
-            { "type": "image_base64", "media_type": "image/png", "data": PNG_BASE64 }
+            { "type": "image_base64", "media_type": "image/png", "data": base64(&png(IMAGE_SIZE.0, IMAGE_SIZE.1)) }
         ]),
     );
     let mut internal = message(

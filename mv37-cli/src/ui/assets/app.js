@@ -72,8 +72,11 @@ const NUMBER = new Intl.NumberFormat('en-US');
 
 function formatDuration(ns) {
   if (ns === null || ns === undefined) return '';
+  if (ns <= 0) return '0';
+  // Times are Unix nanoseconds in doubles: differences are off by up to 256 ns.
+  const us = ns / 1e3;
+  if (us < 999.5) return us.toFixed(us < 10 ? 1 : 0) + ' µs';
   const ms = ns / 1e6;
-  if (ms < 1) return (ns / 1e3).toFixed(ns < 1e4 ? 1 : 0) + ' µs';
   if (ms < 1000) return ms.toFixed(ms < 10 ? 2 : ms < 100 ? 1 : 0) + ' ms';
   const s = ms / 1000;
   if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + ' s';

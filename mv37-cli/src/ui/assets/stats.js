@@ -44,7 +44,8 @@
     return h('div', { class: 'card' }, h('div', { class: 'card-value', text: value }), h('div', { class: 'card-label', text: label }));
   }
 
-  const WIDTH = 640;
+  const WIDTH = 420;
+  const WIDE = 900;
 
   /** Three bars per span name (p50, p95, p99) on one linear scale. */
   function latencyChart(rows) {
@@ -54,8 +55,8 @@
     const rowHeight = barHeight * 3 + 10;
     const height = rows.length * rowHeight + 30;
     const max = Math.max(1, ...rows.map((r) => r.p99));
-    const scale = (v) => ((WIDTH - labelWidth - 70) * v) / max;
-    const chart = svg('svg', { class: 'chart', id: 'latency-chart', viewBox: `0 0 ${WIDTH} ${height}`, role: 'img' });
+    const scale = (v) => ((WIDE - labelWidth - 70) * v) / max;
+    const chart = svg('svg', { class: 'chart wide', id: 'latency-chart', viewBox: `0 0 ${WIDE} ${height}`, role: 'img' });
     rows.forEach((row, i) => {
       const y = i * rowHeight + 4;
       chart.append(svg('text', { x: labelWidth - 6, y: y + barHeight * 2, 'text-anchor': 'end', class: 'chart-label' }, row.name));
@@ -75,7 +76,7 @@
   }
 
   function axes(chart, height, max, format, buckets, label) {
-    const left = 70;
+    const left = 56;
     const bottom = height - 24;
     for (let i = 0; i <= 4; i++) {
       const y = bottom - ((bottom - 10) * i) / 4;

@@ -116,7 +116,7 @@
       if (row) row.scrollIntoView({ block: 'nearest' });
     });
     page.append(h('div', { class: 'columns' }, h('div', { class: 'panel chat-panel' }, h('h2', { text: 'Conversation' }), chat), details));
-    page.append(renderFeedback(detail, nodes));
+    page.append(renderFeedback(detail, nodes, root));
     select((selectedId && nodes.get(selectedId)) || root);
     return page;
   }
@@ -157,7 +157,9 @@
         node.status === 'error' ? h('span', { class: 'error-mark', title: 'failed', text: ' ✕' }) : null),
       h('div', { class: 'bar-cell' },
         h('div', { class: 'bar kind-' + kindClass, style: { left: left + '%', width: width + '%' }, title: `${node.name}: ${formatDuration(node.end - node.start)}` }),
-        h('span', { class: 'bar-label', style: { left: Math.min(left + width, 88) + '%' }, text: formatDuration(node.end - node.start) })));
+        left + width > 85
+          ? h('span', { class: 'bar-label inside', style: { right: (100 - left - width) + '%' }, text: formatDuration(node.end - node.start) })
+          : h('span', { class: 'bar-label', style: { left: (left + width) + '%' }, text: formatDuration(node.end - node.start) })));
       container.append(row);
     }
     return container;
@@ -373,10 +375,10 @@
 
   // ------------------------------------------------------------ feedback and signals
 
-  function renderFeedback(detail, nodes) {
+  function renderFeedback(detail, nodes, root) {
     const section = h('div', { class: 'panel feedback-panel', id: 'feedback' }, h('h2', { text: 'Feedback and signals' }));
     const rows = [];
-    const spanName = (id) => (id && nodes.get(id) ? nodes.get(id).name : '');
+    const spanName = (id) => (id && nodes.get(id) ? nodes.get(id).name : root.name);
     for (const feedback of detail.feedback) {
       rows.push(h('tr', { class: 'feedback-row' }, h('td', null, h('span', { class: 'kind kind-feedback', text: 'feedback' })),
         h('td', { text: feedback.name }), h('td', null, jsonView(feedback.value, 0)), h('td', { text: feedback.comment || '' }),
