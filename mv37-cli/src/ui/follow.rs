@@ -239,19 +239,51 @@ impl Follower {
         let path = self.files[at].path.clone();
         let metadata = fs::metadata(&path)?;
         let offset = self.files[at].offset;
-        if metadata.len() < offset || identity(&path) != self.files[at].identity {
+        let len = metadata.len();
+        if len < offset || identity(&path) != self.files[at].identity {
             return Err(ReadError::Replaced);
         }
-        if metadata.len() == offset {
+        if len == offset {
             return Ok(());
         }
         let mut file = File::open(&path)?;
-        file.seek(SeekFrom::Start(offset))?;
-        let mut position = offset;
-        let mut skipping = self.files[at].skipping;
-        loop {
+        let (position, skipping) = if offset == 0 && len > CHUNK_BYTES as u64 {
+            // The first reading of a large file goes newest chunk first: the list's first
+            // page (the newest traces) is right as soon as that chunk is in.
+            let bounds = chunk_bounds(&mut file, len)?;
+            let mut reached = (len, false);
+            for (number, pair) in bounds.windows(2).enumerate().rev() {
+                let read = self.read_range(at, &mut file, pair[0], pair[1], false)?;
+                if number + 2 == bounds.len() {
+                    reached = read;
+                }
+            }
+            reached
+        } else {
+            self.read_range(at, &mut file, offset, len, self.files[at].skipping)?
+        };
+        self.files[at].offset = position;
+        self.files[at].skipping = skipping;
+        Ok(())
+    }
+
+    /// Indexes the complete lines of `file` (file `at`) in `from..to`, starting inside a
+    /// line too long to index when `skipping`. Returns the offset after the last line
+    /// read, and whether it stopped inside a line too long to index.
+    fn read_range(
+        &mut self,
+        at: usize,
+        file: &mut File,
+        from: u64,
+        to: u64,
+        mut skipping: bool,
+    ) -> Result<(u64, bool), ReadError> {
+        let mut position = from;
+        file.seek(SeekFrom::Start(position))?;
+        while position < to {
             self.buffer.clear();
-            let read = (&mut file).take(CHUNK_BYTES as u64).read_to_end(&mut self.buffer)?;
+            let want = (to - position).min(CHUNK_BYTES as u64);
+            let read = (&mut *file).take(want).read_to_end(&mut self.buffer)?;
             if read == 0 {
                 break;
             }
@@ -277,11 +309,14 @@ impl Follower {
                     position += read as u64;
                     continue;
                 }
-                None if read < CHUNK_BYTES => {
+                None if position + read as u64 >= to => {
                     // The last line has no newline yet. A complete record is indexed (its
                     // newline, when it comes, is a blank line); a partial one waits.
                     let tail = &self.buffer[start..];
-                    if LineView::parse(std::str::from_utf8(tail).unwrap_or("")).is_some() {
+                    let record = std::str::from_utf8(tail)
+                        .ok()
+                        .and_then(|tail| LineView::parse(tail, &mut String::new()));
+                    if record.is_some() {
                         self.index_lines(at, position + start as u64, start, self.buffer.len());
                         position += read as u64;
                     } else {
@@ -294,9 +329,8 @@ impl Follower {
                     position += start as u64;
                     file.seek(SeekFrom::Start(position))?;
                     self.buffer.clear();
-                    (&mut file)
-                        .take(self.max_line_bytes as u64)
-                        .read_to_end(&mut self.buffer)?;
+                    let want = (to - position).min(self.max_line_bytes as u64);
+                    (&mut *file).take(want).read_to_end(&mut self.buffer)?;
                     match memchr::memchr(b'\n', &self.buffer) {
                         Some(newline) => {
                             self.index_lines(at, position, 0, newline + 1);
@@ -317,9 +351,7 @@ impl Follower {
             position += complete as u64;
             file.seek(SeekFrom::Start(position))?;
         }
-        self.files[at].offset = position;
-        self.files[at].skipping = skipping;
-        Ok(())
+        Ok((position, skipping))
     }
 
     /// Parses the lines in `self.buffer[from..to]` (which starts at byte `offset` of file
@@ -404,11 +436,10 @@ fn parse_lines(bytes: &[u8], base: usize) -> (Vec<Parsed<'_>>, String) {
         let line = &bytes[start..end];
         let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
         if !trimmed.iter().all(u8::is_ascii_whitespace) {
-            let view = std::str::from_utf8(trimmed).ok().and_then(LineView::parse);
             let text_start = text.len();
-            if let Some(view) = &view {
-                view.searchable_text(&mut text);
-            }
+            let view = std::str::from_utf8(trimmed)
+                .ok()
+                .and_then(|line| LineView::parse(line, &mut text));
             parsed.push(Parsed {
                 offset: base + start,
                 length: u32::try_from(trimmed.len()).unwrap_or(u32::MAX),
@@ -440,6 +471,35 @@ fn split_at_lines(bytes: &[u8], parts: usize) -> Vec<(usize, usize)> {
         ranges.push((start, bytes.len()));
     }
     ranges
+}
+
+/// Offsets that cut `file` (`len` bytes) into pieces of about [`CHUNK_BYTES`], each
+/// starting at the start of a line: `[0, …, len]`.
+fn chunk_bounds(file: &mut File, len: u64) -> io::Result<Vec<u64>> {
+    let mut bounds = vec![0u64];
+    let mut window = vec![0u8; 64 << 10];
+    let mut target = CHUNK_BYTES as u64;
+    while target < len {
+        let mut at = target;
+        let boundary = loop {
+            file.seek(SeekFrom::Start(at))?;
+            let read = file.read(&mut window)?;
+            if read == 0 {
+                break len;
+            }
+            if let Some(newline) = memchr::memchr(b'\n', &window[..read]) {
+                break at + newline as u64 + 1;
+            }
+            at += read as u64;
+        };
+        if boundary >= len {
+            break;
+        }
+        bounds.push(boundary);
+        target = boundary + CHUNK_BYTES as u64;
+    }
+    bounds.push(len);
+    Ok(bounds)
 }
 
 fn file_len(path: &Path) -> u64 {

@@ -1,13 +1,14 @@
 //! Reading one JSON line for the index: the few fields a trace list, the sessions and
 //! the stats need, and the searchable text (inputs, outputs, messages, documents, error
-//! messages, feedback comments) lowercased, without building a `Record`.
+//! messages, feedback comments) lowercased, collected while the line is parsed, without
+//! building a `Record`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// The fields of a record the index reads; every other field is skipped.
 #[derive(Debug, Deserialize)]
@@ -54,24 +55,24 @@ pub struct LineView<'a> {
     /// A model call's usage.
     #[serde(default)]
     pub usage: Option<UsageView>,
-    /// Captured input.
-    #[serde(default, borrow)]
-    pub input: Option<&'a RawValue>,
-    /// Captured output.
-    #[serde(default, borrow)]
-    pub output: Option<&'a RawValue>,
-    /// Messages recorded on a trace or span.
-    #[serde(default, borrow)]
-    pub messages: Option<&'a RawValue>,
-    /// A message record's content.
-    #[serde(default, borrow)]
-    pub content: Option<&'a RawValue>,
-    /// A retrieval's documents.
-    #[serde(default, borrow)]
-    pub documents: Option<&'a RawValue>,
-    /// The error of a failed trace or span.
-    #[serde(default, borrow)]
-    pub error: Option<&'a RawValue>,
+    /// Captured input (its text goes to the searchable text).
+    #[serde(default)]
+    pub input: Option<Text>,
+    /// Captured output (its text goes to the searchable text).
+    #[serde(default)]
+    pub output: Option<Text>,
+    /// Messages recorded on a trace or span (their text goes to the searchable text).
+    #[serde(default)]
+    pub messages: Option<MessageText>,
+    /// A message record's content (its text goes to the searchable text).
+    #[serde(default)]
+    pub content: Option<MessageText>,
+    /// A retrieval's documents (their text goes to the searchable text).
+    #[serde(default)]
+    pub documents: Option<MessageText>,
+    /// The error of a failed trace or span (its text goes to the searchable text).
+    #[serde(default)]
+    pub error: Option<Text>,
     /// A feedback's comment.
     #[serde(default, borrow)]
     pub comment: Option<Cow<'a, str>>,
@@ -102,41 +103,72 @@ impl UsageView {
     }
 }
 
-impl<'a> LineView<'a> {
-    /// Parses one line; `None` when it is not a record.
-    pub fn parse(line: &'a str) -> Option<Self> {
-        serde_json::from_str(line).ok()
-    }
+thread_local! {
+    /// Where the text of the line being parsed is collected (see [`LineView::parse`]).
+    static COLLECTED: RefCell<String> = const { RefCell::new(String::new()) };
+}
 
-    /// Appends the record's searchable text to `out`, lowercased, fields separated by
-    /// newlines.
-    pub fn searchable_text(&self, out: &mut String) {
-        let start = out.len();
-        for raw in [self.input, self.output, self.error].into_iter().flatten() {
-            collect(raw, false, out);
+/// A field whose string values are appended to the searchable text as it is parsed.
+#[derive(Debug)]
+pub struct Text;
+
+/// As [`Text`], leaving out the values that describe a message's or document's structure
+/// rather than hold text (`role`, `type`, ids, inline base64 `data`).
+#[derive(Debug)]
+pub struct MessageText;
+
+fn collect_into<'de, D: Deserializer<'de>>(deserializer: D, structural: bool) -> Result<(), D::Error> {
+    COLLECTED.with(|collected| match collected.try_borrow_mut() {
+        Ok(mut out) => TextSeed {
+            out: &mut out,
+            structural,
         }
-        for raw in [self.messages, self.content, self.documents].into_iter().flatten() {
-            collect(raw, true, out);
-        }
-        if let Some(comment) = &self.comment {
-            out.push_str(comment);
-            out.push('\n');
-        }
-        if out[start..].bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-            let lowered = out[start..].to_lowercase();
-            out.truncate(start);
-            out.push_str(&lowered);
-        }
+        .deserialize(deserializer),
+        Err(_) => IgnoredAny::deserialize(deserializer).map(|_| ()),
+    })
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        collect_into(deserializer, false).map(|()| Text)
     }
 }
 
-/// Appends the string values of `raw` to `out`. In messages and documents (`structural`),
-/// the values of fields that describe the structure rather than hold text (`role`,
-/// `type`, ids, inline base64 `data`) are left out.
-fn collect(raw: &RawValue, structural: bool, out: &mut String) {
-    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-    // A value that fails to parse adds what was read before the failure: nothing to report.
-    let _ = TextSeed { out, structural }.deserialize(&mut deserializer);
+impl<'de> Deserialize<'de> for MessageText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        collect_into(deserializer, true).map(|()| MessageText)
+    }
+}
+
+impl<'a> LineView<'a> {
+    /// Parses one line, appending its searchable text to `text`: the string values of
+    /// its input, output, error, messages and documents, and its comment, lowercased,
+    /// each followed by a newline. `None` (and nothing appended) when it is not a record.
+    pub fn parse(line: &'a str, text: &mut String) -> Option<Self> {
+        let start = text.len();
+        let parsed = COLLECTED.with(|collected| {
+            std::mem::swap(&mut *collected.borrow_mut(), text);
+            let parsed = serde_json::from_str::<LineView<'a>>(line);
+            std::mem::swap(&mut *collected.borrow_mut(), text);
+            parsed
+        });
+        let Ok(view) = parsed else {
+            text.truncate(start);
+            return None;
+        };
+        if let Some(comment) = &view.comment {
+            text.push_str(comment);
+            text.push('\n');
+        }
+        if text[start..].is_ascii() {
+            text[start..].make_ascii_lowercase();
+        } else {
+            let lowered = text[start..].to_lowercase();
+            text.truncate(start);
+            text.push_str(&lowered);
+        }
+        Some(view)
+    }
 }
 
 /// Keys whose values are structure, not text, in messages and documents.
@@ -237,10 +269,11 @@ pub fn parse_trace_id(text: &str) -> Option<u128> {
 mod tests {
     use super::*;
 
+    /// The text `line` appends after what was there.
     fn text_of(line: &str) -> String {
-        let mut out = String::new();
-        LineView::parse(line).map(|view| view.searchable_text(&mut out));
-        out
+        let mut out = String::from("before\n");
+        LineView::parse(line, &mut out);
+        out.split_off("before\n".len())
     }
 
     #[test]
@@ -259,11 +292,12 @@ mod tests {
             "user_id":"u\"1","session_id":"s","status":"error","start_time_unix_nano":5,"latency_ns":7,
             "attributes":{"deep":[1,2,{"x":null}]},"error":{"message":"Boom","type":"E"}}"#
             .replace('\n', "");
-        let view = LineView::parse(&line).expect("parses");
+        let view = LineView::parse(&line, &mut String::new()).expect("parses");
         assert_eq!(view.record_type, "trace");
         assert_eq!(view.user_id.as_deref(), Some("u\"1"));
         assert_eq!((view.start_time_unix_nano, view.latency_ns), (Some(5), Some(7)));
         assert_eq!(text_of(&line), "boom\ne\n");
+        assert_eq!(text_of(r#"{"type":"span","input":"Half a record"#), "");
         assert_eq!(parse_trace_id(&view.trace_id), Some(0x0af7651916cd43dd8448eb211c80319c));
         assert_eq!(parse_trace_id("xyz"), None);
     }
