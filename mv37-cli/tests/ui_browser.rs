@@ -5,7 +5,8 @@
 //! open, and saves screenshots under `target/tmp/ui-screenshots/`.
 //!
 //! Without `chromedriver` on the PATH (or in `CHROMEDRIVER`) these tests are skipped
-//! with a message, unless `MV37_REQUIRE_BROWSER` is set, as CI sets it: then they fail.
+//! with a message, unless `MV37_REQUIRE_BROWSER` is set (to anything but `0`), as CI
+//! sets it: then they fail.
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,7 +36,7 @@ fn chromedriver() -> Option<PathBuf> {
         .filter(|path| path.is_file())
         .or_else(|| on_path("chromedriver"));
     if found.is_none() {
-        if std::env::var_os(REQUIRE).is_some() {
+        if std::env::var(REQUIRE).is_ok_and(|value| !value.is_empty() && value != "0") {
             panic!("{REQUIRE} is set but no chromedriver was found on the PATH or in CHROMEDRIVER");
         }
         eprintln!(

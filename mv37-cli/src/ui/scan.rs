@@ -55,23 +55,31 @@ pub struct LineView<'a> {
     /// A model call's usage.
     #[serde(default)]
     pub usage: Option<UsageView>,
+    // The next six fields are read for the text they collect while parsed, not for their
+    // value.
     /// Captured input (its text goes to the searchable text).
     #[serde(default)]
+    #[allow(dead_code)]
     pub input: Option<Text>,
     /// Captured output (its text goes to the searchable text).
     #[serde(default)]
+    #[allow(dead_code)]
     pub output: Option<Text>,
     /// Messages recorded on a trace or span (their text goes to the searchable text).
     #[serde(default)]
+    #[allow(dead_code)]
     pub messages: Option<MessageText>,
     /// A message record's content (its text goes to the searchable text).
     #[serde(default)]
+    #[allow(dead_code)]
     pub content: Option<MessageText>,
     /// A retrieval's documents (their text goes to the searchable text).
     #[serde(default)]
+    #[allow(dead_code)]
     pub documents: Option<MessageText>,
     /// The error of a failed trace or span (its text goes to the searchable text).
     #[serde(default)]
+    #[allow(dead_code)]
     pub error: Option<Text>,
     /// A feedback's comment.
     #[serde(default, borrow)]

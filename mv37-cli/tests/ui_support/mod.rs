@@ -211,7 +211,7 @@ pub fn agent_trace() -> String {
         "v": 1, "type": "trace", "trace_id": t, "span_id": root, "name": "support_agent", "user_id": "cus_42",
         "session_id": "sess_1", "conversation_id": "conv_1", "start_time_unix_nano": T0,
         "end_time_unix_nano": T0 + 910 * MS, "latency_ns": 910 * MS, "status": "ok",
-        "messages": [message(t, root, T0 + 1 * MS, "system", json!("You are a support agent."))]
+        "messages": [message(t, root, T0 + MS, "system", json!("You are a support agent."))]
     }));
     out
 }
