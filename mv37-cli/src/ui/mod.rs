@@ -1,9 +1,10 @@
 //! `mv37 ui`: a local trace viewer in the browser, served from the CLI binary over the
 //! JSONL files mv37 writes, following them live.
 //!
-//! - `follow` reads the files into the `index` on its own thread (`scan` reads the few
-//!   fields a line needs, `search` keeps the searchable text on disk) and keeps polling.
-//! - `server` answers the page's requests: `query` for the list, sessions and stats,
+//! - `follow` reads the files into the `index` on its own thread (`chunks` cuts them at
+//!   line ends and parses each chunk on every core, `scan` reads the few fields a line
+//!   needs, `search` keeps the searchable text on disk) and keeps polling.
+//! - `server` answers the page's requests: `query` for the list, `sessions`, `stats`,
 //!   `trace` for one trace read back from the files; `assets` is the page itself.
 //!
 //! Why an in-memory index with byte offsets rather than SQLite: the first page must show
@@ -14,12 +15,16 @@
 //! location plus its share of a ~100-byte trace summary, whatever its size.
 
 mod assets;
+mod chunks;
 mod follow;
+mod hash;
 mod index;
 mod query;
 mod scan;
 mod search;
 mod server;
+mod sessions;
+mod stats;
 mod trace;
 
 use std::io::Write as _;

@@ -22,7 +22,9 @@ use serde::Serialize;
 use super::assets;
 use super::follow::Shared;
 use super::index::Index;
-use super::query::{self, ListQuery, SearchHits, SessionQuery};
+use super::query::{self, ListQuery, SearchHits};
+use super::sessions::{self, SessionQuery};
+use super::stats;
 use super::trace;
 
 /// The most recent search, kept so that paging through its results does not search again.
@@ -117,9 +119,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/facets", get(facets))
         .route("/api/traces", get(traces))
         .route("/api/traces/{id}", get(one_trace))
-        .route("/api/sessions", get(sessions))
+        .route("/api/sessions", get(all_sessions))
         .route("/api/sessions/{id}", get(one_session))
-        .route("/api/stats", get(stats))
+        .route("/api/stats", get(all_stats))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
         .with_state(state)
@@ -242,18 +244,18 @@ async fn one_trace(State(state): State<Arc<AppState>>, Path(id): Path<String>) -
     .await
 }
 
-async fn sessions(State(state): State<Arc<AppState>>, Query(sessions): Query<SessionQuery>) -> Response {
-    with_index(state, move |_, index| json_response(&query::sessions(index, &sessions))).await
+async fn all_sessions(State(state): State<Arc<AppState>>, Query(query): Query<SessionQuery>) -> Response {
+    with_index(state, move |_, index| json_response(&sessions::sessions(index, &query))).await
 }
 
 async fn one_session(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    with_index(state, move |_, index| match query::session(index, &id) {
+    with_index(state, move |_, index| match sessions::session(index, &id) {
         Some(detail) => json_response(&detail),
         None => (StatusCode::NOT_FOUND, "no such session").into_response(),
     })
     .await
 }
 
-async fn stats(State(state): State<Arc<AppState>>) -> Response {
-    with_index(state, |_, index| json_response(&query::stats(index))).await
+async fn all_stats(State(state): State<Arc<AppState>>) -> Response {
+    with_index(state, |_, index| json_response(&stats::stats(index))).await
 }

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, clippy::panic, clippy::unwrap_used)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
