@@ -293,6 +293,7 @@ async fn the_list_filters_and_a_trace_shows_its_tree_waterfall_chat_and_details(
             vec![],
         )
         .await;
+    browser.screenshot("session.png").await;
     client.goto(&format!("{}/#/stats", server.base)).await.unwrap();
     browser
         .wait_for(

@@ -76,7 +76,7 @@
   }
 
   function axes(chart, height, max, format, buckets, label) {
-    const left = 56;
+    const left = 66;
     const bottom = height - 24;
     for (let i = 0; i <= 4; i++) {
       const y = bottom - ((bottom - 10) * i) / 4;
