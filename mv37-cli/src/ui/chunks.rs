@@ -19,12 +19,15 @@ pub struct Parsed<'a> {
     pub length: u32,
     /// Its fields.
     pub view: Option<LineView<'a>>,
+    /// It is longer than the line limit (and was not parsed).
+    pub too_long: bool,
     /// Its searchable text in the chunk's text buffer.
     pub text: (usize, usize),
 }
 
-/// Parses every line of `bytes` (which starts at `base` in the chunk).
-pub fn parse_lines(bytes: &[u8], base: usize) -> (Vec<Parsed<'_>>, String) {
+/// Parses every line of `bytes` (which starts at `base` in the chunk) of at most
+/// `max_line_bytes` bytes.
+pub fn parse_lines(bytes: &[u8], base: usize, max_line_bytes: usize) -> (Vec<Parsed<'_>>, String) {
     let mut parsed = Vec::with_capacity(bytes.len() / 256);
     let mut text = String::with_capacity(bytes.len() / 8);
     let mut start = 0usize;
@@ -34,13 +37,16 @@ pub fn parse_lines(bytes: &[u8], base: usize) -> (Vec<Parsed<'_>>, String) {
         let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
         if !trimmed.iter().all(u8::is_ascii_whitespace) {
             let text_start = text.len();
+            let too_long = trimmed.len() > max_line_bytes;
             let view = std::str::from_utf8(trimmed)
                 .ok()
+                .filter(|_| !too_long)
                 .and_then(|line| LineView::parse(line, &mut text));
             parsed.push(Parsed {
                 offset: base + start,
                 length: u32::try_from(trimmed.len()).unwrap_or(u32::MAX),
                 view,
+                too_long,
                 text: (text_start, text.len()),
             });
         }
@@ -70,12 +76,12 @@ pub fn split_at_lines(bytes: &[u8], parts: usize) -> Vec<(usize, usize)> {
     ranges
 }
 
-/// Offsets that cut `file` (`len` bytes) into pieces of about [`CHUNK_BYTES`], each
+/// Offsets that cut `file` (`len` bytes) into pieces of about `chunk` bytes, each
 /// starting at the start of a line: `[0, …, len]`.
-pub fn chunk_bounds(file: &mut File, len: u64) -> io::Result<Vec<u64>> {
+pub fn chunk_bounds(file: &mut File, len: u64, chunk: u64) -> io::Result<Vec<u64>> {
     let mut bounds = vec![0u64];
-    let mut window = vec![0u8; 64 << 10];
-    let mut target = CHUNK_BYTES as u64;
+    let mut window = vec![0u8; (chunk as usize).clamp(1, 64 << 10)];
+    let mut target = chunk;
     while target < len {
         let mut at = target;
         let boundary = loop {
@@ -93,7 +99,7 @@ pub fn chunk_bounds(file: &mut File, len: u64) -> io::Result<Vec<u64>> {
             break;
         }
         bounds.push(boundary);
-        target = boundary + CHUNK_BYTES as u64;
+        target = boundary + chunk;
     }
     bounds.push(len);
     Ok(bounds)

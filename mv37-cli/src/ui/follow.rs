@@ -104,6 +104,11 @@ pub struct Follower {
     max_line_bytes: usize,
     interval: Duration,
     workers: usize,
+    /// Bytes read and parsed at once ([`CHUNK_BYTES`]; smaller in tests).
+    chunk_bytes: usize,
+    /// Below this many bytes a chunk is parsed on this thread alone
+    /// ([`PARALLEL_MIN_BYTES`]; other sizes in tests).
+    parallel_min_bytes: usize,
     buffer: Vec<u8>,
     progress: Progress,
 }
@@ -119,6 +124,8 @@ impl Follower {
             max_line_bytes,
             interval,
             workers,
+            chunk_bytes: CHUNK_BYTES,
+            parallel_min_bytes: PARALLEL_MIN_BYTES,
             buffer: Vec::new(),
             progress: Progress::default(),
         }
@@ -243,10 +250,10 @@ impl Follower {
             return Ok(());
         }
         let mut file = File::open(&path)?;
-        let (position, skipping) = if offset == 0 && len > CHUNK_BYTES as u64 {
+        let (position, skipping) = if offset == 0 && len > self.chunk_bytes as u64 {
             // The first reading of a large file goes newest chunk first: the list's first
             // page (the newest traces) is right as soon as that chunk is in.
-            let bounds = chunk_bounds(&mut file, len)?;
+            let bounds = chunk_bounds(&mut file, len, self.chunk_bytes as u64)?;
             let mut reached = (len, false);
             for (number, pair) in bounds.windows(2).enumerate().rev() {
                 let read = self.read_range(at, &mut file, pair[0], pair[1], false)?;
@@ -278,7 +285,7 @@ impl Follower {
         file.seek(SeekFrom::Start(position))?;
         while position < to {
             self.buffer.clear();
-            let want = (to - position).min(CHUNK_BYTES as u64);
+            let want = (to - position).min(self.chunk_bytes as u64);
             let read = (&mut *file).take(want).read_to_end(&mut self.buffer)?;
             if read == 0 {
                 break;
@@ -354,19 +361,20 @@ impl Follower {
     /// `at`) and adds them to the index.
     fn index_lines(&mut self, at: usize, offset: u64, from: usize, to: usize) {
         let bytes = &self.buffer[from..to];
-        let parts = if bytes.len() < PARALLEL_MIN_BYTES {
+        let max_line_bytes = self.max_line_bytes;
+        let parts = if bytes.len() < self.parallel_min_bytes {
             1
         } else {
             self.workers
         };
         let pieces = split_at_lines(bytes, parts);
         let parsed: Vec<(Vec<Parsed<'_>>, String)> = if pieces.len() == 1 {
-            vec![parse_lines(bytes, 0)]
+            vec![parse_lines(bytes, 0, max_line_bytes)]
         } else {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = pieces
                     .iter()
-                    .map(|&(start, end)| scope.spawn(move || parse_lines(&bytes[start..end], start)))
+                    .map(|&(start, end)| scope.spawn(move || parse_lines(&bytes[start..end], start, max_line_bytes)))
                     .collect();
                 handles
                     .into_iter()
@@ -380,7 +388,11 @@ impl Follower {
         for (lines, text) in &parsed {
             for line in lines {
                 let Some(view) = &line.view else {
-                    index.lines.malformed += 1;
+                    if line.too_long {
+                        index.lines.too_long += 1;
+                    } else {
+                        index.lines.malformed += 1;
+                    }
                     continue;
                 };
                 if view.v > u64::from(SCHEMA_VERSION) {
@@ -427,3 +439,6 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
 fn identity(_path: &Path) -> Option<(u64, u64)> {
     None
 }
+
+#[cfg(test)]
+mod tests;

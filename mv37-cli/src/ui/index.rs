@@ -88,6 +88,8 @@ pub mod flags {
     pub const NAMED_BY_TRACE: u8 = 2;
     /// Feedback was given.
     pub const FEEDBACK: u8 = 4;
+    /// The name came from a root span (while the trace is open).
+    pub const NAMED_BY_ROOT: u8 = 8;
 }
 
 /// What the list shows of one trace.
@@ -313,9 +315,20 @@ impl Index {
                     summary.cost += usage.cost_usd.filter(|cost| cost.is_finite()).unwrap_or(0.0);
                 }
                 let name = view.name.as_deref().unwrap_or("");
-                if summary.flags & flags::NAMED_BY_TRACE == 0 && (summary.name == NONE || view.parent_span_id.is_none())
-                {
-                    summary.name = strings.intern(name);
+                if summary.flags & flags::NAMED_BY_TRACE == 0 {
+                    // An open trace is named after its root span, else its earliest span,
+                    // whatever order its records come in.
+                    let root = view.parent_span_id.is_none();
+                    let named_by_root = summary.flags & flags::NAMED_BY_ROOT != 0;
+                    let start = view.start_time_unix_nano.unwrap_or(u64::MAX);
+                    let earlier =
+                        start < summary.start || (start == summary.start && name < strings.name(summary.name));
+                    if summary.name == NONE || (root && !named_by_root) || (root == named_by_root && earlier) {
+                        summary.name = strings.intern(name);
+                        if root {
+                            summary.flags |= flags::NAMED_BY_ROOT;
+                        }
+                    }
                 }
                 if summary.flags & flags::ENDED == 0 {
                     if let Some(start) = view.start_time_unix_nano {
