@@ -228,7 +228,8 @@ MV37.views.traces = async function (main) {
     renderPager(pager, page, params, '#/');
     const from = page.total ? page.offset + 1 : 0;
     const to = page.offset + page.traces.length;
-    summary.textContent = `${NUMBER.format(from)}–${NUMBER.format(to)} of ${NUMBER.format(page.total)} traces`;
+    const indexing = MV37.progress && !MV37.progress.ready ? ' so far (still reading the files: the newest are read first)' : '';
+    summary.textContent = `${NUMBER.format(from)}–${NUMBER.format(to)} of ${NUMBER.format(page.total)} traces${indexing}`;
   };
   await load();
   MV37.current = { onChange: debounce(() => load().catch(() => {}), 200) };
