@@ -261,4 +261,27 @@ fn a_gzip_file_or_a_missing_file_is_refused_with_a_reason() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mv37"))
+        .args(["ui", "--port", "0"])
+        .env_remove("MV37_JSONL_PATH")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("set MV37_JSONL_PATH"));
+}
+
+#[test]
+fn a_port_in_use_is_an_error_naming_it() {
+    let (server, file) = fixture_server("port");
+    let port = server.address.rsplit(':').next().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mv37"))
+        .args(["ui", file.to_str().unwrap(), "--port", port])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
 }

@@ -179,23 +179,21 @@ fn sources(paths: &[String]) -> Result<Vec<Source>, CliError> {
 
 /// Asks the desktop to open `url`; a failure is only reported.
 fn open_browser(url: &str) {
-    let command = if cfg!(target_os = "macos") {
-        ("open", vec![url])
+    let (program, args): (&str, &[&str]) = if cfg!(target_os = "macos") {
+        ("open", &[])
     } else if cfg!(windows) {
-        ("cmd", vec!["/C", "start", "", url])
+        ("cmd", &["/C", "start", ""])
     } else {
-        ("xdg-open", vec![url])
+        ("xdg-open", &[])
     };
-    let spawned = std::process::Command::new(command.0)
-        .args(&command.1)
+    let spawned = std::process::Command::new(program)
+        .args(args)
+        .arg(url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
     if let Err(error) = spawned {
-        eprintln!(
-            "mv37 ui: cannot open a browser ({}): open {url} yourself",
-            command.0.to_owned() + ": " + &error.to_string()
-        );
+        eprintln!("mv37 ui: cannot open a browser ({program}: {error}); open {url} yourself");
     }
 }
