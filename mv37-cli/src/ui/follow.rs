@@ -197,7 +197,17 @@ impl Follower {
 
     /// Reads what was appended to every file; `Err` when one was replaced.
     fn poll(&mut self) -> Result<(), ()> {
-        for at in 0..self.files.len() {
+        let mut order: Vec<usize> = (0..self.files.len()).collect();
+        if !self.progress.ready {
+            // The first pass reads the most recently written file first (and each file
+            // newest chunk first): the list's first page, the newest traces, is right early.
+            order.sort_by_cached_key(|&at| {
+                let path = &self.files[at].path;
+                let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
+                std::cmp::Reverse((modified, path.clone()))
+            });
+        }
+        for at in order {
             match self.catch_up(at) {
                 Ok(()) => self.files[at].failed = false,
                 Err(ReadError::Replaced) => return Err(()),
