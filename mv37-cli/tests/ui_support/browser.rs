@@ -92,10 +92,9 @@ impl Browser {
         }
     }
 
-    pub async fn close(mut self) {
-        let _ = self.client.close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+    /// Ends the session (Chromium quits), then chromedriver.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) and returns its value.
@@ -148,5 +147,13 @@ impl Browser {
     pub async fn page_errors(&self) -> Value {
         self.js("return window.MV37 ? MV37.errors : ['the app did not load']", vec![])
             .await
+    }
+}
+
+impl Drop for Browser {
+    /// Stops chromedriver also when a test fails half-way.
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
