@@ -2,9 +2,10 @@
 //! records lies in the files (file, byte offset, length), interned names, per-span-name
 //! latency sketches, and the search text (kept on disk, see `search.rs`).
 //!
-//! Memory grows with the number of records, never with their size: about 16 bytes per
-//! record and 100 per trace, plus the distinct names, users and sessions. Payloads stay
-//! in the files and are read again when a trace is opened.
+//! Memory grows with the number of records, never with their size: 16 bytes per record,
+//! and per trace a 96-byte summary plus its entry in the id map (33 to 66 bytes), plus
+//! the distinct names, users and sessions. Payloads stay in the files and are read again
+//! when a trace is opened.
 
 use std::io;
 use std::sync::Arc;
@@ -455,6 +456,13 @@ mod tests {
         assert_eq!(located, [0, 100]);
         let (name, stats) = index.span_names().next().expect("a span name");
         assert_eq!((name, stats.count, stats.errors), ("chat", 1, 1));
+    }
+
+    #[test]
+    fn a_record_costs_16_bytes_and_a_trace_summary_96() {
+        // The sizes docs/UI.md states.
+        assert_eq!(std::mem::size_of::<RecordLocation>(), 16);
+        assert_eq!(std::mem::size_of::<TraceSummary>(), 96);
     }
 
     #[test]

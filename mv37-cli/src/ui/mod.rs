@@ -12,7 +12,7 @@
 //! several hundred megabytes a second on all cores; loading the same rows into SQLite
 //! (with full-text indexing) takes many times longer, and a bundled SQLite adds a C
 //! build. Memory stays bounded by keeping payloads out of it: a record costs its 16-byte
-//! location plus its share of a ~100-byte trace summary, whatever its size.
+//! location plus its share of a 96-byte trace summary, whatever its size.
 
 mod assets;
 mod chunks;
