@@ -316,7 +316,7 @@ impl Server {
     }
 
     fn wait_until_ready(&self) {
-        for _ in 0..200 {
+        for _ in 0..600 {
             if let Ok((200, body)) = self.try_get("/api/progress") {
                 if body.contains("\"ready\":true") {
                     return;
