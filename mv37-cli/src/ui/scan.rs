@@ -251,8 +251,8 @@ impl<'de> Visitor<'de> for TextSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if self.structural && STRUCTURAL_KEYS.contains(&&*key) {
+        while let Some(structural_key) = map.next_key_seed(IsStructuralKey(self.structural))? {
+            if structural_key {
                 map.next_value::<IgnoredAny>()?;
             } else {
                 map.next_value_seed(TextSeed {
@@ -262,6 +262,30 @@ impl<'de> Visitor<'de> for TextSeed<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Reads an object key without keeping it (no allocation, escaped or not): whether it is
+/// one of [`STRUCTURAL_KEYS`], which only count in messages and documents (`.0`).
+struct IsStructuralKey(bool);
+
+impl<'de> DeserializeSeed<'de> for IsStructuralKey {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for IsStructuralKey {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(self.0 && STRUCTURAL_KEYS.contains(&key))
     }
 }
 
