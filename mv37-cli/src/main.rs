@@ -1,6 +1,6 @@
 //! `mv37`, the command-line tool of the mv37 LLM-observability SDK: look at the JSONL
-//! traces a program wrote (`view`, `tail`), summarise them (`stats`), and replay them to
-//! a backend (`send`).
+//! traces a program wrote (`view`, `tail`, and in the browser `ui`), summarise them
+//! (`stats`), and replay them to a backend (`send`).
 
 mod assemble;
 mod error;
@@ -15,6 +15,7 @@ mod stats;
 mod tail;
 mod time;
 mod tree;
+mod ui;
 mod view;
 
 use std::process::ExitCode;
@@ -80,6 +81,14 @@ enum Command {
     /// inputs; a summary of sent, failed and skipped records is printed at the end.
     #[command(after_help = EXIT_CODES)]
     Send(send::SendArgs),
+    /// Serve a trace viewer in the browser over JSONL files and directories, following
+    /// them live: a trace list with filters and full-text search, each trace as a span
+    /// tree beside a waterfall with its chat transcript and span details, sessions, and
+    /// stats charts.
+    ///
+    /// Listens on 127.0.0.1 only unless --bind says otherwise; the server is read-only.
+    #[command(after_help = EXIT_CODES)]
+    Ui(ui::UiArgs),
     /// Write a synthetic JSONL file of traces (for measuring the other commands).
     #[command(hide = true)]
     Generate(generate::GenerateArgs),
@@ -92,6 +101,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Send(args) => send::run(args),
+        Command::Ui(args) => ui::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {
