@@ -244,6 +244,24 @@ def check_rag_agent(cargo_args, workdir):
             "(cache reads and writes, priced), tool; 3 feedback, the late one under the trace's root; stats balanced")
 
 
+def check_axum_otel(cargo_args, workdir):
+    path = os.path.join(workdir, "traces.jsonl")
+    stdout, _ = run_example(
+        "axum_otel", [*cargo_args, "--features", "tracing,opentelemetry"], {"MV37_JSONL_PATH": path}, workdir
+    )
+    records = read_jsonl(path)
+    trace = the_trace(records, "answer_order")
+    match = re.search(r"http trace ([0-9a-f]{32}) span ([0-9a-f]{16})", stdout)
+    expect(match, f"no http trace line on stdout:\n{stdout}")
+    http_trace, http_span = match.groups()
+    expect(trace["trace_id"] == http_trace, f"mv37 trace {trace['trace_id']}, HTTP trace {http_trace}: not one trace")
+    expect(trace.get("parent_span_id") == http_span, f"the mv37 trace's parent is {trace.get('parent_span_id')}, not the HTTP span {http_span}")
+    spans = spans_by_name(records)
+    expect_spans(spans, trace, {"lookup_order": ("tool", None)})
+    exported = expect_stats_line(stdout, records, path)
+    return f"{exported} records: the handler's mv37 trace continues the HTTP span's OpenTelemetry trace ({http_trace}); stats balanced"
+
+
 def check_async_agent(cargo_args, workdir):
     # The example exports to the console only: read its tree on stderr.
     stdout, stderr = run_example("async_agent", cargo_args, {}, workdir)
@@ -507,6 +525,7 @@ CHECKS = {
     "async_agent": check_async_agent,
     "otlp_export": check_otlp_export,
     "rag_agent": check_rag_agent,
+    "axum_otel": check_axum_otel,
     "rig_agent": check_rig_agent,
 }
 
