@@ -214,6 +214,18 @@ impl Span {
         });
     }
 
+    /// Sets one attribute to a JSON value as it is (the `tracing` bridge's field values:
+    /// flat, already owned).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_attribute_value(&self, key: &str, value: serde_json::Value) {
+        if self.capture_policy().is_some() {
+            let key = key.to_owned();
+            self.change(|progress| {
+                progress.extras().attributes.insert(key, value);
+            });
+        }
+    }
+
     pub(crate) fn change(&self, change: impl FnOnce(&mut Progress)) {
         if let Some(inner) = &self.inner {
             inner.update(change);

@@ -325,7 +325,7 @@ impl Gathered {
 /// Applies recorded fields to `span`; fields that are no GenAI field become attributes.
 /// `late`: recorded after the span started, when the operation and the tool, agent or
 /// `otel.name` retype and rename it (at the start they chose its kind and name).
-pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields, late: bool) {
+pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: Fields, late: bool) {
     if late {
         let kind = fields.text("gen_ai.operation.name").map(kind_of_operation);
         let named = |key: &str| fields.text(key).map(|name| Cow::Owned(name.to_owned()));
@@ -341,8 +341,9 @@ pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields, late:
     }
     let mut request = RequestParams::default();
     let mut response = ResponseInfo::default();
-    for (name, value) in &fields.0 {
-        match *name {
+    for (name, owned) in fields.0 {
+        let value = &owned;
+        match name {
             // Consumed when the span was opened.
             "gen_ai.operation.name"
             | "gen_ai.tool.name"
@@ -404,7 +405,8 @@ pub(super) fn apply(span: &Span, gathered: &mut Gathered, fields: &Fields, late:
             "gen_ai.prompt" | "input.value" | "gen_ai.tool.call.arguments" => span.record_input(&parsed(value)),
             "gen_ai.completion" | "output.value" | "gen_ai.tool.call.result" => span.record_output(&parsed(value)),
             "gen_ai.tool.call.id" => span.set_attribute("tool_call_id", value),
-            other => span.set_attribute(other, value),
+            // A flat value (a string, a number): moved into the attributes, not copied.
+            other => span.set_attribute_value(other, owned),
         }
     }
     if gathered.has_usage {

@@ -201,9 +201,9 @@ where
             builder = builder.parent(parent_id);
         }
         let span = builder.start_detached();
-        apply(&span, &mut gathered, &fields, false);
         let mut failure = Failure::default();
         failure.update(&fields);
+        apply(&span, &mut gathered, fields, false);
         let bridged = Bridged {
             context: span.context(),
             failure,
@@ -224,7 +224,7 @@ where
         values.record(&mut fields);
         bridged.failure.update(&fields);
         if let Some(span) = &bridged.span {
-            apply(span, &mut bridged.gathered, &fields, true);
+            apply(span, &mut bridged.gathered, fields, true);
         }
     }
 
