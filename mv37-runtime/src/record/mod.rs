@@ -5,7 +5,7 @@
 //! `docs/RECORDS.md`; readers must ignore fields they do not know. What a message holds
 //! ([`Role`], [`Content`], [`ContentPart`]) is in `content.rs`; a model call's request
 //! parameters and response fields, and a retrieval's documents, are in `call.rs`.
-//! The records stay in one file (about 575 lines, then the tests): they share
+//! The records stay in one file (about 610 lines, then the tests): they share
 //! [`TraceScope`] and its JSON form as `context`.
 
 use std::borrow::Cow;
