@@ -4,14 +4,12 @@
 //! allowed target) do not pass: the cost of a span the bridge rejects.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use mv37::{Client, ExportError, Exporter, Record};
 use mv37_bench::{block_on, Case, Delivery, Meter, Query};
 use tracing::{field, info_span};
 use tracing_subscriber::layer::SubscriberExt as _;
 
+use crate::mv37_stack::{self, CountingExporter};
 use crate::Settings;
 
 #[tracing::instrument(name = "step", skip_all)]
@@ -24,29 +22,10 @@ async fn step_async(i: u64) -> u64 {
     black_box(i)
 }
 
-#[derive(Clone, Default)]
-struct CountingExporter {
-    received: Arc<AtomicU64>,
-}
-
-impl Exporter for CountingExporter {
-    fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
-        self.received.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
 /// Runs `case` for `spans` spans and reports where they went.
 pub fn run(case: Case, spans: u64, settings: Settings, filtered: bool, meter: &mut Meter) -> Delivery {
     let exporter = CountingExporter::default();
-    let client = Client::builder()
-        .exporter(exporter.clone())
-        .max_queue_records(settings.queue_records)
-        .build()
-        .unwrap_or_else(|error| {
-            eprintln!("error: mv37 client: {error}");
-            std::process::exit(1)
-        });
+    let client = mv37_stack::client(settings, exporter.clone());
     let layer = mv37::tracing::layer()
         .client(client.clone())
         .record_all_spans(!filtered);
@@ -107,16 +86,5 @@ pub fn run(case: Case, spans: u64, settings: Settings, filtered: bool, meter: &m
         }
         Case::NoClient => {}
     }
-    if let Err(error) = client.shutdown() {
-        eprintln!("mv37: shutdown: {error}");
-    }
-    let stats = client.stats();
-    let received = exporter.received.load(Ordering::Relaxed);
-    Delivery {
-        expected,
-        produced: stats.produced,
-        exported: received,
-        dropped: stats.dropped.total(),
-        balanced: stats.is_balanced() && stats.queued == 0 && stats.spooled == 0 && received == stats.exported,
-    }
+    mv37_stack::delivery(&client, &exporter, expected)
 }

@@ -24,7 +24,7 @@ async fn step_async(i: u64) -> u64 {
 /// Discards every batch after counting its records: the harness's own count of what
 /// arrived, next to the client's.
 #[derive(Clone, Default)]
-struct CountingExporter {
+pub(crate) struct CountingExporter {
     received: Arc<AtomicU64>,
 }
 
@@ -35,7 +35,7 @@ impl Exporter for CountingExporter {
     }
 }
 
-fn client(settings: Settings, exporter: CountingExporter) -> Client {
+pub(crate) fn client(settings: Settings, exporter: CountingExporter) -> Client {
     Client::builder()
         .exporter(exporter)
         .max_queue_records(settings.queue_records)
@@ -105,6 +105,12 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
         }
         Case::NoClient => unreachable!("handled above"),
     }
+    delivery(&client, &exporter, expected)
+}
+
+/// Shuts `client` down and reports what arrived, checking the client's count against the
+/// exporter's.
+pub(crate) fn delivery(client: &Client, exporter: &CountingExporter, expected: u64) -> Delivery {
     if let Err(error) = client.shutdown() {
         eprintln!("mv37: shutdown: {error}");
     }
