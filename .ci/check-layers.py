@@ -30,11 +30,13 @@ LAYERS = [
     ("pipeline", ["pipeline", "pipeline::admission", "pipeline::chunk", "pipeline::gather",
                   "pipeline::shared", "pipeline::worker", "pipeline::control", "pipeline::recent"]),
     ("thread state", ["state", "state::open", "state::local"]),
-    ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream",
+    ("API", ["builder", "context", "scope", "scoped", "span", "trace", "messages", "llm::chat", "llm::stream", "llm::stream::sse",
              "llm::stream::accumulator", "llm::stream::openai", "llm::stream::anthropic"]),
     ("client and config", ["config", "client", "client::builder"]),
     ("instrumented-function runtime", ["instrument", "instrument::input", "instrument::output",
-                                       "instrument::span", "instrument::trace", "tracing_bridge", "tracing_bridge::fields", "lib"]),
+                                       "instrument::span", "instrument::trace", "tracing_bridge", "tracing_bridge::fields",
+                                       "integrations", "integrations::call", "integrations::body",
+                                       "integrations::openai", "integrations::http", "lib"]),
 ]
 
 

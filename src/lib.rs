@@ -18,3 +18,24 @@ pub mod __private;
 pub mod tracing {
     pub use mv37_runtime::tracing_bridge::{layer, Mv37Layer};
 }
+
+/// async-openai, instrumented (feature `async-openai`):
+/// `mv37::openai::instrument(async_openai::Client::with_config(config))` gives back the
+/// same client, whose chat completions, responses and embeddings calls (streamed or not)
+/// each become an llm span. What is recorded is in
+/// [`mv37_runtime::integrations::openai`].
+#[cfg(feature = "async-openai")]
+pub mod openai {
+    pub use mv37_runtime::integrations::openai::{
+        instrument, Instrument, OpenAiLayer, OpenAiService, ResponseFuture, DEFAULT_MAX_RETRIES,
+    };
+}
+
+/// A `reqwest-middleware` middleware (feature `reqwest-middleware`):
+/// `ClientBuilder::new(reqwest::Client::new()).with(mv37::http::LlmMiddleware::new())`
+/// records the OpenAI-shaped and Anthropic calls of any client built on
+/// reqwest-middleware. See [`mv37_runtime::integrations::http`].
+#[cfg(feature = "reqwest-middleware")]
+pub mod http {
+    pub use mv37_runtime::integrations::http::LlmMiddleware;
+}

@@ -42,6 +42,8 @@ mod config;
 mod instrument;
 #[cfg(feature = "tracing")]
 pub mod tracing_bridge;
+#[cfg(feature = "llm-http")]
+pub mod integrations;
 
 /// What the macros of `mv37-macros` expand to (reached as `mv37::__private`); not a
 /// public API.
@@ -88,8 +90,8 @@ pub use llm::chat::{
 };
 pub use llm::cost::{Price, PriceTable};
 pub use llm::stream::{
-    trace_stream, trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, StreamAccumulator, TextAccumulator,
-    TracedStream, STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
+    trace_stream, trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, SseAccumulator, StreamAccumulator,
+    TextAccumulator, TracedStream, MAX_SSE_EVENT_BYTES, STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
 };
 pub use messages::{FeedbackBuilder, MessageBuilder};
 pub use payload::{Payload, DEPTH_LIMIT_KEY, MAX_DEPTH as MAX_PAYLOAD_DEPTH, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};

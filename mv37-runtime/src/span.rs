@@ -138,6 +138,18 @@ macro_rules! recording_methods {
                 });
             }
         }
+
+        /// Marks the span failed with an error you describe: its message, and its type
+        /// as the failing side names it (a provider's `rate_limit_error`, an HTTP status),
+        /// exported as `error.type`.
+        pub fn fail_with(&self, error: $crate::record::ErrorInfo) {
+            if self.capture_policy().is_some() {
+                self.change(|progress| {
+                    progress.status = $crate::record::Status::Error;
+                    progress.extras().error = Some(error);
+                });
+            }
+        }
     };
 }
 pub(crate) use recording_methods;

@@ -48,10 +48,12 @@ fn usage_object(response: &Value) -> &Value {
 /// assert_eq!(usage.reasoning_tokens, Some(16));
 /// ```
 pub fn usage_from_openai<T: Serialize + ?Sized>(response: &T) -> Usage {
-    let Ok(response) = serde_json::to_value(response) else {
-        return Usage::default();
-    };
-    let usage = usage_object(&response);
+    serde_json::to_value(response).map_or_else(|_| Usage::default(), |response| openai_usage(&response))
+}
+
+/// [`usage_from_openai`] of a response already in JSON form.
+pub(crate) fn openai_usage(response: &Value) -> Usage {
+    let usage = usage_object(response);
     let first = |paths: &[&[&str]]| paths.iter().find_map(|path| field(usage, path));
     Usage {
         input_tokens: first(&[&["input_tokens"], &["prompt_tokens"]]),
@@ -93,10 +95,12 @@ pub fn usage_from_openai<T: Serialize + ?Sized>(response: &T) -> Usage {
 /// assert_eq!(usage.total_tokens, Some(1100));
 /// ```
 pub fn usage_from_anthropic<T: Serialize + ?Sized>(response: &T) -> Usage {
-    let Ok(response) = serde_json::to_value(response) else {
-        return Usage::default();
-    };
-    let usage = usage_object(&response);
+    serde_json::to_value(response).map_or_else(|_| Usage::default(), |response| anthropic_usage(&response))
+}
+
+/// [`usage_from_anthropic`] of a response already in JSON form.
+pub(crate) fn anthropic_usage(response: &Value) -> Usage {
+    let usage = usage_object(response);
     let uncached = field(usage, &["input_tokens"]);
     let cache_read = field(usage, &["cache_read_input_tokens"]);
     let cache_write = field(usage, &["cache_creation_input_tokens"]);

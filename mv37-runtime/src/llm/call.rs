@@ -44,19 +44,21 @@ fn strings_at(value: &Value, key: &str) -> Vec<String> {
 /// assert_eq!(params.server_port, Some(443));
 /// ```
 pub fn request_params_from_openai<T: Serialize + ?Sized>(request: &T) -> RequestParams {
-    let Ok(request) = serde_json::to_value(request) else {
-        return RequestParams::default();
-    };
+    serde_json::to_value(request).map_or_else(|_| RequestParams::default(), |request| openai_request_params(&request))
+}
+
+/// [`request_params_from_openai`] of a request already in JSON form.
+pub(crate) fn openai_request_params(request: &Value) -> RequestParams {
     RequestParams {
-        temperature: f64_at(&request, "temperature"),
+        temperature: f64_at(request, "temperature"),
         max_tokens: ["max_completion_tokens", "max_tokens", "max_output_tokens"]
             .iter()
             .find_map(|key| request.get(key).and_then(Value::as_u64)),
-        top_p: f64_at(&request, "top_p"),
-        stop_sequences: strings_at(&request, "stop"),
+        top_p: f64_at(request, "top_p"),
+        stop_sequences: strings_at(request, "stop"),
         seed: request.get("seed").and_then(Value::as_i64),
-        frequency_penalty: f64_at(&request, "frequency_penalty"),
-        presence_penalty: f64_at(&request, "presence_penalty"),
+        frequency_penalty: f64_at(request, "frequency_penalty"),
+        presence_penalty: f64_at(request, "presence_penalty"),
         ..RequestParams::default()
     }
 }
@@ -64,15 +66,17 @@ pub fn request_params_from_openai<T: Serialize + ?Sized>(request: &T) -> Request
 /// Reads the sampling parameters of an Anthropic Messages request, as any `Serialize`:
 /// `temperature`, `max_tokens`, `top_p`, `top_k` and `stop_sequences`.
 pub fn request_params_from_anthropic<T: Serialize + ?Sized>(request: &T) -> RequestParams {
-    let Ok(request) = serde_json::to_value(request) else {
-        return RequestParams::default();
-    };
+    serde_json::to_value(request).map_or_else(|_| RequestParams::default(), |request| anthropic_request_params(&request))
+}
+
+/// [`request_params_from_anthropic`] of a request already in JSON form.
+pub(crate) fn anthropic_request_params(request: &Value) -> RequestParams {
     RequestParams {
-        temperature: f64_at(&request, "temperature"),
+        temperature: f64_at(request, "temperature"),
         max_tokens: request.get("max_tokens").and_then(Value::as_u64),
-        top_p: f64_at(&request, "top_p"),
-        top_k: f64_at(&request, "top_k"),
-        stop_sequences: strings_at(&request, "stop_sequences"),
+        top_p: f64_at(request, "top_p"),
+        top_k: f64_at(request, "top_k"),
+        stop_sequences: strings_at(request, "stop_sequences"),
         ..RequestParams::default()
     }
 }
@@ -98,13 +102,15 @@ pub fn request_params_from_anthropic<T: Serialize + ?Sized>(request: &T) -> Requ
 /// assert_eq!(info.finish_reasons, ["stop"]);
 /// ```
 pub fn response_info_from_openai<T: Serialize + ?Sized>(response: &T) -> ResponseInfo {
-    let Ok(value) = serde_json::to_value(response) else {
-        return ResponseInfo::default();
-    };
+    serde_json::to_value(response).map_or_else(|_| ResponseInfo::default(), |value| openai_response_info(&value))
+}
+
+/// [`response_info_from_openai`] of a response already in JSON form.
+pub(crate) fn openai_response_info(value: &Value) -> ResponseInfo {
     // A streaming event of the Responses API carries the response under `response`.
     let response = match value.get("response") {
-        Some(inner) if inner.is_object() && str_at(&value, "type").is_some_and(|t| t.starts_with("response.")) => inner,
-        _ => &value,
+        Some(inner) if inner.is_object() && str_at(value, "type").is_some_and(|t| t.starts_with("response.")) => inner,
+        _ => value,
     };
     let finish_reasons = match response.get("choices").and_then(Value::as_array) {
         Some(choices) => chat_finish_reasons(choices),
@@ -162,12 +168,14 @@ fn responses_finish_reason(response: &Value) -> Option<String> {
 /// events that carry them: `message_start` (id and model) and `message_delta` (the
 /// stop reason).
 pub fn response_info_from_anthropic<T: Serialize + ?Sized>(response: &T) -> ResponseInfo {
-    let Ok(value) = serde_json::to_value(response) else {
-        return ResponseInfo::default();
-    };
+    serde_json::to_value(response).map_or_else(|_| ResponseInfo::default(), |value| anthropic_response_info(&value))
+}
+
+/// [`response_info_from_anthropic`] of a response already in JSON form.
+pub(crate) fn anthropic_response_info(value: &Value) -> ResponseInfo {
     let message = match value.get("message") {
-        Some(inner) if str_at(&value, "type") == Some("message_start") => inner,
-        _ => &value,
+        Some(inner) if str_at(value, "type") == Some("message_start") => inner,
+        _ => value,
     };
     let stop_reason =
         str_at(message, "stop_reason").or_else(|| value.get("delta").and_then(|d| str_at(d, "stop_reason")));

@@ -128,11 +128,13 @@ pub fn record_anthropic_messages<T: Serialize + ?Sized>(span: &Span, messages: &
 /// `tool_call_id`; reasoning summaries become internal assistant messages. Items it
 /// does not know are skipped.
 pub fn messages_from_openai<T: Serialize + ?Sized>(value: &T) -> Vec<ChatMessage> {
-    let Ok(value) = serde_json::to_value(value) else {
-        return Vec::new();
-    };
+    serde_json::to_value(value).map_or_else(|_| Vec::new(), |value| openai_messages(&value))
+}
+
+/// [`messages_from_openai`] of a value already in JSON form.
+pub(crate) fn openai_messages(value: &Value) -> Vec<ChatMessage> {
     let mut out = Vec::new();
-    match &value {
+    match value {
         Value::Array(items) => openai_items(items, &mut out),
         Value::String(text) => out.push(ChatMessage::new(Role::User, Content::Text(text.clone()))),
         Value::Object(object) => {
@@ -153,7 +155,7 @@ pub fn messages_from_openai<T: Serialize + ?Sized>(value: &T) -> Vec<ChatMessage
                 let messages: Vec<Value> = choices.iter().filter_map(|c| c.get("message").cloned()).collect();
                 openai_items(&messages, &mut out);
             } else {
-                openai_item(&value, &mut out);
+                openai_item(value, &mut out);
             }
         }
         _ => {}
@@ -325,11 +327,13 @@ fn split_data_url(url: &str) -> Option<(&str, &str)> {
 /// rest of that user message follows it); `thinking` becomes an internal assistant
 /// message.
 pub fn messages_from_anthropic<T: Serialize + ?Sized>(value: &T) -> Vec<ChatMessage> {
-    let Ok(value) = serde_json::to_value(value) else {
-        return Vec::new();
-    };
+    serde_json::to_value(value).map_or_else(|_| Vec::new(), |value| anthropic_messages(&value))
+}
+
+/// [`messages_from_anthropic`] of a value already in JSON form.
+pub(crate) fn anthropic_messages(value: &Value) -> Vec<ChatMessage> {
     let mut out = Vec::new();
-    match &value {
+    match value {
         Value::Array(messages) => messages.iter().for_each(|m| anthropic_message(m, &mut out)),
         Value::Object(object) => {
             match object.get("system") {
@@ -342,7 +346,7 @@ pub fn messages_from_anthropic<T: Serialize + ?Sized>(value: &T) -> Vec<ChatMess
             }
             match object.get("messages") {
                 Some(Value::Array(messages)) => messages.iter().for_each(|m| anthropic_message(m, &mut out)),
-                _ => anthropic_message(&value, &mut out),
+                _ => anthropic_message(value, &mut out),
             }
         }
         _ => {}

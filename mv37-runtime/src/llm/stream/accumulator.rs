@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::record::{Content, ContentPart, ResponseInfo, Usage};
+use crate::record::{Content, ContentPart, ErrorInfo, ResponseInfo, Usage};
 
 /// Folds the chunks of a streamed model response into its output and usage.
 ///
@@ -40,6 +40,12 @@ pub trait StreamAccumulator<Chunk: ?Sized> {
     /// The response's id, model and finish reasons, as far as the stream told them,
     /// recorded on the span (`gen_ai.response.*`).
     fn response_info(&self) -> Option<ResponseInfo> {
+        None
+    }
+
+    /// An error the stream itself reported (an `error` event), which fails the span
+    /// when the stream ends.
+    fn failure(&self) -> Option<ErrorInfo> {
         None
     }
 }

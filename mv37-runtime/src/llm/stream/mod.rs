@@ -18,11 +18,14 @@ use futures_core::Stream;
 mod accumulator;
 mod anthropic;
 mod openai;
+mod sse;
 
 pub(crate) use self::accumulator::{parse_arguments, str_of};
+pub(crate) use self::sse::provider_error;
 pub use self::accumulator::{StreamAccumulator, TextAccumulator};
 pub use self::anthropic::AnthropicAccumulator;
 pub use self::openai::OpenAiAccumulator;
+pub use self::sse::{SseAccumulator, MAX_SSE_EVENT_BYTES};
 use super::cost::PriceTable;
 use crate::builder::DetachedSpan;
 use crate::record::Role;
@@ -101,6 +104,9 @@ impl<A> Recorder<A> {
             if let Some(message) = self.accumulator.message() {
                 span.message(Role::Assistant, message);
             }
+        }
+        if let Some(error) = self.accumulator.failure() {
+            span.fail_with(error);
         }
         if cancelled {
             span.cancel();

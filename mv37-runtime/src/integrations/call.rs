@@ -1,0 +1,427 @@
+//! One LLM API call seen on the wire: which API the request calls, the span it opens
+//! (child of the current context, or of a trace of its own when none is open), the
+//! request's fields, and the response's status, headers and body.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+
+use http::{HeaderMap, Method, StatusCode};
+use reqwest::ResponseBuilderExt;
+use serde_json::Value;
+use url::Url;
+
+use super::body::{record_json_body, RecordedBody};
+use super::Options;
+use crate::builder::DetachedSpan;
+use crate::client::{client, current_trace};
+use crate::llm::call::{anthropic_request_params, openai_request_params};
+use crate::llm::chat::{anthropic_messages, openai_messages, record_messages};
+use crate::llm::stream::{
+    provider_error, trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, SseAccumulator, StreamAccumulator,
+};
+use crate::progress::Outcome;
+use crate::record::{ErrorInfo, SpanKind};
+use crate::scope::Scope;
+use crate::trace::Trace;
+
+/// Attribute: the HTTP status of the response (`http.response.status_code`).
+pub(crate) const STATUS_CODE: &str = "http.response.status_code";
+/// Attribute: the tools the request offered the model, as the request wrote them.
+pub(crate) const TOOL_DEFINITIONS: &str = "gen_ai.tool.definitions";
+/// Response headers kept as `http.response.header.<name>` attributes.
+const KEPT_HEADERS: [&str; 3] = ["retry-after", "x-request-id", "request-id"];
+
+/// The API a request calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// OpenAI Chat Completions (`…/chat/completions`).
+    Chat,
+    /// The OpenAI Responses API (`…/responses`).
+    Responses,
+    /// OpenAI Embeddings (`…/embeddings`).
+    Embeddings,
+    /// Anthropic Messages (`…/v1/messages`).
+    Messages,
+}
+
+impl Api {
+    /// The API a request calls, from its method and path; `None` for anything else.
+    pub(crate) fn recognise(method: &Method, url: &Url) -> Option<Api> {
+        if method != Method::POST {
+            return None;
+        }
+        let path = url.path().trim_end_matches('/');
+        if path.ends_with("/chat/completions") {
+            Some(Api::Chat)
+        } else if path.ends_with("/responses") {
+            Some(Api::Responses)
+        } else if path.ends_with("/embeddings") {
+            Some(Api::Embeddings)
+        } else if path.ends_with("/v1/messages") {
+            Some(Api::Messages)
+        } else {
+            None
+        }
+    }
+
+    /// `gen_ai.operation.name`, the first word of the span's name.
+    fn operation(self) -> &'static str {
+        match self {
+            Api::Embeddings => "embeddings",
+            Api::Chat | Api::Responses | Api::Messages => "chat",
+        }
+    }
+
+    fn kind(self) -> SpanKind {
+        match self {
+            Api::Embeddings => SpanKind::Custom(Cow::Borrowed("embeddings")),
+            Api::Chat | Api::Responses | Api::Messages => SpanKind::Llm,
+        }
+    }
+}
+
+/// `gen_ai.provider.name` for a call to `url`: the registered name of a known host, and
+/// `openai_compatible` for any other host speaking the OpenAI shapes (a local server,
+/// a gateway).
+pub(crate) fn provider_of(url: &Url, api: Api) -> &'static str {
+    if api == Api::Messages {
+        return "anthropic";
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    const AZURE: [&str; 3] = [".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"];
+    if AZURE.iter().any(|suffix| host.ends_with(suffix)) {
+        return "azure.ai.openai";
+    }
+    match host.as_str() {
+        "api.openai.com" => "openai",
+        "api.groq.com" => "groq",
+        "api.deepseek.com" => "deepseek",
+        "api.mistral.ai" => "mistral_ai",
+        "api.x.ai" => "x_ai",
+        "api.perplexity.ai" => "perplexity",
+        "generativelanguage.googleapis.com" => "gcp.gemini",
+        _ => "openai_compatible",
+    }
+}
+
+/// An Azure OpenAI deployment named in the path (`/openai/deployments/{name}/…`): the
+/// model, when the body names none.
+fn azure_deployment(url: &Url) -> Option<&str> {
+    let mut segments = url.path_segments()?;
+    segments.find(|segment| *segment == "deployments")?;
+    segments.next().filter(|name| !name.is_empty())
+}
+
+/// The trace a call opened for itself (no trace was open where it was made); it ends
+/// after the call's span.
+pub(crate) struct OwnTrace {
+    trace: Trace,
+    scope: Option<Scope>,
+}
+
+impl OwnTrace {
+    fn fail(&self, error: &ErrorInfo) {
+        self.trace.fail(&error.message);
+    }
+}
+
+impl Drop for OwnTrace {
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish(Outcome::Ok);
+        }
+    }
+}
+
+/// An LLM API call in flight, from its request to the end of its response body; made by
+/// the integrations when they recognise a request.
+pub(crate) struct LlmCall {
+    api: Api,
+    streaming: bool,
+    model: Option<String>,
+    options: Options,
+    span: DetachedSpan,
+    /// Declared after the span, so that it ends after it.
+    own_trace: Option<OwnTrace>,
+}
+
+impl std::fmt::Debug for LlmCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmCall")
+            .field("api", &self.api)
+            .field("streaming", &self.streaming)
+            .field("span", &self.span)
+            .finish()
+    }
+}
+
+/// Whether a span made now would record anything (a trace is open here, or a client is
+/// installed to open one): when not, a request is not even parsed.
+fn anything_records() -> bool {
+    current_trace().is_recording() || client().is_some_and(|client| client.is_enabled())
+}
+
+/// Opens a span for `name` in the current trace, or in a new trace of that name.
+fn open_span(name: Cow<'static, str>, kind: SpanKind) -> (crate::builder::SpanBuilder, Option<OwnTrace>) {
+    let trace = current_trace();
+    if trace.is_recording() {
+        return (trace.span(kind).name(name), None);
+    }
+    let (trace, scope) = crate::client::trace(name.clone()).open();
+    let builder = trace.span(kind).name(name);
+    (builder, Some(OwnTrace { trace, scope }))
+}
+
+impl LlmCall {
+    /// Starts recording a request, if it is an LLM API call and something records:
+    /// opens the span and records the request's model, provider, parameters, messages
+    /// and tools.
+    pub(crate) fn begin(options: &Options, method: &Method, url: &Url, body: Option<&[u8]>) -> Option<LlmCall> {
+        let api = Api::recognise(method, url)?;
+        if !anything_records() {
+            return None;
+        }
+        let request: Value = body
+            .and_then(|body| serde_json::from_slice(body).ok())
+            .unwrap_or(Value::Null);
+        let model = request
+            .get("model")
+            .and_then(Value::as_str)
+            .or_else(|| azure_deployment(url))
+            .map(str::to_owned);
+        let streaming = request.get("stream").and_then(Value::as_bool) == Some(true);
+        let name = match &model {
+            Some(model) => Cow::Owned(format!("{} {model}", api.operation())),
+            None => Cow::Borrowed(api.operation()),
+        };
+        let (mut builder, own_trace) = open_span(name, api.kind());
+        builder = builder.provider(provider_of(url, api));
+        if let Some(model) = &model {
+            builder = builder.model(model.clone());
+        }
+        let span = builder.start_detached();
+        if !span.is_recording() {
+            return None;
+        }
+        record_request(&span, api, url, &request);
+        Some(LlmCall {
+            api,
+            streaming,
+            model,
+            options: options.clone(),
+            span,
+            own_trace,
+        })
+    }
+
+    /// The request failed before a response came (connection refused, timeout): fails
+    /// and ends the span.
+    pub(crate) fn failed<E: Display + ?Sized>(self, error: &E, error_type: &str) {
+        let error = ErrorInfo {
+            message: error.to_string(),
+            error_type: Some(error_type.to_owned()),
+        };
+        if let Some(trace) = &self.own_trace {
+            trace.fail(&error);
+        }
+        self.span.fail_with(error);
+    }
+
+    /// Records the response's status and headers, and gives it back with a body that
+    /// records itself as the caller reads it: the streamed output (SSE) or the JSON
+    /// response or error. The span ends with the body.
+    pub(crate) fn respond(self, response: reqwest::Response) -> reqwest::Response {
+        let status = response.status();
+        self.span.set_attribute(STATUS_CODE, status.as_u16());
+        record_headers(&self.span, response.headers());
+        if !status.is_success() {
+            if let Some(trace) = &self.own_trace {
+                trace.fail(&http_error(status, None));
+            }
+        }
+        let sse = status.is_success() && is_event_stream(response.headers());
+        let url = response.url().clone();
+        let (mut parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+        // `From<reqwest::Response>` drops the URL; put it back for the caller.
+        if let Ok(with_url) = http::Response::builder().url(url).body(()) {
+            parts.extensions.extend(with_url.into_parts().0.extensions);
+        }
+        let chunks = http_body_util::BodyDataStream::new(body);
+        let body = match (sse, self.api) {
+            (true, Api::Messages) => self.stream_body(chunks, AnthropicAccumulator::new()),
+            (true, _) => self.stream_body(chunks, OpenAiAccumulator::new()),
+            (false, api) => {
+                let LlmCall {
+                    options,
+                    model,
+                    span,
+                    own_trace,
+                    ..
+                } = self;
+                let finish = move |bytes: Option<&[u8]>, span: &DetachedSpan| {
+                    record_json_body(span, api, status, bytes, options.prices.as_deref(), model.as_deref());
+                };
+                reqwest::Body::wrap_stream(RecordedBody::new(chunks, span, finish, own_trace))
+            }
+        };
+        reqwest::Response::from(http::Response::from_parts(parts, body))
+    }
+
+    fn stream_body<A>(self, chunks: http_body_util::BodyDataStream<reqwest::Body>, accumulator: A) -> reqwest::Body
+    where
+        A: StreamAccumulator<Value> + Send + 'static,
+    {
+        let mut traced = trace_try_stream(self.span, chunks, SseAccumulator::new(accumulator));
+        if let Some(prices) = self.options.prices {
+            traced = traced.prices(prices, self.model.unwrap_or_default());
+        }
+        reqwest::Body::wrap_stream(Keep {
+            stream: traced,
+            _trace: self.own_trace,
+        })
+    }
+
+}
+
+pin_project_lite::pin_project! {
+    /// A stream that keeps a value alive until it is dropped (the call's own trace, which
+    /// must end after the span the stream ends).
+    struct Keep<S, T> {
+        #[pin]
+        stream: S,
+        _trace: T,
+    }
+}
+
+impl<S: futures_core::Stream, T> futures_core::Stream for Keep<S, T> {
+    type Item = S::Item;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<S::Item>> {
+        self.project().stream.poll_next(cx)
+    }
+}
+
+/// The request's fields on the span: parameters and server, and (when the span captures
+/// content) messages, embedding input and tool definitions.
+fn record_request(span: &DetachedSpan, api: Api, url: &Url, request: &Value) {
+    let params = match api {
+        Api::Messages => anthropic_request_params(request),
+        _ => openai_request_params(request),
+    };
+    span.set_request_params(params.server_url(url.as_str()));
+    if !span.captures_content() {
+        return;
+    }
+    match api {
+        Api::Chat | Api::Responses => record_messages(span, &openai_messages(request)),
+        Api::Messages => record_messages(span, &anthropic_messages(request)),
+        Api::Embeddings => {
+            if let Some(input) = request.get("input") {
+                span.record_input(input);
+            }
+        }
+    }
+    if let Some(tools) = request.get("tools").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())) {
+        span.set_attribute(TOOL_DEFINITIONS, tools);
+    }
+}
+
+fn record_headers(span: &DetachedSpan, headers: &HeaderMap) {
+    for name in KEPT_HEADERS {
+        if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            span.set_attribute(format!("http.response.header.{name}"), value);
+        }
+    }
+}
+
+/// `error.type` for a request that got no response: `timeout`, `connect`, or
+/// `reqwest::Error` for anything else.
+pub(crate) fn transport_error_type(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect"
+    } else {
+        "reqwest::Error"
+    }
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
+}
+
+/// The error of an HTTP error status, with the provider's error object when the body
+/// held one (`{"error": {"type", "code", "message"}}`).
+pub(crate) fn http_error(status: StatusCode, body: Option<&Value>) -> ErrorInfo {
+    let reason = status.canonical_reason().unwrap_or("error");
+    let provider = body.and_then(|body| body.get("error").filter(|e| e.is_object()).or(Some(body)));
+    match provider.filter(|e| e.get("message").is_some() || e.get("type").is_some()) {
+        Some(error) => {
+            let info = provider_error(error, "");
+            let error_type = info.error_type.filter(|t| !t.is_empty());
+            ErrorInfo {
+                message: format!("HTTP {} {reason}: {}", status.as_u16(), info.message),
+                error_type: error_type.or_else(|| Some(status.as_u16().to_string())),
+            }
+        }
+        None => ErrorInfo {
+            message: format!("HTTP {} {reason}", status.as_u16()),
+            error_type: Some(status.as_u16().to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).expect("url")
+    }
+
+    #[test]
+    fn requests_are_recognised_by_method_and_path() {
+        let post = Method::POST;
+        let api = |u: &str| Api::recognise(&post, &url(u));
+        assert_eq!(api("https://api.openai.com/v1/chat/completions"), Some(Api::Chat));
+        assert_eq!(api("http://127.0.0.1:8080/v1/responses/"), Some(Api::Responses));
+        assert_eq!(api("http://localhost:11434/v1/embeddings"), Some(Api::Embeddings));
+        assert_eq!(api("https://api.anthropic.com/v1/messages"), Some(Api::Messages));
+        assert_eq!(
+            api("https://x.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"),
+            Some(Api::Chat)
+        );
+        assert_eq!(api("https://api.openai.com/v1/files"), None);
+        assert_eq!(api("https://api.openai.com/v1/responses/resp_1/cancel"), None);
+        assert_eq!(Api::recognise(&Method::GET, &url("https://api.openai.com/v1/responses")), None);
+    }
+
+    #[test]
+    fn the_provider_comes_from_the_host() {
+        let provider = |u: &str, api| provider_of(&url(u), api);
+        assert_eq!(provider("https://api.openai.com/v1/chat/completions", Api::Chat), "openai");
+        assert_eq!(provider("https://my.openai.azure.com/openai/x", Api::Chat), "azure.ai.openai");
+        assert_eq!(provider("http://127.0.0.1:8000/v1/chat/completions", Api::Chat), "openai_compatible");
+        assert_eq!(provider("https://gateway.example/v1/messages", Api::Messages), "anthropic");
+        assert_eq!(
+            azure_deployment(&url("https://my.openai.azure.com/openai/deployments/gpt4o/chat/completions")),
+            Some("gpt4o")
+        );
+    }
+
+    #[test]
+    fn an_http_error_names_the_provider_type() {
+        let body = serde_json::json!({"error": {"message": "Rate limit reached", "type": "rate_limit_exceeded"}});
+        let error = http_error(StatusCode::TOO_MANY_REQUESTS, Some(&body));
+        assert_eq!(error.error_type.as_deref(), Some("rate_limit_exceeded"));
+        assert_eq!(error.message, "HTTP 429 Too Many Requests: Rate limit reached");
+        let anthropic = serde_json::json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+        let error = http_error(StatusCode::from_u16(529).expect("status"), Some(&anthropic));
+        assert_eq!(error.error_type.as_deref(), Some("overloaded_error"));
+        let error = http_error(StatusCode::INTERNAL_SERVER_ERROR, None);
+        assert_eq!((error.error_type.as_deref(), error.message.as_str()), (Some("500"), "HTTP 500 Internal Server Error"));
+    }
+}
