@@ -3,6 +3,8 @@
 
 pub mod collector;
 pub mod fixtures;
+#[cfg(any(feature = "async-openai", feature = "reqwest-middleware"))]
+pub mod llm_server;
 pub mod memory;
 #[cfg(feature = "otlp")]
 pub mod otlp;

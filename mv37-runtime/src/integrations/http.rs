@@ -33,6 +33,7 @@ use crate::record::{ErrorInfo, SpanKind};
 #[derive(Debug, Clone, Default)]
 pub struct LlmMiddleware {
     options: Options,
+    other_requests: bool,
 }
 
 impl LlmMiddleware {
@@ -50,7 +51,7 @@ impl LlmMiddleware {
     /// Also records each other request, inside an open trace, as a plain span named by
     /// its method, with its URL and response status (`false` by default).
     pub fn trace_other_requests(mut self, yes: bool) -> Self {
-        self.options.other_requests = yes;
+        self.other_requests = yes;
         self
     }
 }
@@ -106,7 +107,7 @@ impl Middleware for LlmMiddleware {
     ) -> reqwest_middleware::Result<Response> {
         let body = request.body().and_then(reqwest::Body::as_bytes);
         let call = LlmCall::begin(&self.options, request.method(), request.url(), body);
-        let plain = match (&call, self.options.other_requests) {
+        let plain = match (&call, self.other_requests) {
             (None, true) => PlainCall::begin(&request),
             _ => None,
         };

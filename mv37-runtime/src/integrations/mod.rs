@@ -28,6 +28,4 @@ pub mod openai;
 pub(crate) struct Options {
     /// Prices to fill each call's `cost_usd` from.
     pub(crate) prices: Option<Arc<PriceTable>>,
-    /// Record requests that are not LLM calls as plain spans (the middleware's option).
-    pub(crate) other_requests: bool,
 }

@@ -43,6 +43,13 @@ pub trait StreamAccumulator<Chunk: ?Sized> {
         None
     }
 
+    /// Whether the stream said it is complete (`data: [DONE]`, `message_stop`,
+    /// `response.completed`): a reader that stops there, before the body's end, ends
+    /// the span normally rather than `cancelled`.
+    fn is_complete(&self) -> bool {
+        false
+    }
+
     /// An error the stream itself reported (an `error` event), which fails the span
     /// when the stream ends.
     fn failure(&self) -> Option<ErrorInfo> {

@@ -60,6 +60,8 @@ struct Recorder<A> {
     chunks: u64,
     output_chunks: u64,
     prices: Option<(Arc<PriceTable>, String)>,
+    /// An `Err` item was seen.
+    failed: bool,
     /// `finish` for the chunk type the accumulator takes, so that `Drop` (which cannot
     /// name that type) can record the partial output of a stream dropped early.
     finish_with: fn(&mut Recorder<A>, bool),
@@ -107,8 +109,11 @@ impl<A> Recorder<A> {
         }
         if let Some(error) = self.accumulator.failure() {
             span.fail_with(error);
+            self.failed = true;
         }
-        if cancelled {
+        // Dropped after an error (a connection cut) or after the stream said it was
+        // complete: the span keeps that outcome rather than `cancelled`.
+        if cancelled && !self.failed && !self.accumulator.is_complete() {
             span.cancel();
         } else {
             span.end();
@@ -126,7 +131,10 @@ pin_project_lite::pin_project! {
     /// [`TracedStream::prices`]), the response's id, model and finish reasons, the
     /// assembled output and an assistant message, and ends.
     /// Dropped before its end, it records what it saw so far and ends the span
-    /// `cancelled`. An `Err` item of a [`trace_try_stream`] marks the span failed.
+    /// `cancelled`, unless the stream already said it was complete
+    /// ([`StreamAccumulator::is_complete`]) or failed. An `Err` item of a
+    /// [`trace_try_stream`] marks the span failed (and a stream dropped after one stays
+    /// failed, with its partial output).
     ///
     /// `Send` when the inner stream and the accumulator are; never blocks.
     #[must_use = "streams do nothing unless polled"]
@@ -222,6 +230,7 @@ impl<S: Stream, A, C> TracedStream<S, A, C> {
                 chunks: 0,
                 output_chunks: 0,
                 prices: None,
+                failed: false,
                 finish_with: Recorder::<A>::finish::<C>,
             },
             done: false,
@@ -282,6 +291,7 @@ where
                         if let Some(span) = &recorder.span {
                             span.fail(&error);
                         }
+                        recorder.failed = true;
                     }
                 }
                 Poll::Ready(Some(item))

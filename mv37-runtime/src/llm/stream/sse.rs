@@ -41,6 +41,7 @@ pub struct SseAccumulator<A> {
     oversized: bool,
     skipped: u64,
     failure: Option<ErrorInfo>,
+    complete: bool,
 }
 
 impl<A> SseAccumulator<A> {
@@ -54,6 +55,7 @@ impl<A> SseAccumulator<A> {
             oversized: false,
             skipped: 0,
             failure: None,
+            complete: false,
         }
     }
 
@@ -147,13 +149,23 @@ impl<A: StreamAccumulator<Value>> SseAccumulator<A> {
             self.skipped += 1;
             return false;
         }
-        if data.is_empty() || data == "[DONE]" {
+        if data == "[DONE]" {
+            self.complete = true;
+            return false;
+        }
+        if data.is_empty() {
             return false;
         }
         let Ok(chunk) = serde_json::from_str::<Value>(&data) else {
             self.skipped += 1;
             return false;
         };
+        if matches!(
+            str_of(&chunk, "type"),
+            Some("message_stop" | "response.completed" | "response.incomplete" | "response.failed")
+        ) {
+            self.complete = true;
+        }
         if let Some(error) = stream_error(&chunk, error_event) {
             self.failure.get_or_insert(error);
         }
@@ -218,6 +230,10 @@ where
         self.inner.response_info()
     }
 
+    fn is_complete(&self) -> bool {
+        self.complete || self.inner.is_complete()
+    }
+
     fn failure(&self) -> Option<ErrorInfo> {
         self.failure.clone().or_else(|| self.inner.failure())
     }
@@ -254,6 +270,7 @@ mod tests {
             assert_eq!((usage.input_tokens, usage.output_tokens), (Some(5), Some(2)));
             assert_eq!(acc.skipped_events(), 0);
             assert!(acc.failure().is_none());
+            assert!(StreamAccumulator::<[u8]>::is_complete(&acc), "`[DONE]` completes it");
         }
     }
 
