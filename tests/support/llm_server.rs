@@ -95,6 +95,12 @@ impl Reply {
         self
     }
 
+    /// Answers with another status.
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
     /// Adds a response header.
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
         self.headers.push((name, value.to_owned()));
