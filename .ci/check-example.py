@@ -519,6 +519,44 @@ def check_otlp_export(cargo_args, workdir):
     ) + "; 0 dropped"
 
 
+def check_async_openai_agent(cargo_args, workdir):
+    path = os.path.join(workdir, "traces.jsonl")
+    stdout, stderr = run_example(
+        "async_openai_agent", [*cargo_args, "--features", "async-openai"], {"MV37_JSONL_PATH": path}, workdir
+    )
+    expect("local fake Chat Completions API at http://127.0.0.1:" in stderr, "it used the local fake API")
+    expect("agent: Your order 4421 has shipped" in stdout, f"the agent's answer:\n{stdout}")
+    records = read_jsonl(path)
+    trace = the_trace(records, "async_openai_agent")
+    spans = [r for r in records if r["type"] == "span"]
+    agent = [s for s in spans if s["name"] == "support_agent"]
+    expect(len(agent) == 1 and agent[0]["parent_span_id"] == trace["span_id"], "the agent span under the trace")
+    calls = sorted((s for s in spans if s["kind"] == "llm"), key=lambda s: s["start_time_unix_nano"])
+    expect(len(calls) == 2, f"two llm spans, none written by hand: {[s['name'] for s in spans]}")
+    tool = [s for s in spans if s["kind"] == "tool"]
+    expect(len(tool) == 1 and tool[0]["name"] == "lookup_order", f"the tool span: {tool}")
+    for call in calls + tool:
+        expect(call["parent_span_id"] == agent[0]["span_id"], f"{call['name']} is a child of the agent span")
+    for call in calls:
+        expect(call["name"] == "chat gpt-4.1-mini" and call.get("model") == "gpt-4.1-mini", f"name and model: {call['name']}")
+        expect(call.get("provider") == "openai_compatible", f"provider {call.get('provider')!r}")
+        usage = call.get("usage", {})
+        expect(usage.get("input_tokens") == 182 and usage.get("cached_tokens") == 128, f"usage {usage!r}")
+        expect(usage.get("cost_usd", 0) > 0, f"a cost: {usage!r}")
+        expect(call.get("request", {}).get("temperature") == 0.2, f"request params {call.get('request')!r}")
+        expect(call.get("attributes", {}).get("http.response.status_code") == 200, "the HTTP status")
+    asked, streamed = calls
+    expect(asked.get("response", {}).get("finish_reasons") == ["tool_calls"], f"finish {asked.get('response')!r}")
+    expect("gen_ai.tool.definitions" in asked.get("attributes", {}), "the tools offered")
+    expect("mv37.ttft_ms" in streamed.get("attributes", {}), "the stream's time to first token")
+    expect(
+        streamed.get("output") == "Your order 4421 has shipped with DHL and arrives tomorrow.",
+        f"the streamed output, assembled: {streamed.get('output')!r}",
+    )
+    exported = expect_stats_line(stdout, records, path)
+    return f"{exported} records: two async-openai calls (one streamed) recorded as llm spans under the agent, with usage, cost and TTFT; stats balanced"
+
+
 CHECKS = {
     "support_agent": check_support_agent,
     "openai_agent": check_openai_agent,
@@ -527,6 +565,7 @@ CHECKS = {
     "rag_agent": check_rag_agent,
     "axum_otel": check_axum_otel,
     "rig_agent": check_rig_agent,
+    "async_openai_agent": check_async_openai_agent,
 }
 
 

@@ -35,7 +35,7 @@ LAYERS = [
     ("client and config", ["config", "client", "client::builder"]),
     ("instrumented-function runtime", ["instrument", "instrument::input", "instrument::output",
                                        "instrument::span", "instrument::trace", "tracing_bridge", "tracing_bridge::fields",
-                                       "integrations", "integrations::call", "integrations::body",
+                                       "integrations", "integrations::api", "integrations::call", "integrations::body",
                                        "integrations::openai", "integrations::http", "lib"]),
 ]
 

@@ -11,7 +11,7 @@ mod support;
 
 use futures_util::StreamExt;
 use mv37::http::LlmMiddleware;
-use mv37::{ContentPart, Content, MemoryExporter, Role, SpanKind, SpanRecord, Status, TTFT_MS_ATTRIBUTE};
+use mv37::{Content, ContentPart, MemoryExporter, Role, SpanKind, SpanRecord, Status, TTFT_MS_ATTRIBUTE};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};
 use support::llm_server::{fixture, fixture_items, LlmServer, Reply};
@@ -65,7 +65,10 @@ async fn an_anthropic_message_is_an_llm_span() {
     assert_eq!((request.max_tokens, request.top_k), (Some(1024), Some(40.0)));
     assert_eq!(request.stop_sequences, ["</answer>"]);
     let usage = span.usage.unwrap();
-    assert_eq!((usage.cached_tokens, usage.cache_write_tokens, usage.output_tokens), (Some(3120), Some(210), Some(187)));
+    assert_eq!(
+        (usage.cached_tokens, usage.cache_write_tokens, usage.output_tokens),
+        (Some(3120), Some(210), Some(187))
+    );
     assert_eq!(span.response.as_deref().unwrap().finish_reasons, ["tool_use"]);
     assert_eq!(span.attributes["http.response.header.request-id"], "req_9");
     assert_eq!(span.messages[0].role, Role::System);
@@ -73,7 +76,9 @@ async fn an_anthropic_message_is_an_llm_span() {
     let Content::Parts(parts) = &answer.content else {
         panic!("parts: {answer:?}");
     };
-    assert!(parts.iter().any(|p| matches!(p, ContentPart::ToolCall { name, .. } if name == "lookup_order")));
+    assert!(parts
+        .iter()
+        .any(|p| matches!(p, ContentPart::ToolCall { name, .. } if name == "lookup_order")));
 }
 
 #[tokio::test]
@@ -87,7 +92,12 @@ async fn an_anthropic_stream_is_recorded_as_the_caller_reads_it() {
     let read = client
         .trace("support")
         .run_async(|_| async move {
-            let response = http.post(&url).json(&anthropic_request(true)).send().await.expect("sent");
+            let response = http
+                .post(&url)
+                .json(&anthropic_request(true))
+                .send()
+                .await
+                .expect("sent");
             let mut bytes = response.bytes_stream();
             let mut read = Vec::new();
             while let Some(chunk) = bytes.next().await {
@@ -96,7 +106,10 @@ async fn an_anthropic_stream_is_recorded_as_the_caller_reads_it() {
             read
         })
         .await;
-    assert!(String::from_utf8(read).unwrap().contains("event: message_stop"), "bytes pass through unchanged");
+    assert!(
+        String::from_utf8(read).unwrap().contains("event: message_stop"),
+        "bytes pass through unchanged"
+    );
     flushed(&client);
 
     let span = spans_of(&memory, SpanKind::Llm).pop().expect("llm span");
@@ -120,7 +133,8 @@ async fn an_openai_stream_read_by_hand_is_recorded() {
     client
         .trace("support")
         .run_async(|_| async move {
-            let request = json!({ "model": "gpt-4.1-mini", "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+            let request =
+                json!({ "model": "gpt-4.1-mini", "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
             let response = http.post(&url).json(&request).send().await.expect("sent");
             let _ = response.bytes().await.expect("body");
         })
@@ -139,7 +153,10 @@ async fn other_requests_pass_through_or_become_plain_spans_when_asked() {
     server.reply(Reply::json(json!({ "data": [] })));
     server.reply(Reply::error(404, "not_found", "no such file"));
     let (client, memory) = memory_client();
-    let (quiet, traced) = (http(LlmMiddleware::new()), http(LlmMiddleware::new().trace_other_requests(true)));
+    let (quiet, traced) = (
+        http(LlmMiddleware::new()),
+        http(LlmMiddleware::new().trace_other_requests(true)),
+    );
     let url = format!("{}/v1/files?api_key=secret", server.url);
 
     client
@@ -195,7 +212,12 @@ async fn an_overloaded_anthropic_error_names_its_type() {
     client
         .trace("support")
         .run_async(|_| async move {
-            let response = http.post(&url).json(&anthropic_request(false)).send().await.expect("sent");
+            let response = http
+                .post(&url)
+                .json(&anthropic_request(false))
+                .send()
+                .await
+                .expect("sent");
             assert_eq!(response.status().as_u16(), 529);
             let _ = response.bytes().await;
         })

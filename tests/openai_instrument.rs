@@ -62,7 +62,9 @@ fn only_llm_span(memory: &MemoryExporter) -> SpanRecord {
 }
 
 fn attribute<'a>(span: &'a SpanRecord, key: &str) -> &'a Value {
-    span.attributes.get(key).unwrap_or_else(|| panic!("{key} on {}: {:?}", span.name, span.attributes))
+    span.attributes
+        .get(key)
+        .unwrap_or_else(|| panic!("{key} on {}: {:?}", span.name, span.attributes))
 }
 
 #[tokio::test]
@@ -89,7 +91,11 @@ async fn a_chat_completion_is_an_llm_span_with_what_the_call_said() {
 
     let span = only_llm_span(&memory);
     let planner = memory.span("planner").expect("the agent span");
-    assert_eq!(span.parent_span_id, Some(planner.span_id), "a child of the span current at the call");
+    assert_eq!(
+        span.parent_span_id,
+        Some(planner.span_id),
+        "a child of the span current at the call"
+    );
     assert_eq!(span.trace_id, planner.trace_id);
     assert_eq!(span.name, "chat gpt-4.1-mini");
     assert_eq!(span.status, Status::Ok);
@@ -103,7 +109,10 @@ async fn a_chat_completion_is_an_llm_span_with_what_the_call_said() {
     assert_eq!(request.seed, Some(4421));
     assert_eq!(request.stop_sequences, ["\n\nCustomer:"]);
     assert_eq!(request.server_address.as_deref(), Some("127.0.0.1"));
-    assert_eq!(attribute(&span, "gen_ai.tool.definitions")[0]["function"]["name"], "lookup_order");
+    assert_eq!(
+        attribute(&span, "gen_ai.tool.definitions")[0]["function"]["name"],
+        "lookup_order"
+    );
 
     let response = span.response.as_deref().expect("response fields");
     assert_eq!(response.id.as_deref(), Some("chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"));
@@ -116,13 +125,22 @@ async fn a_chat_completion_is_an_llm_span_with_what_the_call_said() {
     assert_eq!((usage.input_tokens, usage.output_tokens), (Some(2006), Some(300)));
     assert_eq!((usage.cached_tokens, usage.reasoning_tokens), (Some(1920), Some(256)));
     let expected_cost = (86.0 * 1.10 + 1920.0 * 0.275 + 300.0 * 4.40) / 1e6;
-    let cost = usage.cost_usd.expect("cost from the price table, for the model the response names");
+    let cost = usage
+        .cost_usd
+        .expect("cost from the price table, for the model the response names");
     assert!((cost - expected_cost).abs() < 1e-12, "{cost} vs {expected_cost}");
 
     let roles: Vec<Role> = span.messages.iter().map(|m| m.role.clone()).collect();
     assert_eq!(
         roles,
-        [Role::System, Role::User, Role::Assistant, Role::Tool, Role::Assistant, Role::Assistant],
+        [
+            Role::System,
+            Role::User,
+            Role::Assistant,
+            Role::Tool,
+            Role::Assistant,
+            Role::Assistant
+        ],
         "the input conversation, then the answer"
     );
     let Content::Parts(parts) = &span.messages[5].content else {
@@ -147,7 +165,11 @@ async fn a_streamed_chat_records_time_to_first_token_output_and_usage_as_it_flow
     let text = client
         .trace("support")
         .run_async(|_| async move {
-            let mut stream = openai.chat().create_stream(chat_request(true)).await.expect("stream opens");
+            let mut stream = openai
+                .chat()
+                .create_stream(chat_request(true))
+                .await
+                .expect("stream opens");
             let mut text = String::new();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.expect("each chunk parses");
@@ -169,7 +191,10 @@ async fn a_streamed_chat_records_time_to_first_token_output_and_usage_as_it_flow
     assert!(attribute(&span, TOKENS_PER_SECOND_ATTRIBUTE).as_f64().unwrap() > 0.0);
     assert!(attribute(&span, STREAM_CHUNKS_ATTRIBUTE).as_u64().unwrap() >= 3);
     let usage = span.usage.expect("usage from the last chunk");
-    assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_tokens), (Some(1200), Some(5), Some(1024)));
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+        (Some(1200), Some(5), Some(1024))
+    );
     assert!(usage.cost_usd.is_some());
     let response = span.response.as_deref().expect("response fields");
     assert_eq!(response.id.as_deref(), Some("chatcmpl-123"));
@@ -197,7 +222,11 @@ async fn responses_created_and_streamed_are_recorded() {
         .trace("support")
         .run_async(|_| async move {
             openai.responses().create(request(false)).await.expect("created");
-            let mut stream = openai.responses().create_stream(request(true)).await.expect("stream opens");
+            let mut stream = openai
+                .responses()
+                .create_stream(request(true))
+                .await
+                .expect("stream opens");
             while let Some(event) = stream.next().await {
                 let _ = event;
             }
@@ -207,18 +236,31 @@ async fn responses_created_and_streamed_are_recorded() {
 
     let spans = llm_spans(&memory);
     assert_eq!(spans.len(), 2, "{spans:#?}");
-    let created = spans.iter().find(|s| !s.attributes.contains_key(STREAM_CHUNKS_ATTRIBUTE)).unwrap();
+    let created = spans
+        .iter()
+        .find(|s| !s.attributes.contains_key(STREAM_CHUNKS_ATTRIBUTE))
+        .unwrap();
     assert_eq!(created.usage.unwrap().input_tokens, Some(1832));
     assert_eq!(created.usage.unwrap().reasoning_tokens, Some(64));
     assert_eq!(created.request.as_deref().unwrap().max_tokens, Some(256));
-    assert_eq!(created.messages[0].role, Role::System, "instructions are the system message");
+    assert_eq!(
+        created.messages[0].role,
+        Role::System,
+        "instructions are the system message"
+    );
     assert!(created.output.is_some());
-    let streamed = spans.iter().find(|s| s.attributes.contains_key(STREAM_CHUNKS_ATTRIBUTE)).unwrap();
+    let streamed = spans
+        .iter()
+        .find(|s| s.attributes.contains_key(STREAM_CHUNKS_ATTRIBUTE))
+        .unwrap();
     assert_eq!(streamed.usage.unwrap().input_tokens, Some(900));
     assert_eq!(streamed.response.as_deref().unwrap().id.as_deref(), Some("resp_1"));
     assert_eq!(streamed.response.as_deref().unwrap().finish_reasons, ["tool_calls"]);
     let output = streamed.output.as_ref().unwrap().to_value();
-    assert!(output["tool_calls"].is_array(), "the streamed function call is assembled: {output}");
+    assert!(
+        output["tool_calls"].is_array(),
+        "the streamed function call is assembled: {output}"
+    );
 }
 
 #[tokio::test]
@@ -246,17 +288,27 @@ async fn an_embeddings_call_is_an_embeddings_span_without_the_vectors() {
     assert_eq!(response.data.len(), 2);
     flushed(&client);
 
-    let span = memory.span("embeddings text-embedding-3-small").expect("embeddings span");
+    let span = memory
+        .span("embeddings text-embedding-3-small")
+        .expect("embeddings span");
     assert_eq!(span.kind, SpanKind::Custom("embeddings".into()));
     assert_eq!(span.usage.unwrap().input_tokens, Some(9));
-    assert_eq!(span.input.as_ref().unwrap().to_value(), json!(["refund policy", "shipping"]));
-    assert_eq!(span.output.as_ref().unwrap().to_value(), json!({ "embeddings": 2, "dimensions": 4 }));
+    assert_eq!(
+        span.input.as_ref().unwrap().to_value(),
+        json!(["refund policy", "shipping"])
+    );
+    assert_eq!(
+        span.output.as_ref().unwrap().to_value(),
+        json!({ "embeddings": 2, "dimensions": 4 })
+    );
 }
 
 #[tokio::test]
 async fn a_429_fails_the_span_with_status_provider_type_and_retry_after() {
     let server = LlmServer::start().await;
-    server.reply(Reply::error(429, "rate_limit_exceeded", "Rate limit reached for gpt-4.1-mini").header("retry-after", "0"));
+    server.reply(
+        Reply::error(429, "rate_limit_exceeded", "Rate limit reached for gpt-4.1-mini").header("retry-after", "0"),
+    );
     let (client, memory) = memory_client();
     let openai = openai(&server, Instrument::new().max_retries(0));
 
@@ -268,14 +320,21 @@ async fn a_429_fails_the_span_with_status_provider_type_and_retry_after() {
     let OpenAIError::ApiError(api_error) = &error else {
         panic!("an API error: {error:?}");
     };
-    assert_eq!(api_error.status_code.as_u16(), 429, "the caller still reads the error body");
+    assert_eq!(
+        api_error.status_code.as_u16(),
+        429,
+        "the caller still reads the error body"
+    );
     flushed(&client);
 
     let span = only_llm_span(&memory);
     assert_eq!(span.status, Status::Error);
     let failure = span.error.as_ref().expect("error");
     assert_eq!(failure.error_type.as_deref(), Some("rate_limit_exceeded"));
-    assert_eq!(failure.message, "HTTP 429 Too Many Requests: Rate limit reached for gpt-4.1-mini");
+    assert_eq!(
+        failure.message,
+        "HTTP 429 Too Many Requests: Rate limit reached for gpt-4.1-mini"
+    );
     assert_eq!(attribute(&span, "http.response.status_code"), 429);
     assert_eq!(attribute(&span, "http.response.header.retry-after"), "0");
 }
@@ -333,7 +392,11 @@ async fn a_stream_cut_mid_way_fails_the_span_and_keeps_the_partial_output() {
     let (text, errors) = client
         .trace("support")
         .run_async(|_| async move {
-            let mut stream = openai.chat().create_stream(chat_request(true)).await.expect("stream opens");
+            let mut stream = openai
+                .chat()
+                .create_stream(chat_request(true))
+                .await
+                .expect("stream opens");
             let (mut text, mut errors) = (String::new(), 0);
             while let Some(chunk) = stream.next().await {
                 match chunk {
@@ -395,7 +458,10 @@ async fn a_call_outside_any_trace_opens_a_trace_of_its_own() {
     let trace = memory.trace("chat gpt-4.1-mini").expect("a trace named after the call");
     assert_eq!(span.trace_id, trace.trace_id);
     assert_eq!(span.parent_span_id, Some(trace.span_id));
-    assert!(trace.end_time_unix_nano >= span.end_time_unix_nano, "the trace ends after its span");
+    assert!(
+        trace.end_time_unix_nano >= span.end_time_unix_nano,
+        "the trace ends after its span"
+    );
 }
 
 #[tokio::test]
@@ -403,7 +469,11 @@ async fn without_content_capture_no_message_or_output_is_kept() {
     let server = LlmServer::start().await;
     server.reply(Reply::json(fixture("openai_chat_completions.json")));
     let memory = MemoryExporter::new();
-    let client = Client::builder().exporter(memory.clone()).capture_content(false).build().unwrap();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .capture_content(false)
+        .build()
+        .unwrap();
     let openai = openai(&server, Instrument::new());
 
     client

@@ -40,10 +40,10 @@ mod client;
 mod config;
 // The runtime of instrumented functions (what the macros expand to):
 mod instrument;
-#[cfg(feature = "tracing")]
-pub mod tracing_bridge;
 #[cfg(feature = "llm-http")]
 pub mod integrations;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
 
 /// What the macros of `mv37-macros` expand to (reached as `mv37::__private`); not a
 /// public API.
@@ -91,7 +91,8 @@ pub use llm::chat::{
 pub use llm::cost::{Price, PriceTable};
 pub use llm::stream::{
     trace_stream, trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, SseAccumulator, StreamAccumulator,
-    TextAccumulator, TracedStream, MAX_SSE_EVENT_BYTES, STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE, TTFT_MS_ATTRIBUTE,
+    TextAccumulator, TracedStream, MAX_SSE_EVENT_BYTES, STREAM_CHUNKS_ATTRIBUTE, TOKENS_PER_SECOND_ATTRIBUTE,
+    TTFT_MS_ATTRIBUTE,
 };
 pub use messages::{FeedbackBuilder, MessageBuilder};
 pub use payload::{Payload, DEPTH_LIMIT_KEY, MAX_DEPTH as MAX_PAYLOAD_DEPTH, SERIALIZATION_ERROR_KEY, TRUNCATED_KEY};

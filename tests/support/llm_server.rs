@@ -41,7 +41,10 @@ enum ReplyBody {
     Json(Value),
     /// Server-sent event frames, each sent as its own chunk; `cut` ends the connection
     /// with an error after that many frames.
-    Events { frames: Vec<String>, cut: Option<usize> },
+    Events {
+        frames: Vec<String>,
+        cut: Option<usize>,
+    },
 }
 
 impl Reply {
@@ -58,7 +61,9 @@ impl Reply {
     pub fn error(status: u16, error_type: &str, message: &str) -> Self {
         Self {
             status,
-            ..Self::json(json!({ "error": { "message": message, "type": error_type, "param": null, "code": error_type } }))
+            ..Self::json(
+                json!({ "error": { "message": message, "type": error_type, "param": null, "code": error_type } }),
+            )
         }
     }
 
@@ -167,7 +172,9 @@ impl Drop for LlmServer {
 
 async fn answer(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
-    let bytes = axum::body::to_bytes(request.into_body(), 64 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(request.into_body(), 64 << 20)
+        .await
+        .unwrap_or_default();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     shared.sent.lock().expect("sent").push(Sent { path, body });
     let reply = shared

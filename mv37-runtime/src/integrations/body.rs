@@ -10,7 +10,7 @@ use futures_core::Stream;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::call::{http_error, Api, OwnTrace};
+use super::api::{http_error, Api};
 use crate::builder::DetachedSpan;
 use crate::llm::call::{anthropic_response_info, openai_response_info};
 use crate::llm::chat::{anthropic_messages, openai_messages, record_messages};
@@ -32,18 +32,19 @@ type Finish = Box<dyn FnOnce(Option<&[u8]>, &DetachedSpan) + Send>;
 pin_project_lite::pin_project! {
     /// A body stream that records the response when it ends; see the module docs.
     /// Dropped before its end, it ends the span `cancelled`.
-    pub(crate) struct RecordedBody<S> {
+    pub(crate) struct RecordedBody<S, T> {
         #[pin]
         inner: S,
         kept: Vec<u8>,
         truncated: bool,
         finish: Option<Finish>,
         span: Option<DetachedSpan>,
-        // Declared after the span: ends after it.
-        own_trace: Option<OwnTrace>,
+        // Kept alive until the body is dropped (the call's own trace, which ends after
+        // the span).
+        keep: T,
     }
 
-    impl<S> PinnedDrop for RecordedBody<S> {
+    impl<S, T> PinnedDrop for RecordedBody<S, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(span) = this.span.take() {
@@ -53,12 +54,12 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<S> RecordedBody<S> {
+impl<S, T> RecordedBody<S, T> {
     pub(crate) fn new(
         inner: S,
         span: DetachedSpan,
         finish: impl FnOnce(Option<&[u8]>, &DetachedSpan) + Send + 'static,
-        own_trace: Option<OwnTrace>,
+        keep: T,
     ) -> Self {
         Self {
             inner,
@@ -66,12 +67,12 @@ impl<S> RecordedBody<S> {
             truncated: false,
             finish: Some(Box::new(finish)),
             span: Some(span),
-            own_trace,
+            keep,
         }
     }
 }
 
-impl<S, B, E> Stream for RecordedBody<S>
+impl<S, T, B, E> Stream for RecordedBody<S, T>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,

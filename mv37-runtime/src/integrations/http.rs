@@ -22,7 +22,8 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use super::call::{transport_error_type, LlmCall, STATUS_CODE};
+use super::api::STATUS_CODE;
+use super::call::{transport_error_type, LlmCall};
 use super::Options;
 use crate::builder::DetachedSpan;
 use crate::client::current_trace;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::llm::cost::PriceTable;
 
+mod api;
 mod body;
 mod call;
 

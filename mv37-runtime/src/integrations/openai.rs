@@ -157,7 +157,11 @@ where
     }
 }
 
-async fn send<S>(mut inner: S, factory: HttpRequestFactory, options: Arc<Options>) -> Result<reqwest::Response, OpenAIError>
+async fn send<S>(
+    mut inner: S,
+    factory: HttpRequestFactory,
+    options: Arc<Options>,
+) -> Result<reqwest::Response, OpenAIError>
 where
     S: Service<HttpRequestFactory, Response = reqwest::Response, Error = OpenAIError>,
 {

@@ -66,7 +66,10 @@ pub(crate) fn openai_request_params(request: &Value) -> RequestParams {
 /// Reads the sampling parameters of an Anthropic Messages request, as any `Serialize`:
 /// `temperature`, `max_tokens`, `top_p`, `top_k` and `stop_sequences`.
 pub fn request_params_from_anthropic<T: Serialize + ?Sized>(request: &T) -> RequestParams {
-    serde_json::to_value(request).map_or_else(|_| RequestParams::default(), |request| anthropic_request_params(&request))
+    serde_json::to_value(request).map_or_else(
+        |_| RequestParams::default(),
+        |request| anthropic_request_params(&request),
+    )
 }
 
 /// [`request_params_from_anthropic`] of a request already in JSON form.

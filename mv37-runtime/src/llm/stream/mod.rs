@@ -21,10 +21,11 @@ mod openai;
 mod sse;
 
 pub(crate) use self::accumulator::{parse_arguments, str_of};
-pub(crate) use self::sse::provider_error;
 pub use self::accumulator::{StreamAccumulator, TextAccumulator};
 pub use self::anthropic::AnthropicAccumulator;
 pub use self::openai::OpenAiAccumulator;
+#[cfg(feature = "llm-http")]
+pub(crate) use self::sse::provider_error;
 pub use self::sse::{SseAccumulator, MAX_SSE_EVENT_BYTES};
 use super::cost::PriceTable;
 use crate::builder::DetachedSpan;

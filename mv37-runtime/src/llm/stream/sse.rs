@@ -294,7 +294,10 @@ mod tests {
             &b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n"[..],
         );
         let failure = chat.failure().expect("chat failure");
-        assert_eq!((failure.error_type.as_deref(), failure.message.as_str()), (Some("server_error"), "boom"));
+        assert_eq!(
+            (failure.error_type.as_deref(), failure.message.as_str()),
+            (Some("server_error"), "boom")
+        );
     }
 
     #[test]
