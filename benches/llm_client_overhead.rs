@@ -1,0 +1,184 @@
+//! What instrumenting an LLM client costs per call: async-openai plain against
+//! `mv37::openai::instrument`, and a reqwest-middleware client without and with
+//! `mv37::http::LlmMiddleware`, all against one local server in this process that
+//! answers with the recorded fixtures (a chat completion with a tool call, ~1.3 KB, and
+//! a 9-chunk chat stream). Every instrumented call records its span (inside a trace, to
+//! a no-op exporter, so the export thread's work is in the CPU figures but no I/O is).
+//!
+//! ```text
+//! cargo bench --bench llm_client_overhead --features async-openai,reqwest-middleware
+//! ```
+//!
+//! Rounds interleave the plain and instrumented clients; each round makes `CALLS` calls
+//! with each. It prints the median wall time per call of each, and the ratio.
+
+use std::time::{Duration, Instant};
+
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::CreateChatCompletionRequest;
+use async_openai::Client as OpenAi;
+use futures_util::StreamExt;
+use mv37::{Client, NoopExporter};
+use serde_json::{json, Value};
+
+const CALLS: usize = 200;
+const ROUNDS: usize = 15;
+
+const COMPLETION: &str = include_str!("../tests/fixtures/openai_chat_completions.json");
+const STREAM: &str = include_str!("../tests/fixtures/openai_chat_stream.json");
+const REQUEST: &str = include_str!("../tests/fixtures/openai_chat_request.json");
+
+async fn serve() -> String {
+    let completion: Value = serde_json::from_str(COMPLETION).expect("fixture");
+    let chunks: Vec<Value> = serde_json::from_str(STREAM).expect("fixture");
+    let mut events: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+    events.push_str("data: [DONE]\n\n");
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |axum::Json(request): axum::Json<Value>| {
+            let (completion, events) = (completion.clone(), events.clone());
+            async move {
+                use axum::response::IntoResponse;
+                if request["stream"] == json!(true) {
+                    ([(axum::http::header::CONTENT_TYPE, "text/event-stream")], events).into_response()
+                } else {
+                    axum::Json(completion).into_response()
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/v1", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn request(stream: bool) -> CreateChatCompletionRequest {
+    let mut request: Value = serde_json::from_str(REQUEST).expect("fixture");
+    if stream {
+        request["stream"] = json!(true);
+        request["stream_options"] = json!({ "include_usage": true });
+    }
+    serde_json::from_value(request).expect("a typed request")
+}
+
+async fn openai_calls(openai: &OpenAi<OpenAIConfig>, stream: bool) {
+    for _ in 0..CALLS {
+        if stream {
+            let mut chunks = openai.chat().create_stream(request(true)).await.expect("stream");
+            while let Some(chunk) = chunks.next().await {
+                chunk.expect("chunk");
+            }
+        } else {
+            openai.chat().create(request(false)).await.expect("call");
+        }
+    }
+}
+
+async fn middleware_calls(http: &reqwest_middleware::ClientWithMiddleware, url: &str, stream: bool) {
+    let mut body: Value = serde_json::from_str(REQUEST).expect("fixture");
+    body["stream"] = json!(stream);
+    let body = body.to_string();
+    for _ in 0..CALLS {
+        let response = http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("sent");
+        let mut bytes = response.bytes_stream();
+        while let Some(chunk) = bytes.next().await {
+            chunk.expect("chunk");
+        }
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Runs `plain` and `instrumented` alternately; returns their median µs per call.
+async fn compare<P, I, PF, IF>(client: &Client, mut plain: P, mut instrumented: I) -> (f64, f64)
+where
+    P: FnMut() -> PF,
+    I: FnMut() -> IF,
+    PF: std::future::Future<Output = ()>,
+    IF: std::future::Future<Output = ()>,
+{
+    let per_call = |elapsed: Duration| elapsed.as_secs_f64() * 1e6 / CALLS as f64;
+    // Warm-up: connections, allocator, the price of the first span.
+    plain().await;
+    client.trace("warm-up").run_async(|_| instrumented()).await;
+    let (mut plain_us, mut instrumented_us) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        plain().await;
+        plain_us.push(per_call(start.elapsed()));
+        let start = Instant::now();
+        client.trace("bench").run_async(|_| instrumented()).await;
+        instrumented_us.push(per_call(start.elapsed()));
+    }
+    (median(plain_us), median(instrumented_us))
+}
+
+fn report(name: &str, (plain, instrumented): (f64, f64)) {
+    println!(
+        "| {name} | {plain:.1} µs | {instrumented:.1} µs | {:+.1} µs | {:.3}× |",
+        instrumented - plain,
+        instrumented / plain
+    );
+}
+
+fn main() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.to_owned()))
+        .and_then(|line| line.split(':').nth(1).map(|m| m.trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    println!("Machine: {cpu}; {CALLS} calls per round, {ROUNDS} rounds, medians; one local server in-process.");
+    println!();
+    println!("| call | plain | instrumented | overhead | ratio |");
+    println!("|---|---:|---:|---:|---:|");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let base = serve().await;
+        let client = Client::builder().exporter(NoopExporter).build().expect("client");
+        let config = OpenAIConfig::new().with_api_base(base.clone()).with_api_key("sk-bench");
+        let plain = OpenAi::with_config(config.clone());
+        let instrumented = mv37::openai::instrument(OpenAi::with_config(config));
+        for (name, stream) in [("async-openai chat.create", false), ("async-openai chat.create_stream", true)] {
+            let figures = compare(&client, || openai_calls(&plain, stream), || openai_calls(&instrumented, stream)).await;
+            report(name, figures);
+        }
+
+        let url = format!("{base}/chat/completions");
+        let bare = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+        let with = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(mv37::http::LlmMiddleware::new())
+            .build();
+        for (name, stream) in [("reqwest-middleware JSON", false), ("reqwest-middleware SSE", true)] {
+            let figures = compare(
+                &client,
+                || middleware_calls(&bare, &url, stream),
+                || middleware_calls(&with, &url, stream),
+            )
+            .await;
+            report(name, figures);
+        }
+        client.shutdown().expect("shutdown");
+        let stats = client.stats();
+        println!();
+        println!(
+            "mv37: {} records exported, {} dropped, {} queued",
+            stats.exported,
+            stats.dropped.total(),
+            stats.queued
+        );
+    });
+}
