@@ -10,7 +10,10 @@
 //! ```
 //!
 //! Rounds interleave the plain and instrumented clients; each round makes `CALLS` calls
-//! with each. It prints the median wall time per call of each, and the ratio.
+//! with each. It prints the median wall time per call of each, the CPU time per call of
+//! the whole process (client, connections, exporter thread and server: the server's
+//! share is the same on both sides), and the ratios. The `CAPTURE=0` environment
+//! variable runs the instrumented side with content capture off.
 
 use std::time::{Duration, Instant};
 
@@ -94,13 +97,33 @@ async fn middleware_calls(http: &reqwest_middleware::ClientWithMiddleware, url: 
     }
 }
 
+/// CPU time this process has used (all threads: the client, its connections, the
+/// exporter thread and the server), from `/proc/self/stat`, in clock ticks (1/100 s).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+/// Medians of wall time and totals of CPU time, per call.
+struct Figures {
+    plain_us: f64,
+    instrumented_us: f64,
+    plain_cpu_us: f64,
+    instrumented_cpu_us: f64,
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
-/// Runs `plain` and `instrumented` alternately; returns their median µs per call.
-async fn compare<P, I, PF, IF>(client: &Client, mut plain: P, mut instrumented: I) -> (f64, f64)
+/// Runs `plain` and `instrumented` alternately: median wall µs per call, and CPU µs per
+/// call over all rounds.
+async fn compare<P, I, PF, IF>(client: &Client, mut plain: P, mut instrumented: I) -> Figures
 where
     P: FnMut() -> PF,
     I: FnMut() -> IF,
@@ -112,22 +135,36 @@ where
     plain().await;
     client.trace("warm-up").run_async(|_| instrumented()).await;
     let (mut plain_us, mut instrumented_us) = (Vec::new(), Vec::new());
+    let (mut plain_ticks, mut instrumented_ticks) = (0, 0);
     for _ in 0..ROUNDS {
-        let start = Instant::now();
+        let (start, ticks) = (Instant::now(), cpu_ticks());
         plain().await;
         plain_us.push(per_call(start.elapsed()));
-        let start = Instant::now();
+        plain_ticks += cpu_ticks() - ticks;
+        let (start, ticks) = (Instant::now(), cpu_ticks());
         client.trace("bench").run_async(|_| instrumented()).await;
         instrumented_us.push(per_call(start.elapsed()));
+        instrumented_ticks += cpu_ticks() - ticks;
     }
-    (median(plain_us), median(instrumented_us))
+    let cpu_per_call = |ticks: u64| ticks as f64 * 1e4 / (ROUNDS * CALLS) as f64;
+    Figures {
+        plain_us: median(plain_us),
+        instrumented_us: median(instrumented_us),
+        plain_cpu_us: cpu_per_call(plain_ticks),
+        instrumented_cpu_us: cpu_per_call(instrumented_ticks),
+    }
 }
 
-fn report(name: &str, (plain, instrumented): (f64, f64)) {
+fn report(name: &str, f: Figures) {
     println!(
-        "| {name} | {plain:.1} µs | {instrumented:.1} µs | {:+.1} µs | {:.3}× |",
-        instrumented - plain,
-        instrumented / plain
+        "| {name} | {:.1} µs | {:.1} µs | {:.3}× | {:.1} µs | {:.1} µs | {:+.1} µs | {:.3}× |",
+        f.plain_us,
+        f.instrumented_us,
+        f.instrumented_us / f.plain_us,
+        f.plain_cpu_us,
+        f.instrumented_cpu_us,
+        f.instrumented_cpu_us - f.plain_cpu_us,
+        f.instrumented_cpu_us / f.plain_cpu_us
     );
 }
 
@@ -137,10 +174,14 @@ fn main() {
         .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.to_owned()))
         .and_then(|line| line.split(':').nth(1).map(|m| m.trim().to_owned()))
         .unwrap_or_else(|| "unknown CPU".to_owned());
-    println!("Machine: {cpu}; {CALLS} calls per round, {ROUNDS} rounds, medians; one local server in-process.");
+    let capture = std::env::var("CAPTURE").map_or(true, |v| v != "0");
+    println!(
+        "Machine: {cpu}; {CALLS} calls per round, {ROUNDS} rounds; one local server in-process; content capture {}.",
+        if capture { "on" } else { "off" }
+    );
     println!();
-    println!("| call | plain | instrumented | overhead | ratio |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| call | wall, plain | wall, instrumented | wall ratio | CPU, plain | CPU, instrumented | CPU added | CPU ratio |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -148,12 +189,24 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let base = serve().await;
-        let client = Client::builder().exporter(NoopExporter).build().expect("client");
+        let client = Client::builder()
+            .exporter(NoopExporter)
+            .capture_content(capture)
+            .build()
+            .expect("client");
         let config = OpenAIConfig::new().with_api_base(base.clone()).with_api_key("sk-bench");
         let plain = OpenAi::with_config(config.clone());
         let instrumented = mv37::openai::instrument(OpenAi::with_config(config));
-        for (name, stream) in [("async-openai chat.create", false), ("async-openai chat.create_stream", true)] {
-            let figures = compare(&client, || openai_calls(&plain, stream), || openai_calls(&instrumented, stream)).await;
+        for (name, stream) in [
+            ("async-openai chat.create", false),
+            ("async-openai chat.create_stream", true),
+        ] {
+            let figures = compare(
+                &client,
+                || openai_calls(&plain, stream),
+                || openai_calls(&instrumented, stream),
+            )
+            .await;
             report(name, figures);
         }
 

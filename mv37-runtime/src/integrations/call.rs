@@ -17,9 +17,7 @@ use crate::builder::DetachedSpan;
 use crate::client::{client, current_trace};
 use crate::llm::call::{anthropic_request_params, openai_request_params};
 use crate::llm::chat::{anthropic_messages, openai_messages, record_messages};
-use crate::llm::stream::{
-    trace_try_stream, AnthropicAccumulator, OpenAiAccumulator, SseAccumulator, StreamAccumulator,
-};
+use crate::llm::stream::{trace_try_stream, SseAccumulator, StreamAccumulator};
 use crate::progress::Outcome;
 use crate::record::{ErrorInfo, SpanKind};
 use crate::scope::Scope;
@@ -162,8 +160,8 @@ impl LlmCall {
         }
         let chunks = http_body_util::BodyDataStream::new(body);
         let body = match (sse, self.api) {
-            (true, Api::Messages) => self.stream_body(chunks, AnthropicAccumulator::new()),
-            (true, _) => self.stream_body(chunks, OpenAiAccumulator::new()),
+            (true, Api::Messages) => self.stream_body(chunks, SseAccumulator::anthropic()),
+            (true, _) => self.stream_body(chunks, SseAccumulator::openai()),
             (false, api) => {
                 let LlmCall {
                     options,
@@ -181,11 +179,15 @@ impl LlmCall {
         reqwest::Response::from(http::Response::from_parts(parts, body))
     }
 
-    fn stream_body<A>(self, chunks: http_body_util::BodyDataStream<reqwest::Body>, accumulator: A) -> reqwest::Body
+    fn stream_body<A>(
+        self,
+        chunks: http_body_util::BodyDataStream<reqwest::Body>,
+        accumulator: SseAccumulator<A>,
+    ) -> reqwest::Body
     where
         A: StreamAccumulator<Value> + Send + 'static,
     {
-        let mut traced = trace_try_stream(self.span, chunks, SseAccumulator::new(accumulator));
+        let mut traced = trace_try_stream(self.span, chunks, accumulator);
         if let Some(prices) = self.options.prices {
             traced = traced.prices(prices, self.model.unwrap_or_default());
         }

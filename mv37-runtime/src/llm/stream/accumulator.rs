@@ -194,6 +194,13 @@ macro_rules! json_accumulator {
             }
         }
 
+        impl $accumulator {
+            /// Takes one chunk already in JSON form (no copy, unlike `push`).
+            pub(crate) fn push_json(&mut self, chunk: &Value) -> bool {
+                self.push_value(chunk)
+            }
+        }
+
         impl<C: Serialize + ?Sized> StreamAccumulator<C> for $accumulator {
             fn push(&mut self, chunk: &C) -> bool {
                 serde_json::to_value(chunk).is_ok_and(|chunk| self.push_value(&chunk))

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::accumulator::{str_of, StreamAccumulator};
+use super::{AnthropicAccumulator, OpenAiAccumulator};
 use crate::record::{Content, ErrorInfo, ResponseInfo, Usage};
 
 /// The longest event (its `data` lines together) kept, in bytes. A longer one is skipped
@@ -21,20 +22,24 @@ pub const MAX_SSE_EVENT_BYTES: usize = 4 << 20;
 /// Completions), or `response.failed`.
 ///
 /// ```
-/// use mv37_runtime::{OpenAiAccumulator, SseAccumulator, StreamAccumulator};
+/// use mv37_runtime::{SseAccumulator, StreamAccumulator};
 ///
-/// let mut acc = SseAccumulator::new(OpenAiAccumulator::new());
+/// let mut acc = SseAccumulator::openai();
 /// acc.push(&b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel"[..]);
 /// acc.push(&b"\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}\n\ndata: [DONE]\n\n"[..]);
 /// assert_eq!(acc.inner().output(), Some(serde_json::json!("Hello")));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SseAccumulator<A> {
     inner: A,
+    /// How a chunk reaches `inner`: its `StreamAccumulator<Value>::push`, or for the
+    /// built-in accumulators their JSON entry point (no copy of the chunk).
+    push: fn(&mut A, &Value) -> bool,
     /// The line being read (bytes after the last newline).
     line: Vec<u8>,
-    /// The current event's `data` lines, joined by newlines.
-    data: String,
+    /// The current event's `data` lines, joined by newlines (parsed as JSON, which
+    /// checks their UTF-8).
+    data: Vec<u8>,
     /// The current event's `event:` name, when it is `error`.
     error_event: bool,
     /// The current event outgrew [`MAX_SSE_EVENT_BYTES`]: skip it.
@@ -44,13 +49,35 @@ pub struct SseAccumulator<A> {
     complete: bool,
 }
 
+impl SseAccumulator<OpenAiAccumulator> {
+    /// Reads OpenAI streams (Chat Completions chunks, Responses API events).
+    pub fn openai() -> Self {
+        Self::with_push(OpenAiAccumulator::new(), OpenAiAccumulator::push_json)
+    }
+}
+
+impl SseAccumulator<AnthropicAccumulator> {
+    /// Reads Anthropic Messages streams.
+    pub fn anthropic() -> Self {
+        Self::with_push(AnthropicAccumulator::new(), AnthropicAccumulator::push_json)
+    }
+}
+
 impl<A> SseAccumulator<A> {
-    /// An accumulator handing events to `inner`.
-    pub fn new(inner: A) -> Self {
+    /// An accumulator handing each event's JSON to `inner`.
+    pub fn new(inner: A) -> Self
+    where
+        A: StreamAccumulator<Value>,
+    {
+        Self::with_push(inner, |inner, chunk| inner.push(chunk))
+    }
+
+    fn with_push(inner: A, push: fn(&mut A, &Value) -> bool) -> Self {
         Self {
             inner,
+            push,
             line: Vec::new(),
-            data: String::new(),
+            data: Vec::new(),
             error_event: false,
             oversized: false,
             skipped: 0,
@@ -75,7 +102,7 @@ impl<A> SseAccumulator<A> {
     }
 }
 
-impl<A: StreamAccumulator<Value>> SseAccumulator<A> {
+impl<A> SseAccumulator<A> {
     /// Takes bytes in; returns whether an event among them carried output.
     fn push_bytes(&mut self, mut bytes: &[u8]) -> bool {
         let mut produced = false;
@@ -131,9 +158,9 @@ impl<A: StreamAccumulator<Value>> SseAccumulator<A> {
                     return false;
                 }
                 if !self.data.is_empty() {
-                    self.data.push('\n');
+                    self.data.push(b'\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                self.data.extend_from_slice(value);
             }
             b"event" => self.error_event = value == b"error",
             _ => {}
@@ -143,20 +170,24 @@ impl<A: StreamAccumulator<Value>> SseAccumulator<A> {
 
     /// An event ended (a blank line): hand its data on.
     fn dispatch(&mut self) -> bool {
-        let data = std::mem::take(&mut self.data);
         let error_event = std::mem::take(&mut self.error_event);
         if std::mem::take(&mut self.oversized) {
+            self.data.clear();
             self.skipped += 1;
             return false;
         }
-        if data == "[DONE]" {
-            self.complete = true;
-            return false;
-        }
-        if data.is_empty() {
-            return false;
-        }
-        let Ok(chunk) = serde_json::from_str::<Value>(&data) else {
+        let parsed = match self.data.as_slice() {
+            b"" => return false,
+            b"[DONE]" => {
+                self.data.clear();
+                self.complete = true;
+                return false;
+            }
+            data => serde_json::from_slice::<Value>(data),
+        };
+        // The buffer keeps its allocation for the next event.
+        self.data.clear();
+        let Ok(chunk) = parsed else {
             self.skipped += 1;
             return false;
         };
@@ -169,7 +200,7 @@ impl<A: StreamAccumulator<Value>> SseAccumulator<A> {
         if let Some(error) = stream_error(&chunk, error_event) {
             self.failure.get_or_insert(error);
         }
-        self.inner.push(&chunk)
+        (self.push)(&mut self.inner, &chunk)
     }
 }
 
@@ -276,7 +307,7 @@ mod tests {
 
     #[test]
     fn an_error_event_fails_and_bad_events_are_counted() {
-        let mut acc = SseAccumulator::new(AnthropicAccumulator::new());
+        let mut acc = SseAccumulator::anthropic();
         let body = concat!(
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude\"}}\n\n",
             "data: not json\n\n",
