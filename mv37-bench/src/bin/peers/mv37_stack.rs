@@ -214,6 +214,9 @@ pub(crate) fn delivery(client: &Client, exporter: &CountingExporter, expected: u
         eprintln!("mv37: shutdown: {error}");
     }
     let stats = client.stats();
+    if stats.dropped.total() > 0 {
+        eprintln!("mv37: dropped {:?}", stats.dropped);
+    }
     let received = exporter.received.load(Ordering::Relaxed);
     if received != stats.exported {
         eprintln!("error: the exporter received {received} records, the client counted {stats:?}");
