@@ -6,11 +6,16 @@
 //! `docs/PERFORMANCE.md`.
 //!
 //! Over 500 lines because it holds every (stack, case) pair side by side, so that each
-//! stack is seen to measure the same work.
+//! stack is seen to measure the same work. The `agent` case's workload is in [`agent`],
+//! its loopback OTLP/HTTP receiver in [`sink`].
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+pub mod agent;
+pub mod sink;
 
 /// The queue bound, in records, given to mv37 and to the OpenTelemetry batch span
 /// processor unless `--queue` says otherwise: mv37's default (OpenTelemetry's is 2048).
@@ -31,18 +36,27 @@ pub enum Case {
     Capture,
     /// A tiny trace: a root and one child, per iteration.
     Tiny,
+    /// The sync case on [`PRODUCER_THREADS`] threads at once, each inside its own
+    /// long-lived root, the spans split between them: contention on the stack's queue.
+    Threads2,
+    /// A realistic LLM-agent turn per iteration ([`agent`]: a root and 8 children with
+    /// JSON payloads and token usage), exported through the stack's real OTLP/HTTP
+    /// protobuf exporter with gzip to a loopback receiver ([`sink::Sink`]).
+    Agent,
     /// The macro-instrumented fn with no client installed (mv37 only).
     NoClient,
 }
 
 impl Case {
     /// Every case, in table order.
-    pub const ALL: [Case; 6] = [
+    pub const ALL: [Case; 8] = [
         Case::Sync,
         Case::Macro,
         Case::Async,
         Case::Capture,
         Case::Tiny,
+        Case::Threads2,
+        Case::Agent,
         Case::NoClient,
     ];
 
@@ -54,6 +68,8 @@ impl Case {
             Case::Async => "async",
             Case::Capture => "capture",
             Case::Tiny => "tiny",
+            Case::Threads2 => "threads2",
+            Case::Agent => "agent",
             Case::NoClient => "noclient",
         }
     }
@@ -66,8 +82,25 @@ impl Case {
             Case::Async => "async span through the macro",
             Case::Capture => "span, 3-field struct as input + output",
             Case::Tiny => "tiny trace: root + 1 child (per span)",
+            Case::Threads2 => "2 threads at once, child spans (sync), own root each",
+            Case::Agent => "agent trace, root + 8 children, OTLP/HTTP protobuf + gzip (per span)",
             Case::NoClient => "no client installed (macro fn)",
         }
+    }
+
+    /// The spans one iteration of the case makes: a run measures whole iterations.
+    pub fn spans_per_iteration(self) -> u64 {
+        match self {
+            Case::Tiny => 2,
+            Case::Agent => agent::SPANS_PER_TURN,
+            _ => 1,
+        }
+    }
+
+    /// `spans` rounded down to whole iterations (at least one).
+    pub fn whole_iterations(self, spans: u64) -> u64 {
+        let per = self.spans_per_iteration();
+        (spans / per).max(1) * per
     }
 }
 
@@ -153,6 +186,10 @@ impl Stack {
             (_, Case::NoClient) => Support::No,
             (Stack::Otel, Case::Macro) => Support::No,
             (Stack::Otel, Case::Async) => Support::Labelled("no macro: span + `FutureExt::with_context` by hand"),
+            (Stack::Otel, Case::Agent) => Support::Labelled("opentelemetry-otlp, reqwest blocking client"),
+            // The agent case measures an OTLP exporter: fastrace has none of its own, and
+            // the tracing stacks would measure the same exporters as otel and mv37.
+            (_, Case::Agent) => Support::No,
             _ => Support::Yes,
         }
     }
@@ -204,7 +241,8 @@ pub struct Delivery {
     /// Records the stack says it produced (mv37's `stats.produced`; the peers have no such
     /// counter, so `expected`).
     pub produced: u64,
-    /// Records the exporter (reporter) received.
+    /// Records the exporter (reporter) received; in the `agent` case, the spans the
+    /// loopback receiver decoded from the requests it accepted.
     pub exported: u64,
     /// Records the stack counted as dropped (mv37 only; the peers drop without a public
     /// count, which shows up here as `produced - exported` missing).
@@ -365,16 +403,29 @@ pub struct Outcome {
     pub peak_rss_kib: u64,
     /// Where the spans went.
     pub delivery: Delivery,
+    /// What the loopback receiver got (the `agent` case; zero otherwise).
+    pub wire: Wire,
 }
 
 impl Outcome {
     /// The machine-readable report line: `RESULT key=value ...`, ending with
-    /// `check=ok|DROPPED|FAIL` ([`Delivery::check`]).
+    /// `check=ok|DROPPED|FAIL` ([`Delivery::check`]). The `agent` case adds what the
+    /// receiver got (`requests=.. wire_bytes=.. body_bytes=.. sink_spans=..
+    /// sink_attributes=.. rejected=..`) before `check`.
     pub fn to_line(&self) -> String {
         let d = &self.delivery;
+        let w = &self.wire;
+        let wire = if self.case == Case::Agent || *w != Wire::default() {
+            format!(
+                "requests={} wire_bytes={} body_bytes={} sink_spans={} sink_attributes={} rejected={} ",
+                w.requests, w.bytes, w.body_bytes, w.spans, w.attributes, w.rejected
+            )
+        } else {
+            String::new()
+        };
         format!(
             "RESULT stack={} case={} spans={} ns_per_span={:.2} cpu_ns_per_span={:.2} peak_rss_kib={} \
-             expected={} produced={} exported={} dropped={} balanced={} check={}",
+             expected={} produced={} exported={} dropped={} balanced={} {wire}check={}",
             self.stack,
             self.case,
             self.spans,
@@ -404,6 +455,8 @@ impl Outcome {
         fn number<T: FromStr>(key: &str, text: &str) -> Result<T, String> {
             text.parse().map_err(|_| format!("invalid {key}={text:?}"))
         }
+        // The receiver's fields are there for the agent case only.
+        let wire = |key: &str| -> Result<u64, String> { value(key).map_or(Ok(0), |text| number(key, text)) };
         Ok(Outcome {
             stack: value("stack")?.parse()?,
             case: value("case")?.parse()?,
@@ -418,7 +471,55 @@ impl Outcome {
                 dropped: number("dropped", value("dropped")?)?,
                 balanced: number("balanced", value("balanced")?)?,
             },
+            wire: Wire {
+                requests: wire("requests")?,
+                bytes: wire("wire_bytes")?,
+                body_bytes: wire("body_bytes")?,
+                spans: wire("sink_spans")?,
+                attributes: wire("sink_attributes")?,
+                rejected: wire("rejected")?,
+            },
         })
+    }
+}
+
+/// What the loopback OTLP receiver ([`sink::Sink`]) got in one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wire {
+    /// Export requests answered 200.
+    pub requests: u64,
+    /// Request bodies as sent (gzip-compressed), bytes.
+    pub bytes: u64,
+    /// The same bodies decompressed (the protobuf `ExportTraceServiceRequest`), bytes.
+    pub body_bytes: u64,
+    /// Spans decoded from the requests answered 200.
+    pub spans: u64,
+    /// Attributes on those spans (resource attributes not included).
+    pub attributes: u64,
+    /// Requests the receiver could not read or decode, answered 400; their spans are not
+    /// counted.
+    pub rejected: u64,
+}
+
+impl Wire {
+    /// `total / spans received`, or `None` when none arrived.
+    fn per_span(self, total: u64) -> Option<f64> {
+        (self.spans > 0).then(|| total as f64 / self.spans as f64)
+    }
+
+    /// Compressed bytes on the wire per span received.
+    pub fn bytes_per_span(self) -> Option<f64> {
+        self.per_span(self.bytes)
+    }
+
+    /// Uncompressed protobuf bytes per span received.
+    pub fn body_bytes_per_span(self) -> Option<f64> {
+        self.per_span(self.body_bytes)
+    }
+
+    /// Attributes per span received.
+    pub fn attributes_per_span(self) -> Option<f64> {
+        self.per_span(self.attributes)
     }
 }
 
@@ -427,6 +528,8 @@ impl Outcome {
 pub struct Meter {
     started: Option<(Instant, Duration)>,
     hot: Option<Duration>,
+    paused: Duration,
+    excluded: Duration,
 }
 
 impl Meter {
@@ -438,16 +541,80 @@ impl Meter {
     /// Call just after the producing loop, before ending the root and flushing.
     pub fn stop(&mut self) {
         if let Some((wall, _)) = self.started {
-            self.hot = Some(wall.elapsed());
+            self.hot = Some(wall.elapsed().saturating_sub(self.paused));
         }
     }
 
-    /// The loop's wall time, and the process CPU since [`Meter::start`]; call after the
-    /// stack has flushed.
+    /// Runs `wait` inside the loop without counting its wall time in the loop's (its CPU
+    /// still counts): a flush that waits for the exporter to catch up.
+    pub fn pause<R>(&mut self, wait: impl FnOnce() -> R) -> R {
+        let started = Instant::now();
+        let result = wait();
+        self.paused += started.elapsed();
+        result
+    }
+
+    /// Leaves `cpu` out of the process CPU that [`Meter::finish`] reports: the time the
+    /// loopback receiver's threads spent, which is not the stack's.
+    pub fn exclude(&mut self, cpu: Duration) {
+        self.excluded += cpu;
+    }
+
+    /// The loop's wall time, and the process CPU since [`Meter::start`] less what
+    /// [`Meter::exclude`] left out; call after the stack has flushed.
     pub fn finish(&self) -> Option<(Duration, Duration)> {
         let (_, cpu_at_start) = self.started?;
-        Some((self.hot?, process_usage().cpu.saturating_sub(cpu_at_start)))
+        let cpu = process_usage().cpu.saturating_sub(cpu_at_start);
+        Some((self.hot?, cpu.saturating_sub(self.excluded)))
     }
+}
+
+/// The producer threads of the `threads2` case.
+pub const PRODUCER_THREADS: usize = 2;
+
+/// `spans` split between the [`PRODUCER_THREADS`] producers (the first gets the smaller
+/// half of an odd count).
+pub fn shares(spans: u64) -> [u64; PRODUCER_THREADS] {
+    let first = spans / PRODUCER_THREADS as u64;
+    [first, spans - first]
+}
+
+/// Lines the producer threads up with the meter: see [`run_producers`].
+#[derive(Debug)]
+pub struct Gate {
+    barrier: Barrier,
+}
+
+impl Gate {
+    /// Runs `work` once every producer is ready (the meter starts then), and returns when
+    /// every producer has finished its work (the meter stops then). Set up before (a
+    /// root), end after.
+    pub fn measure<R>(&self, work: impl FnOnce() -> R) -> R {
+        self.barrier.wait();
+        let result = work();
+        self.barrier.wait();
+        result
+    }
+}
+
+/// Runs `producer(share, gate)` on [`PRODUCER_THREADS`] threads at once, each with its
+/// share of `spans`; each must call [`Gate::measure`] exactly once. The meter runs from
+/// the moment all are ready to the moment all are done: the wall time of the whole run,
+/// and the CPU of every thread.
+pub fn run_producers(meter: &mut Meter, spans: u64, producer: impl Fn(u64, &Gate) + Sync) {
+    let gate = Gate {
+        barrier: Barrier::new(PRODUCER_THREADS + 1),
+    };
+    std::thread::scope(|scope| {
+        for share in shares(spans) {
+            let (gate, producer) = (&gate, &producer);
+            scope.spawn(move || producer(share, gate));
+        }
+        gate.barrier.wait();
+        meter.start();
+        gate.barrier.wait();
+        meter.stop();
+    });
 }
 
 /// The process's resource usage so far.
@@ -479,6 +646,18 @@ pub fn process_usage() -> Usage {
         cpu: time(usage.ru_utime) + time(usage.ru_stime),
         peak_rss_kib: usage.ru_maxrss as u64,
     }
+}
+
+/// The CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`); zero if the
+/// clock cannot be read.
+#[allow(unsafe_code)]
+pub fn thread_cpu() -> Duration {
+    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `time` is a valid `timespec` to write; the clock id is a valid constant.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
 }
 
 /// Polls a future to completion on this thread with a no-op waker: every future in the
@@ -536,8 +715,96 @@ mod tests {
                 dropped: 0,
                 balanced: true,
             },
+            wire: Wire::default(),
         };
-        assert_eq!(Outcome::parse_line(&outcome.to_line()), Ok(outcome));
+        let line = outcome.to_line();
+        assert!(
+            !line.contains("wire_bytes"),
+            "only the agent case reports the receiver: {line}"
+        );
+        assert_eq!(Outcome::parse_line(&line), Ok(outcome));
+    }
+
+    #[test]
+    fn an_agent_line_carries_what_the_receiver_got_and_still_ends_with_the_check() {
+        let outcome = Outcome {
+            stack: Stack::Otel,
+            case: Case::Agent,
+            spans: 9000,
+            ns_per_span: 2500.0,
+            cpu_ns_per_span: 9000.5,
+            peak_rss_kib: 40_000,
+            delivery: delivery(9000, 9000, 0),
+            wire: Wire {
+                requests: 18,
+                bytes: 261_000,
+                body_bytes: 4_930_000,
+                spans: 9000,
+                attributes: 44_000,
+                rejected: 1,
+            },
+        };
+        let line = outcome.to_line();
+        assert!(line.ends_with(" check=ok"), "{line}");
+        assert_eq!(Outcome::parse_line(&line), Ok(outcome));
+        assert_eq!(outcome.wire.bytes_per_span(), Some(29.0));
+        assert_eq!(outcome.wire.body_bytes_per_span(), Some(4_930_000.0 / 9000.0));
+        assert_eq!(Wire::default().bytes_per_span(), None, "no span arrived: no figure");
+    }
+
+    #[test]
+    fn an_agent_run_whose_receiver_got_fewer_spans_than_were_made_fails_the_check() {
+        // The batch span processor dropped 12,686 spans without a count.
+        let lost = delivery(90_000, 77_314, 0);
+        assert_eq!(lost.check(), "FAIL");
+        assert_eq!(
+            DeliverySummary::of(&[lost], 0).cell(Stack::Otel, Case::Agent),
+            "**lost** up to 12686 spans, uncounted (1/1 runs)"
+        );
+    }
+
+    #[test]
+    fn runs_are_whole_iterations_and_the_producers_share_the_spans() {
+        assert_eq!(Case::Tiny.whole_iterations(1001), 1000);
+        assert_eq!(Case::Agent.whole_iterations(100_000), 99_999);
+        assert_eq!(Case::Agent.whole_iterations(2), 9, "at least one turn");
+        assert_eq!(Case::Threads2.whole_iterations(1001), 1001);
+        assert_eq!(shares(1001), [500, 501]);
+        for case in Case::ALL {
+            assert_eq!(case.name().parse(), Ok(case));
+        }
+    }
+
+    #[test]
+    fn the_producers_run_their_shares_at_once_inside_the_meter() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let made = AtomicU64::new(0);
+        let inside = AtomicU64::new(0);
+        let mut meter = Meter::default();
+        run_producers(&mut meter, 1001, |share, gate| {
+            gate.measure(|| {
+                // Both producers are past the first barrier before either finishes.
+                inside.fetch_add(1, Ordering::SeqCst);
+                while inside.load(Ordering::SeqCst) < PRODUCER_THREADS as u64 {
+                    std::thread::yield_now();
+                }
+                made.fetch_add(share, Ordering::SeqCst);
+            });
+        });
+        assert_eq!(made.load(Ordering::SeqCst), 1001);
+        assert!(meter.finish().is_some(), "the meter started and stopped");
+    }
+
+    #[test]
+    fn a_paused_wait_is_left_out_of_the_loop_time_and_excluded_cpu_out_of_the_cpu() {
+        let mut meter = Meter::default();
+        meter.start();
+        meter.pause(|| std::thread::sleep(Duration::from_millis(50)));
+        meter.stop();
+        meter.exclude(Duration::from_secs(3600));
+        let (hot, cpu) = meter.finish().expect("started and stopped");
+        assert!(hot < Duration::from_millis(40), "{hot:?}");
+        assert_eq!(cpu, Duration::ZERO);
     }
 
     #[test]
@@ -576,6 +843,7 @@ mod tests {
             cpu_ns_per_span: 1.0,
             peak_rss_kib: 1,
             delivery: dropping,
+            wire: Wire::default(),
         }
         .to_line()
         .ends_with(" check=DROPPED"));
@@ -629,5 +897,11 @@ mod tests {
     fn the_process_usage_is_measured() {
         let usage = process_usage();
         assert!(usage.peak_rss_kib > 0);
+        let before = thread_cpu();
+        let mut spin = 0u64;
+        while thread_cpu() == before {
+            spin = std::hint::black_box(spin + 1);
+        }
+        assert!(thread_cpu() > before, "this thread's CPU time advances");
     }
 }

@@ -6,6 +6,10 @@
 //! compare [--runs N] [--spans N] [--queue RECORDS] [--stacks mv37,fastrace,..] [--cases sync,..] [--strict]
 //! ```
 //!
+//! With the `agent` case, a third table gives what the loopback OTLP receiver got: bytes
+//! per span on the wire (gzip) and decompressed, attributes per span and requests, with
+//! "n/a" for the stacks that do not run the case.
+//!
 //! The rounds are interleaved (every pair once, then every pair again) so that a slow
 //! moment of the machine does not land on one stack only. Progress goes to stderr, the
 //! tables to stdout. A run that dropped records (counted, or lost uncounted by a peer) is
@@ -18,7 +22,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use mv37_bench::{Case, DeliverySummary, Outcome, Stack, Support, DEFAULT_QUEUE_RECORDS};
+use mv37_bench::{Case, DeliverySummary, Outcome, Stack, Support, Wire, DEFAULT_QUEUE_RECORDS};
 
 /// Longest time one run may take before it is killed and counted failed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
@@ -100,6 +104,21 @@ impl Pair {
 
     fn rss_mib(&self) -> Option<f64> {
         self.median(|run| run.peak_rss_kib as f64 / 1024.0)
+    }
+
+    /// The median of a per-span figure of the receiver, over the runs where spans arrived.
+    fn wire(&self, metric: impl Fn(Wire) -> Option<f64>) -> Option<f64> {
+        let mut values: Vec<f64> = self.runs.iter().filter_map(|run| metric(run.wire)).collect();
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        Some(if values.len() % 2 == 1 {
+            values[middle]
+        } else {
+            (values[middle - 1] + values[middle]) / 2.0
+        })
     }
 
     /// Where the spans went, over every run.
@@ -298,7 +317,7 @@ fn print_tables(pairs: &[Pair], options: &Options) {
             Case::Capture => ("≤ 0.35× fastrace", by_fastrace.map(|r| r <= 0.35), fastrace),
             Case::Tiny => ("≤ 0.50× opentelemetry_sdk", by_otel.map(|r| r <= 0.50), otel),
             Case::NoClient => ("≤ 2 ns", ours.ns().map(|ns| ns <= 2.0), None),
-            Case::Macro => ("—", None, None),
+            Case::Macro | Case::Threads2 | Case::Agent => ("—", None, None),
         };
         // A verdict drawn from runs that skipped work says so.
         let drops = !ours.summary().is_clean() || against.is_some_and(|pair| !pair.summary().is_clean());
@@ -318,6 +337,40 @@ fn print_tables(pairs: &[Pair], options: &Options) {
                 (Some(false), true) => "**no**, and runs dropped spans",
                 (None, _) => "—",
             },
+        );
+    }
+
+    if options.cases.contains(&Case::Agent) {
+        print_wire_table(pairs, options);
+    }
+}
+
+/// What the loopback receiver got in the agent case, per stack ("n/a" for a stack that
+/// does not run it).
+fn print_wire_table(pairs: &[Pair], options: &Options) {
+    println!();
+    println!(
+        "| agent trace over OTLP/HTTP (protobuf + gzip) | CPU ns/span (all threads, receiver excluded) | \
+         wire bytes/span (gzip) | protobuf bytes/span | attributes/span | requests/run | delivery |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|");
+    for &stack in &options.stacks {
+        let Some(pair) = pairs
+            .iter()
+            .find(|pair| pair.stack == stack && pair.case == Case::Agent)
+        else {
+            println!("| {} | n/a | n/a | n/a | n/a | n/a | n/a |", stack.label());
+            continue;
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            stack.label(),
+            fmt(pair.cpu(), 1),
+            fmt(pair.wire(Wire::bytes_per_span), 1),
+            fmt(pair.wire(Wire::body_bytes_per_span), 1),
+            fmt(pair.wire(Wire::attributes_per_span), 1),
+            fmt(pair.median(|run| run.wire.requests as f64), 0),
+            pair.delivery(),
         );
     }
 }

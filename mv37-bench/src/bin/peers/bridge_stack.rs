@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use mv37_bench::{block_on, Case, Delivery, Meter, Query};
+use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 use tracing::{field, info_span};
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -37,6 +37,8 @@ pub fn run(case: Case, spans: u64, settings: Settings, filtered: bool, meter: &m
     let expected = match (case, filtered) {
         (Case::Tiny, false) => spans,
         (Case::Tiny, true) => spans / 2,
+        (Case::Threads2, false) => PRODUCER_THREADS as u64 + spans,
+        (Case::Threads2, true) => PRODUCER_THREADS as u64,
         (_, false) => 1 + spans,
         (_, true) => 1,
     };
@@ -84,7 +86,16 @@ pub fn run(case: Case, spans: u64, settings: Settings, filtered: bool, meter: &m
             }
             meter.stop();
         }
-        Case::NoClient => {}
+        Case::Threads2 => run_producers(meter, spans, |share, gate| {
+            client.trace("bench").run(|_| {
+                gate.measure(|| {
+                    for i in 0..share {
+                        info_span!("step").in_scope(|| black_box(i));
+                    }
+                })
+            })
+        }),
+        Case::NoClient | Case::Agent => {}
     }
     mv37_stack::delivery(&client, &exporter, expected)
 }

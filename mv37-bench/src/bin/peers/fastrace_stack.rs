@@ -10,7 +10,7 @@ use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
 use fastrace::future::FutureExt as _;
 use fastrace::local::LocalSpan;
 use fastrace::Span;
-use mv37_bench::{block_on, Case, Delivery, Meter, Query};
+use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 
 /// fastrace keeps at most 10240 local spans per local-parent scope and ignores the rest,
 /// so the long-lived root is re-entered as the local parent every this many spans (as a
@@ -66,6 +66,7 @@ pub fn run(case: Case, spans: u64, meter: &mut Meter) -> Delivery {
     );
     let expected = match case {
         Case::Tiny => spans,
+        Case::Threads2 => spans + PRODUCER_THREADS as u64,
         _ => spans + 1,
     };
     let root = || Span::root("bench", SpanContext::random());
@@ -122,7 +123,20 @@ pub fn run(case: Case, spans: u64, meter: &mut Meter) -> Delivery {
             }
             meter.stop();
         }
-        Case::NoClient => {}
+        Case::Threads2 => run_producers(meter, spans, |share, gate| {
+            let root = root();
+            gate.measure(|| {
+                under_local_parent(&root, share, |i| {
+                    let _span = LocalSpan::enter_with_local_parent("step");
+                    black_box(i);
+                })
+            });
+            drop(root);
+            // What this thread's command channel could not take waits in the thread's
+            // overflow, and a thread's exit keeps only what fits: push it on from here.
+            flush(&received, expected);
+        }),
+        Case::NoClient | Case::Agent => {}
     }
     // The root spans are dropped by now: hand what is queued to the reporter.
     let exported = flush(&received, expected);

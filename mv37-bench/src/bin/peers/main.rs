@@ -2,15 +2,18 @@
 //!
 //! ```text
 //! peers <stack> <case> <spans> [--queue RECORDS]
-//!   stack: mv37 | fastrace | otel | tracing
-//!   case:  sync | macro | async | capture | tiny | noclient
+//!   stack: mv37 | fastrace | otel | tracing | bridge | bridge-filtered
+//!   case:  sync | macro | async | capture | tiny | threads2 | agent | noclient
 //! ```
 //!
 //! The line is `RESULT stack=.. case=.. spans=.. ns_per_span=.. cpu_ns_per_span=..
 //! peak_rss_kib=.. expected=.. produced=.. exported=.. dropped=.. balanced=..
 //! check=ok|DROPPED|FAIL`: `ok` when every span was exported, `DROPPED` when some were
-//! counted as dropped, `FAIL` when some are unaccounted for. The exit status is 0 for
-//! `ok` and `DROPPED` (`compare` flags the drops), 2 for `FAIL`, 64 on a usage error.
+//! counted as dropped, `FAIL` when some are unaccounted for. The `agent` case adds what
+//! the loopback receiver got before `check` (see `Outcome::to_line`); its spans are
+//! exported when the receiver decoded them, and its CPU leaves the receiver's threads
+//! out. The exit status is 0 for `ok` and `DROPPED` (`compare` flags the drops), 2 for
+//! `FAIL`, 64 on a usage error.
 
 mod bridge_stack;
 mod fastrace_stack;
@@ -20,7 +23,8 @@ mod tracing_stack;
 
 use std::process::ExitCode;
 
-use mv37_bench::{process_usage, Case, Delivery, Meter, Outcome, Stack, Support, DEFAULT_QUEUE_RECORDS};
+use mv37_bench::sink::Sink;
+use mv37_bench::{process_usage, Case, Delivery, Meter, Outcome, Stack, Support, Wire, DEFAULT_QUEUE_RECORDS};
 
 /// Settings shared by the stacks.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +37,8 @@ pub struct Settings {
 fn usage(error: &str) -> ExitCode {
     eprintln!("error: {error}");
     eprintln!(
-        "usage: peers <mv37|fastrace|otel|tracing> <sync|macro|async|capture|tiny|noclient> <spans> [--queue RECORDS]"
+        "usage: peers <mv37|fastrace|otel|tracing|bridge|bridge-filtered> \
+         <sync|macro|async|capture|tiny|threads2|agent|noclient> <spans> [--queue RECORDS]"
     );
     ExitCode::from(64)
 }
@@ -70,20 +75,39 @@ fn main() -> ExitCode {
         Ok(spans) if spans >= 2 => spans,
         _ => return usage("`spans` must be a whole number of at least 2"),
     };
-    // A tiny trace is two spans: measure whole traces.
-    let spans = if case == Case::Tiny { spans & !1 } else { spans };
+    // A tiny trace is two spans, an agent turn nine: measure whole traces.
+    let spans = case.whole_iterations(spans);
     if stack.runs(case) == Support::No {
         return usage(&format!("{} has no `{case}` case", stack.label()));
     }
 
     let mut meter = Meter::default();
-    let delivery: Delivery = match stack {
-        Stack::Mv37 => mv37_stack::run(case, spans, settings, &mut meter),
-        Stack::Fastrace => fastrace_stack::run(case, spans, &mut meter),
-        Stack::Otel => otel_stack::run(case, spans, settings, &mut meter),
-        Stack::Tracing => tracing_stack::run(case, spans, settings, &mut meter),
-        Stack::Bridge => bridge_stack::run(case, spans, settings, false, &mut meter),
-        Stack::BridgeFiltered => bridge_stack::run(case, spans, settings, true, &mut meter),
+    let (delivery, wire): (Delivery, Wire) = if case == Case::Agent {
+        let sink = match Sink::start() {
+            Ok(sink) => sink,
+            Err(error) => {
+                eprintln!("error: cannot start the loopback OTLP receiver: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let delivery = match stack {
+            Stack::Mv37 => mv37_stack::agent(spans, settings, &sink, &mut meter),
+            Stack::Otel => otel_stack::agent(spans, settings, &sink, &mut meter),
+            _ => return usage(&format!("{} has no `{case}` case", stack.label())),
+        };
+        // The receiver's threads run in this process; their CPU is not the stack's.
+        meter.exclude(sink.cpu());
+        (delivery, sink.totals())
+    } else {
+        let delivery = match stack {
+            Stack::Mv37 => mv37_stack::run(case, spans, settings, &mut meter),
+            Stack::Fastrace => fastrace_stack::run(case, spans, &mut meter),
+            Stack::Otel => otel_stack::run(case, spans, settings, &mut meter),
+            Stack::Tracing => tracing_stack::run(case, spans, settings, &mut meter),
+            Stack::Bridge => bridge_stack::run(case, spans, settings, false, &mut meter),
+            Stack::BridgeFiltered => bridge_stack::run(case, spans, settings, true, &mut meter),
+        };
+        (delivery, Wire::default())
     };
     let Some((hot, cpu)) = meter.finish() else {
         eprintln!("error: the {stack} {case} run did not start and stop its meter");
@@ -97,6 +121,7 @@ fn main() -> ExitCode {
         cpu_ns_per_span: cpu.as_nanos() as f64 / spans as f64,
         peak_rss_kib: process_usage().peak_rss_kib,
         delivery,
+        wire,
     };
     println!("{}", outcome.to_line());
     if outcome.delivery.is_complete() {

@@ -1,13 +1,17 @@
 //! mv37: spans through the builder (`trace.task(..).run(..)`) and the `#[mv37::task]`
 //! macro, exported to an exporter that counts what it receives and discards it (as
 //! `NoopExporter` does), accounted by `client.stats()` and checked against that count.
+//! The agent case exports through mv37's own OTLP exporter (protobuf, gzip) to the
+//! loopback receiver instead, whose count is checked against the client's.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use mv37::{Client, ExportError, Exporter, Record};
-use mv37_bench::{block_on, Case, Delivery, Meter, Query};
+use mv37::{Client, Config, ExportError, Exporter, ExporterKind, OtlpConfig, OtlpProtocol, Record, Trace, Usage};
+use mv37_bench::agent::{self, Payloads};
+use mv37_bench::sink::Sink;
+use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 
 use crate::Settings;
 
@@ -54,9 +58,11 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
     let exporter = CountingExporter::default();
     let client = client(settings, exporter.clone());
     let _default = client.set_default();
-    // The long-lived trace adds one trace record; the tiny traces are all measured.
+    // The long-lived trace adds one trace record (one per producer thread); the tiny
+    // traces are all measured.
     let expected = match case {
         Case::Tiny => spans,
+        Case::Threads2 => spans + PRODUCER_THREADS as u64,
         _ => spans + 1,
     };
     match case {
@@ -103,9 +109,102 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
             }
             meter.stop();
         }
-        Case::NoClient => unreachable!("handled above"),
+        Case::Threads2 => run_producers(meter, spans, |share, gate| {
+            client.trace("bench").run(|trace| {
+                gate.measure(|| {
+                    for i in 0..share {
+                        trace.task("step").run(|_| black_box(i));
+                    }
+                })
+            })
+        }),
+        Case::NoClient | Case::Agent => unreachable!("handled elsewhere"),
     }
     delivery(&client, &exporter, expected)
+}
+
+/// The agent case: `spans / 9` agent turns exported by mv37's OTLP/HTTP exporter
+/// (protobuf, gzip) to `sink`, flushed every [`agent::TURNS_PER_FLUSH`]; the delivery counts what the receiver decoded, and is
+/// unbalanced unless that is what the client counted exported.
+pub fn agent(spans: u64, settings: Settings, sink: &Sink, meter: &mut Meter) -> Delivery {
+    let config = Config {
+        exporters: vec![ExporterKind::Otlp],
+        service_name: Some("mv37-bench".to_owned()),
+        max_queue_records: settings.queue_records,
+        otlp: OtlpConfig {
+            endpoint: sink.traces_url(),
+            protocol: OtlpProtocol::Protobuf,
+            gzip: true,
+            ..OtlpConfig::default()
+        },
+        ..Config::default()
+    };
+    let client = Client::builder().config(config).build().unwrap_or_else(|error| {
+        eprintln!("error: mv37 client: {error}");
+        std::process::exit(1)
+    });
+    let payloads = Payloads::sample();
+    meter.start();
+    for turn in 1..=spans / agent::SPANS_PER_TURN {
+        agent_turn(&client, &payloads);
+        if turn % agent::TURNS_PER_FLUSH == 0 {
+            if let Err(error) = meter.pause(|| client.flush()) {
+                eprintln!("mv37: flush: {error}");
+            }
+        }
+    }
+    meter.stop();
+    if let Err(error) = client.shutdown() {
+        eprintln!("mv37: shutdown: {error}");
+    }
+    let stats = client.stats();
+    if stats.dropped.total() > 0 {
+        eprintln!("mv37: dropped {:?}", stats.dropped);
+    }
+    let received = sink.totals().spans;
+    if received != stats.exported {
+        eprintln!("error: the receiver decoded {received} spans, the client counted {stats:?}");
+    }
+    Delivery {
+        expected: spans,
+        produced: stats.produced,
+        exported: received,
+        dropped: stats.dropped.total(),
+        balanced: stats.is_balanced() && stats.queued == 0 && stats.spooled == 0 && received == stats.exported,
+    }
+}
+
+/// One agent turn ([`mv37_bench::agent`]): the trace is the root.
+fn agent_turn(client: &Client, payloads: &Payloads) {
+    client.trace(agent::TURN).input(&payloads.question).run(|trace| {
+        trace.agent(agent::AGENT).run(|_| {
+            for _ in 0..agent::TOOL_CALLS {
+                model_call(trace, payloads);
+                trace
+                    .tool(agent::TOOL)
+                    .arguments(&payloads.tool_arguments)
+                    .run(|call| call.record_output(&payloads.tool_result));
+            }
+            model_call(trace, payloads);
+        });
+        trace.record_output(&payloads.answer);
+    });
+}
+
+fn model_call(trace: &Trace, payloads: &Payloads) {
+    trace
+        .llm(agent::LLM)
+        .model(agent::MODEL)
+        .provider(agent::PROVIDER)
+        .input(&payloads.llm_input)
+        .run(|span| {
+            span.record_output(&payloads.llm_output);
+            span.set_usage(Usage {
+                input_tokens: Some(agent::INPUT_TOKENS as u64),
+                output_tokens: Some(agent::OUTPUT_TOKENS as u64),
+                ..Usage::default()
+            });
+        });
 }
 
 /// Shuts `client` down and reports what arrived, checking the client's count against the
@@ -115,6 +214,9 @@ pub(crate) fn delivery(client: &Client, exporter: &CountingExporter, expected: u
         eprintln!("mv37: shutdown: {error}");
     }
     let stats = client.stats();
+    if stats.dropped.total() > 0 {
+        eprintln!("mv37: dropped {:?}", stats.dropped);
+    }
     let received = exporter.received.load(Ordering::Relaxed);
     if received != stats.exported {
         eprintln!("error: the exporter received {received} records, the client counted {stats:?}");

@@ -1,18 +1,25 @@
 //! opentelemetry_sdk: spans through `Tracer::in_span` and a `BatchSpanProcessor` whose
 //! exporter counts what it receives and discards it. The tracing stack reuses the
-//! pipeline.
+//! pipeline. The agent case exports through opentelemetry-otlp to the loopback receiver
+//! instead.
 
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use mv37_bench::{block_on, Case, Delivery, Meter, Query};
+use mv37_bench::agent::{self, Payloads};
+use mv37_bench::sink::Sink;
+use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::{Compression, Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanData, SpanExporter,
+};
+use opentelemetry_sdk::Resource;
 
 use crate::Settings;
 
@@ -71,6 +78,7 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
     let tracer = provider.tracer("mv37-bench");
     let expected = match case {
         Case::Tiny => spans,
+        Case::Threads2 => spans + PRODUCER_THREADS as u64,
         _ => spans + 1,
     };
     let json = |value: &Query| serde_json::to_string(value).unwrap_or_default();
@@ -126,6 +134,18 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
             }
             root.span().end();
         }
+        Case::Threads2 => run_producers(meter, spans, |share, gate| {
+            let root = root();
+            {
+                let _attached = root.clone().attach();
+                gate.measure(|| {
+                    for i in 0..share {
+                        tracer.in_span("step", |_| black_box(i));
+                    }
+                });
+            }
+            root.span().end();
+        }),
         Case::Tiny => {
             meter.start();
             for i in 0..spans / 2 {
@@ -133,7 +153,115 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
             }
             meter.stop();
         }
-        Case::Macro | Case::NoClient => {}
+        Case::Macro | Case::NoClient | Case::Agent => {}
     }
     finish(provider, &received, expected)
+}
+
+/// The agent case: `spans / 9` agent turns through a batch span processor (queue bound
+/// `settings.queue_records`, batches of 512) in front of opentelemetry-otlp's HTTP
+/// exporter (protobuf, gzip, its default blocking reqwest client), sending to `sink`,
+/// flushed every [`agent::TURNS_PER_FLUSH`] turns. The processor counts its drops privately: a drop shows as a span the receiver never
+/// got.
+pub fn agent(spans: u64, settings: Settings, sink: &Sink, meter: &mut Meter) -> Delivery {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(sink.traces_url())
+        .with_protocol(Protocol::HttpBinary)
+        .with_compression(Compression::Gzip)
+        .build()
+        .unwrap_or_else(|error| {
+            eprintln!("error: opentelemetry-otlp exporter: {error}");
+            std::process::exit(1)
+        });
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(settings.queue_records)
+                .with_max_export_batch_size(512)
+                .build(),
+        )
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_resource(Resource::builder().with_service_name("mv37-bench").build())
+        .build();
+    let tracer = provider.tracer("mv37-bench");
+    let payloads = Payloads::sample();
+    meter.start();
+    for turn in 1..=spans / agent::SPANS_PER_TURN {
+        agent_turn(&tracer, &payloads);
+        if turn % agent::TURNS_PER_FLUSH == 0 {
+            if let Err(error) = meter.pause(|| provider.force_flush()) {
+                eprintln!("opentelemetry_sdk: force_flush: {error}");
+            }
+        }
+    }
+    meter.stop();
+    if let Err(error) = provider.force_flush() {
+        eprintln!("opentelemetry_sdk: force_flush: {error}");
+    }
+    if let Err(error) = provider.shutdown() {
+        eprintln!("opentelemetry_sdk: shutdown: {error}");
+    }
+    Delivery {
+        expected: spans,
+        produced: spans,
+        exported: sink.totals().spans,
+        dropped: 0,
+        balanced: true,
+    }
+}
+
+fn json(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// One agent turn ([`mv37_bench::agent`]) with the GenAI attributes a program would set
+/// by hand.
+fn agent_turn(tracer: &SdkTracer, payloads: &Payloads) {
+    let root = tracer
+        .span_builder(agent::TURN)
+        .with_attributes([KeyValue::new("input.value", json(&payloads.question))]);
+    tracer.in_span_with_builder(root, |turn| {
+        let agent_span = tracer.span_builder(agent::AGENT_SPAN).with_attributes([
+            KeyValue::new("gen_ai.operation.name", "invoke_agent"),
+            KeyValue::new("gen_ai.agent.name", agent::AGENT),
+        ]);
+        tracer.in_span_with_builder(agent_span, |_| {
+            for _ in 0..agent::TOOL_CALLS {
+                model_call(tracer, payloads);
+                let tool = tracer.span_builder(agent::TOOL_SPAN).with_attributes([
+                    KeyValue::new("gen_ai.operation.name", "execute_tool"),
+                    KeyValue::new("gen_ai.tool.name", agent::TOOL),
+                    KeyValue::new("gen_ai.tool.call.arguments", json(&payloads.tool_arguments)),
+                ]);
+                tracer.in_span_with_builder(tool, |call| {
+                    call.span()
+                        .set_attribute(KeyValue::new("gen_ai.tool.call.result", json(&payloads.tool_result)));
+                });
+            }
+            model_call(tracer, payloads);
+        });
+        turn.span()
+            .set_attribute(KeyValue::new("output.value", json(&payloads.answer)));
+    });
+}
+
+fn model_call(tracer: &SdkTracer, payloads: &Payloads) {
+    let builder = tracer
+        .span_builder(agent::LLM_SPAN)
+        .with_kind(SpanKind::Client)
+        .with_attributes([
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.request.model", agent::MODEL),
+            KeyValue::new("gen_ai.provider.name", agent::PROVIDER),
+            KeyValue::new("input.value", json(&payloads.llm_input)),
+        ]);
+    tracer.in_span_with_builder(builder, |cx| {
+        let span = cx.span();
+        span.set_attribute(KeyValue::new("output.value", json(&payloads.llm_output)));
+        span.set_attribute(KeyValue::new("gen_ai.usage.input_tokens", agent::INPUT_TOKENS));
+        span.set_attribute(KeyValue::new("gen_ai.usage.output_tokens", agent::OUTPUT_TOKENS));
+    });
 }

@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use mv37_bench::{block_on, Case, Delivery, Meter, Query};
+use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 use opentelemetry::trace::TracerProvider as _;
 use tracing::{field, info_span, Instrument as _};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -31,6 +31,7 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
     }
     let expected = match case {
         Case::Tiny => spans,
+        Case::Threads2 => spans + PRODUCER_THREADS as u64,
         _ => spans + 1,
     };
     let json = |value: &Query| serde_json::to_string(value).unwrap_or_default();
@@ -78,7 +79,16 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
             }
             meter.stop();
         }
-        Case::NoClient => {}
+        Case::Threads2 => run_producers(meter, spans, |share, gate| {
+            info_span!("bench").in_scope(|| {
+                gate.measure(|| {
+                    for i in 0..share {
+                        info_span!("step").in_scope(|| black_box(i));
+                    }
+                })
+            })
+        }),
+        Case::NoClient | Case::Agent => {}
     }
     otel_stack::finish(provider, &received, expected)
 }
