@@ -9,7 +9,7 @@
 //! cargo bench --bench llm_client_overhead --features async-openai,reqwest-middleware
 //! ```
 //!
-//! Rounds interleave the plain and instrumented clients; each round makes `CALLS` calls
+//! Rounds interleave the plain and instrumented clients; each round makes 200 calls (5 under `cargo test`)
 //! with each. It prints the median wall time per call of each, the CPU time per call of
 //! the whole process (client, connections, exporter thread and server: the server's
 //! share is the same on both sides), and the ratios. The `CAPTURE=0` environment
@@ -24,8 +24,15 @@ use futures_util::StreamExt;
 use mv37::{Client, NoopExporter};
 use serde_json::{json, Value};
 
-const CALLS: usize = 200;
-const ROUNDS: usize = 15;
+/// Calls per round and rounds: the full run under `cargo bench`, a smoke run (a few
+/// calls, checked) under `cargo test --benches`.
+fn sizes() -> (usize, usize) {
+    if std::env::args().any(|arg| arg == "--bench") {
+        (200, 15)
+    } else {
+        (5, 2)
+    }
+}
 
 const COMPLETION: &str = include_str!("../tests/fixtures/openai_chat_completions.json");
 const STREAM: &str = include_str!("../tests/fixtures/openai_chat_stream.json");
@@ -66,7 +73,7 @@ fn request(stream: bool) -> CreateChatCompletionRequest {
 }
 
 async fn openai_calls(openai: &OpenAi<OpenAIConfig>, stream: bool) {
-    for _ in 0..CALLS {
+    for _ in 0..sizes().0 {
         if stream {
             let mut chunks = openai.chat().create_stream(request(true)).await.expect("stream");
             while let Some(chunk) = chunks.next().await {
@@ -82,7 +89,7 @@ async fn middleware_calls(http: &reqwest_middleware::ClientWithMiddleware, url: 
     let mut body: Value = serde_json::from_str(REQUEST).expect("fixture");
     body["stream"] = json!(stream);
     let body = body.to_string();
-    for _ in 0..CALLS {
+    for _ in 0..sizes().0 {
         let response = http
             .post(url)
             .header("content-type", "application/json")
@@ -130,13 +137,14 @@ where
     PF: std::future::Future<Output = ()>,
     IF: std::future::Future<Output = ()>,
 {
-    let per_call = |elapsed: Duration| elapsed.as_secs_f64() * 1e6 / CALLS as f64;
+    let (calls, rounds) = sizes();
+    let per_call = |elapsed: Duration| elapsed.as_secs_f64() * 1e6 / calls as f64;
     // Warm-up: connections, allocator, the price of the first span.
     plain().await;
     client.trace("warm-up").run_async(|_| instrumented()).await;
     let (mut plain_us, mut instrumented_us) = (Vec::new(), Vec::new());
     let (mut plain_ticks, mut instrumented_ticks) = (0, 0);
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let (start, ticks) = (Instant::now(), cpu_ticks());
         plain().await;
         plain_us.push(per_call(start.elapsed()));
@@ -146,7 +154,7 @@ where
         instrumented_us.push(per_call(start.elapsed()));
         instrumented_ticks += cpu_ticks() - ticks;
     }
-    let cpu_per_call = |ticks: u64| ticks as f64 * 1e4 / (ROUNDS * CALLS) as f64;
+    let cpu_per_call = |ticks: u64| ticks as f64 * 1e4 / (rounds * calls) as f64;
     Figures {
         plain_us: median(plain_us),
         instrumented_us: median(instrumented_us),
@@ -174,9 +182,10 @@ fn main() {
         .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.to_owned()))
         .and_then(|line| line.split(':').nth(1).map(|m| m.trim().to_owned()))
         .unwrap_or_else(|| "unknown CPU".to_owned());
+    let (calls, rounds) = sizes();
     let capture = std::env::var("CAPTURE").map_or(true, |v| v != "0");
     println!(
-        "Machine: {cpu}; {CALLS} calls per round, {ROUNDS} rounds; one local server in-process; content capture {}.",
+        "Machine: {cpu}; {calls} calls per round, {rounds} rounds; one local server in-process; content capture {}.",
         if capture { "on" } else { "off" }
     );
     println!();
@@ -233,5 +242,13 @@ fn main() {
             stats.dropped.total(),
             stats.queued
         );
+        // Every instrumented call of every round (and the warm-ups) was recorded.
+        let spans = 4 * (rounds + 1) * calls;
+        assert!(
+            stats.exported as usize >= spans,
+            "{} records for {spans} calls",
+            stats.exported
+        );
+        assert_eq!(stats.dropped.total(), 0, "nothing dropped");
     });
 }
