@@ -34,8 +34,9 @@ PROJECT = "mv37-interop"
 # Examples sent to each backend: support_agent (messages, retrieval, llm, tool, signal,
 # feedback during and after the trace), openai_agent (a streamed llm call, cached and
 # reasoning tokens), rag_agent (an agent span, retrieved documents, cache writes, a
-# failed trace with feedback).
-EXAMPLES = ["support_agent", "openai_agent", "rag_agent"]
+# failed trace with feedback), async_openai_agent (async-openai instrumented: llm spans
+# nobody wrote by hand, one streamed; it is built by .ci/check-example.py with its feature).
+EXAMPLES = ["support_agent", "openai_agent", "rag_agent", "async_openai_agent"]
 STARTUP_SECONDS = 420
 READ_BACK_SECONDS = 120
 
