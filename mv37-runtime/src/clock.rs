@@ -4,23 +4,14 @@
 //! syscall) where the TSC is stable, and fall back to the OS monotonic clock elsewhere.
 
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use fastant::Instant;
 
-struct Anchor {
-    unix_nanos: u64,
-    instant: Instant,
-}
-
-fn anchor() -> &'static Anchor {
-    static ANCHOR: OnceLock<Anchor> = OnceLock::new();
-    ANCHOR.get_or_init(|| Anchor {
-        unix_nanos: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-        instant: Instant::now(),
-    })
+/// The Unix time and the clock reading taken together once; every reading is turned into
+/// Unix time from it (a multiplication: no division, no `Duration` on the way).
+fn anchor() -> &'static fastant::Anchor {
+    static ANCHOR: OnceLock<fastant::Anchor> = OnceLock::new();
+    ANCHOR.get_or_init(fastant::Anchor::new)
 }
 
 /// Fixes the anchor now (when a client is built), before any clock reading it converts.
@@ -36,16 +27,15 @@ pub(crate) fn tick() -> Instant {
 
 /// The Unix time of a [`tick`], on the process's monotonic timeline.
 pub(crate) fn unix_nanos_at(tick: Instant) -> u64 {
-    let anchor = anchor();
-    let since = tick.saturating_duration_since(anchor.instant).as_nanos();
-    anchor
-        .unix_nanos
-        .saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+    tick.as_unix_nanos(anchor())
 }
 
-/// Nanoseconds from `start` to `end` (zero if `end` is earlier).
-pub(crate) fn nanos_between(start: Instant, end: Instant) -> u64 {
-    u64::try_from(end.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
+/// The Unix time of `start`, and the nanoseconds from `start` to `end` (zero if `end` is
+/// earlier): what a record needs, in two conversions.
+pub(crate) fn unix_nanos_and_latency(start: Instant, end: Instant) -> (u64, u64) {
+    let anchor = anchor();
+    let start = start.as_unix_nanos(anchor);
+    (start, end.as_unix_nanos(anchor).saturating_sub(start))
 }
 
 /// The current Unix time in nanoseconds, on the process's monotonic timeline.

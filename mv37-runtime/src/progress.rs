@@ -72,14 +72,9 @@ impl Progress {
         }
     }
 
-    /// Start in Unix nanoseconds.
-    pub(crate) fn start_unix_nanos(&self) -> u64 {
-        clock::unix_nanos_at(self.start)
-    }
-
-    /// Duration on the monotonic clock, in nanoseconds.
-    pub(crate) fn latency_ns(&self) -> u64 {
-        clock::nanos_between(self.start, self.end)
+    /// Start in Unix nanoseconds, and the duration on the monotonic clock in nanoseconds.
+    pub(crate) fn start_and_latency(&self) -> (u64, u64) {
+        clock::unix_nanos_and_latency(self.start, self.end)
     }
 
     /// The extras, made on first use.
@@ -198,38 +193,70 @@ impl SpanState {
         span_id: SpanId,
         scope: Option<Arc<TraceScope>>,
     ) -> SpanRecord {
-        let extras = self.progress.take_extras();
-        let (start, latency) = (self.progress.start_unix_nanos(), self.progress.latency_ns());
-        SpanRecord {
+        let (start, latency) = self.progress.start_and_latency();
+        let mut record = SpanRecord {
             trace_id,
             span_id,
             parent_span_id: Some(self.parent),
-            kind: match &extras.retyped {
-                Some((Some(kind), _)) => kind.clone(),
-                _ => self.kind,
-            },
-            name: match extras.retyped {
-                Some((_, Some(name))) => name,
-                _ => self.name,
-            },
+            kind: self.kind,
+            name: self.name,
             start_time_unix_nano: start,
             end_time_unix_nano: start.saturating_add(latency),
             latency_ns: latency,
             status: self.progress.status,
-            error: extras.error,
-            model: extras.model,
-            provider: extras.provider,
-            usage: extras.usage,
-            request: extras.request,
-            response: extras.response,
-            input: extras.input,
-            output: extras.output,
-            documents: extras.documents,
-            attributes: extras.attributes,
-            messages: extras.messages,
-            events: extras.events,
+            error: None,
+            model: None,
+            provider: None,
+            usage: None,
+            request: None,
+            response: None,
+            input: None,
+            output: None,
+            documents: Vec::new(),
+            attributes: Attributes::new(),
+            messages: Vec::new(),
+            events: Vec::new(),
             scope,
+        };
+        // Most spans carry no extras: then nothing more is built or moved.
+        if let Some(extras) = self.progress.extras.take() {
+            let Extras {
+                error,
+                model,
+                provider,
+                usage,
+                request,
+                response,
+                input,
+                output,
+                documents,
+                attributes,
+                messages,
+                events,
+                retyped,
+            } = *extras;
+            if let Some((kind, name)) = retyped {
+                if let Some(kind) = kind {
+                    record.kind = kind;
+                }
+                if let Some(name) = name {
+                    record.name = name;
+                }
+            }
+            record.error = error;
+            record.model = model;
+            record.provider = provider;
+            record.usage = usage;
+            record.request = request;
+            record.response = response;
+            record.input = input;
+            record.output = output;
+            record.documents = documents;
+            record.attributes = attributes;
+            record.messages = messages;
+            record.events = events;
         }
+        record
     }
 }
 
@@ -270,7 +297,7 @@ impl TraceState {
 
     pub(crate) fn into_record(mut self, scope: Option<&Arc<TraceScope>>, resource: &TraceResource) -> TraceRecord {
         let extras = self.progress.take_extras();
-        let (start, latency) = (self.progress.start_unix_nanos(), self.progress.latency_ns());
+        let (start, latency) = self.progress.start_and_latency();
         let scope = scope.map(Arc::as_ref);
         let field = |get: fn(&TraceScope) -> &Option<String>| scope.and_then(|scope| get(scope).clone());
         TraceRecord {

@@ -219,27 +219,32 @@ impl Chunk {
                 *slot = Some(Box::new(extras));
             }
         };
-        records.extend(self.items.drain(..).map(|item| match item {
-            Item::Span {
-                mut span,
-                trace_id,
-                span_id,
-                scope,
-                parked,
-            } => {
-                unpark(span.extras_slot(), parked);
-                Record::Span(span.into_record(trace_id, span_id, scopes.get(scope as usize).cloned()))
-            }
-            Item::Trace {
-                mut trace,
-                scope,
-                parked,
-            } => {
-                unpark(trace.extras_slot(), parked);
-                Record::Trace(trace.into_record(scopes.get(scope as usize), resource))
-            }
-            Item::Record(record) => *record,
-        }));
+        records.reserve(self.items.len());
+        // One push per item, each record built in its slot's argument: measured fewer
+        // copies of the 512-byte record than `extend` over a `map`.
+        for item in self.items.drain(..) {
+            records.push(match item {
+                Item::Span {
+                    mut span,
+                    trace_id,
+                    span_id,
+                    scope,
+                    parked,
+                } => {
+                    unpark(span.extras_slot(), parked);
+                    Record::Span(span.into_record(trace_id, span_id, scopes.get(scope as usize).cloned()))
+                }
+                Item::Trace {
+                    mut trace,
+                    scope,
+                    parked,
+                } => {
+                    unpark(trace.extras_slot(), parked);
+                    Record::Trace(trace.into_record(scopes.get(scope as usize), resource))
+                }
+                Item::Record(record) => *record,
+            });
+        }
         drop(parked);
         self.clear_data();
     }
