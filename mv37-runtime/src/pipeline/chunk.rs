@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 
+use super::recent::RecentTraces;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::progress::{Extras, SpanState, TraceResource, TraceState};
@@ -203,7 +204,14 @@ impl Chunk {
 
     /// Turns the chunk's items into records, appended to `records`. The chunk keeps its
     /// scopes (see [`Spares::recycle`]).
-    pub(crate) fn drain_into(&mut self, records: &mut Vec<Record>, resource: &TraceResource) {
+    /// The traces among them are remembered in `recent` (with the scope the chunk
+    /// already shares, not a copy).
+    pub(crate) fn drain_into(
+        &mut self,
+        records: &mut Vec<Record>,
+        resource: &TraceResource,
+        mut recent: Option<&mut RecentTraces>,
+    ) {
         let (scopes, data) = (&self.scopes, &self.data);
         let mut parked = self.parked.drain(..);
         let mut unpark = |slot: &mut Option<Box<Extras>>, is_parked: bool| {
@@ -240,9 +248,18 @@ impl Chunk {
                     parked,
                 } => {
                     unpark(trace.extras_slot(), parked);
-                    Record::Trace(trace.into_record(scopes.get(scope as usize), resource))
+                    let scope = scopes.get(scope as usize);
+                    if let (Some(recent), Some(scope)) = (recent.as_deref_mut(), scope) {
+                        recent.remember(trace.trace_id, trace.span_id, Arc::clone(scope));
+                    }
+                    Record::Trace(trace.into_record(scope, resource))
                 }
-                Item::Record(record) => *record,
+                Item::Record(record) => {
+                    if let (Some(recent), Record::Trace(trace)) = (recent.as_deref_mut(), record.as_ref()) {
+                        recent.remember(trace.trace_id, trace.span_id, Arc::new(TraceScope::of_trace(trace)));
+                    }
+                    *record
+                }
             });
         }
         drop(parked);

@@ -140,7 +140,7 @@ impl Pipeline {
         let stragglers_until = Instant::now() + Duration::from_millis(10);
         loop {
             while let Some(mut chunk) = self.unqueue() {
-                chunk.drain_into(&mut records, &self.resource);
+                chunk.drain_into(&mut records, &self.resource, None);
             }
             if self.admission.queued() == 0 || Instant::now() >= stragglers_until {
                 break;

@@ -40,7 +40,7 @@ impl Batch {
         self.redacted = false;
         self.bytes += chunk.bytes() as usize;
         let start = self.records.len();
-        chunk.drain_into(&mut self.records, resource);
+        chunk.drain_into(&mut self.records, resource, Some(&mut self.recent));
         self.recent.complete(&mut self.records[start..]);
     }
 
