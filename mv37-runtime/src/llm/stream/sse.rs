@@ -273,7 +273,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::stream::{AnthropicAccumulator, OpenAiAccumulator};
+    use crate::llm::stream::OpenAiAccumulator;
     use serde_json::json;
 
     const CHAT: &str = concat!(
