@@ -36,13 +36,23 @@ use crate::record::{
 
 /// Encodes records into OTLP spans; kept separate from the transport so it can be
 /// benchmarked and tested alone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OtlpEncoder {
     resource: Resource,
     scope: InstrumentationScope,
     /// `resource` and `scope` as protobuf, written in front of every request's spans.
     resource_bytes: Vec<u8>,
     scope_bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for OtlpEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pre-encoded bytes say the same as `resource` and `scope`.
+        f.debug_struct("OtlpEncoder")
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OtlpEncoder {
