@@ -2,119 +2,166 @@
 //! attributes, provider, usage, request parameters, response fields, retrieved
 //! documents and status, each under the names in [`super::names`] (messages are in
 //! [`super::messages`]).
+//! Each is an [`Attr`], its key and value borrowed from the record wherever they can be.
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{span, status, Status as OtlpStatus};
+use std::borrow::Cow;
+
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::Value;
 
 use super::names::*;
+use super::parts::{Attr, EventParts, StatusParts, Val};
 use crate::payload::Payload;
-use std::borrow::Cow;
-
 use crate::record::{
-    Attributes, DocumentRecord, ErrorInfo, RequestParams, ResponseInfo, SpanKind, Status, TraceScope, Usage,
+    Attributes, DocumentRecord, ErrorInfo, RequestParams, ResponseInfo, SpanKind, Status, TraceRecord, TraceScope,
+    Usage,
 };
 
-pub(super) fn any(value: any_value::Value) -> Option<AnyValue> {
-    Some(AnyValue { value: Some(value) })
+pub(super) fn kv<'a>(key: impl Into<Cow<'a, str>>, value: Val<'a>) -> Attr<'a> {
+    Attr { key: key.into(), value }
 }
 
-pub(super) fn kv(key: impl Into<String>, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: any(value),
-        ..KeyValue::default()
-    }
+pub(super) fn kv_str<'a>(key: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Attr<'a> {
+    kv(key, Val::Str(value.into()))
 }
 
-pub(super) fn kv_str(key: impl Into<String>, value: impl Into<String>) -> KeyValue {
-    kv(key, any_value::Value::StringValue(value.into()))
+/// A count as `int_value` (saturating at `i64::MAX`).
+pub(super) fn kv_int<'a>(key: impl Into<Cow<'a, str>>, value: u64) -> Attr<'a> {
+    kv(key, Val::Int(i64::try_from(value).unwrap_or(i64::MAX)))
 }
 
-pub(super) fn kv_int(key: impl Into<String>, value: u64) -> KeyValue {
-    kv(
-        key,
-        any_value::Value::IntValue(i64::try_from(value).unwrap_or(i64::MAX)),
-    )
-}
-
-pub(super) fn kv_f64(key: impl Into<String>, value: f64) -> KeyValue {
-    kv(key, any_value::Value::DoubleValue(value))
+pub(super) fn kv_f64<'a>(key: impl Into<Cow<'a, str>>, value: f64) -> Attr<'a> {
+    kv(key, Val::Double(value))
 }
 
 /// An array of strings (`string[]` in the conventions' registry).
-pub(super) fn kv_str_array(key: impl Into<String>, values: &[String]) -> KeyValue {
-    let values = values
-        .iter()
-        .map(|value| AnyValue {
-            value: Some(any_value::Value::StringValue(value.clone())),
-        })
-        .collect();
-    kv(key, any_value::Value::ArrayValue(ArrayValue { values }))
+pub(super) fn kv_str_array<'a>(key: impl Into<Cow<'a, str>>, values: &'a [String]) -> Attr<'a> {
+    kv(key, Val::Strs(values.iter().map(String::as_str).collect()))
 }
 
 /// A JSON value as an attribute: scalars as themselves, the rest as JSON text.
-pub(super) fn kv_json(key: impl Into<String>, value: &Value) -> KeyValue {
+pub(super) fn kv_json<'a>(key: impl Into<Cow<'a, str>>, value: &'a Value) -> Attr<'a> {
     let value = match value {
-        Value::String(text) => any_value::Value::StringValue(text.clone()),
-        Value::Bool(flag) => any_value::Value::BoolValue(*flag),
+        Value::String(text) => Val::Str(Cow::Borrowed(text)),
+        Value::Bool(flag) => Val::Bool(*flag),
         Value::Number(number) => match (number.as_i64(), number.as_f64()) {
-            (Some(int), _) => any_value::Value::IntValue(int),
-            (None, Some(float)) => any_value::Value::DoubleValue(float),
-            _ => any_value::Value::StringValue(number.to_string()),
+            (Some(int), _) => Val::Int(int),
+            (None, Some(float)) => Val::Double(float),
+            _ => Val::Str(Cow::Owned(number.to_string())),
         },
-        other => any_value::Value::StringValue(other.to_string()),
+        other => Val::Str(Cow::Owned(other.to_string())),
     };
     kv(key, value)
 }
 
+/// The text of a JSON document that is a string (its JSON text unescaped), `None` for
+/// any other JSON. Payloads hold valid JSON, so a string is exactly a document that
+/// starts and ends with `"`; one without escapes is borrowed as it is, and only one with
+/// escapes is parsed.
+pub(super) fn json_string(json: &str) -> Option<Cow<'_, str>> {
+    // JSON's whitespace, all ASCII: the bounds found are character boundaries.
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let bytes = json.as_bytes();
+    let start = bytes.iter().position(|b| !space(b))?;
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let end = bytes.iter().rposition(|b| !space(b))?;
+    let json = json.get(start..=end)?;
+    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(json).ok().map(Cow::Owned)
+}
+
 /// `input.value` / `output.value` with their MIME type: a JSON string is sent as plain
 /// text, anything else as JSON.
-pub(super) fn payload_attributes(
-    attributes: &mut Vec<KeyValue>,
-    (value_key, mime_key): (&str, &str),
-    payload: &Payload,
+pub(super) fn payload_attributes<'a>(
+    attributes: &mut Vec<Attr<'a>>,
+    (value_key, mime_key): (&'static str, &'static str),
+    payload: &'a Payload,
 ) {
-    let (text, mime) = match serde_json::from_str::<Value>(payload.as_json()) {
-        Ok(Value::String(text)) => (text, "text/plain"),
-        _ => (payload.as_json().to_owned(), "application/json"),
+    let (text, mime) = match json_string(payload.as_json()) {
+        Some(text) => (text, "text/plain"),
+        None => (Cow::Borrowed(payload.as_json()), "application/json"),
     };
     attributes.push(kv_str(value_key, text));
     attributes.push(kv_str(mime_key, mime));
 }
 
-pub(super) fn scope_attributes(attributes: &mut Vec<KeyValue>, scope: Option<&TraceScope>) {
+/// The trace-level fields every record of a trace carries, borrowed from its scope (or
+/// from the trace record itself).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ScopeFields<'a> {
+    name: &'a str,
+    user_id: Option<&'a str>,
+    session_id: Option<&'a str>,
+    conversation_id: Option<&'a str>,
+    external_trace_id: Option<&'a str>,
+    context: Option<&'a Attributes>,
+}
+
+impl<'a> ScopeFields<'a> {
+    pub(super) fn of_scope(scope: &'a TraceScope) -> Self {
+        Self {
+            name: &scope.name,
+            user_id: scope.user_id.as_deref(),
+            session_id: scope.session_id.as_deref(),
+            conversation_id: scope.conversation_id.as_deref(),
+            external_trace_id: scope.external_trace_id.as_deref(),
+            context: scope.context.as_deref(),
+        }
+    }
+
+    /// The same fields as [`TraceScope::of_trace`], without copying them.
+    pub(super) fn of_trace(trace: &'a TraceRecord) -> Self {
+        Self {
+            name: &trace.name,
+            user_id: trace.user_id.as_deref(),
+            session_id: trace.session_id.as_deref(),
+            conversation_id: trace.conversation_id.as_deref(),
+            external_trace_id: trace.external_trace_id.as_deref(),
+            context: trace.context.as_deref(),
+        }
+    }
+}
+
+pub(super) fn scope_attributes<'a>(attributes: &mut Vec<Attr<'a>>, scope: Option<ScopeFields<'a>>) {
     let Some(scope) = scope else { return };
-    if let Some(user) = &scope.user_id {
+    if let Some(user) = scope.user_id {
         attributes.push(kv_str(USER_ID, user));
     }
-    if let Some(session) = &scope.session_id {
+    if let Some(session) = scope.session_id {
         attributes.push(kv_str(SESSION_ID, session));
     }
-    if let Some(conversation) = &scope.conversation_id {
+    if let Some(conversation) = scope.conversation_id {
         attributes.push(kv_str(GEN_AI_CONVERSATION_ID, conversation));
     }
-    if let Some(external) = &scope.external_trace_id {
+    if let Some(external) = scope.external_trace_id {
         attributes.push(kv_str(MV37_EXTERNAL_TRACE_ID, external));
     }
     if !scope.name.is_empty() {
-        attributes.push(kv_str(MV37_TRACE_NAME, scope.name.as_ref()));
+        attributes.push(kv_str(MV37_TRACE_NAME, scope.name));
     }
-    if let Some(context) = &scope.context {
-        for (key, value) in context.iter() {
+    if let Some(context) = scope.context {
+        for (key, value) in context {
             attributes.push(kv_json(key.as_str(), value));
         }
     }
 }
 
-pub(super) fn custom_attributes(attributes: &mut Vec<KeyValue>, custom: &Attributes) {
+pub(super) fn custom_attributes<'a>(attributes: &mut Vec<Attr<'a>>, custom: &'a Attributes) {
     if custom.is_empty() {
         return;
     }
     for (key, value) in custom {
         attributes.push(kv_json(key.as_str(), value));
     }
-    attributes.push(kv_str(METADATA, Value::Object(custom.clone()).to_string()));
+    // The same text as the map's `Value::Object`, without copying the map.
+    if let Ok(json) = serde_json::to_string(custom) {
+        attributes.push(kv_str(METADATA, json));
+    }
 }
 
 pub(super) fn openinference_kind(kind: &SpanKind) -> &'static str {
@@ -135,8 +182,8 @@ pub(super) fn openinference_kind(kind: &SpanKind) -> &'static str {
     }
 }
 
-pub(super) fn usage_attributes(attributes: &mut Vec<KeyValue>, usage: &Usage) {
-    let pairs: [(&[&str], Option<u64>); 7] = [
+pub(super) fn usage_attributes(attributes: &mut Vec<Attr<'_>>, usage: &Usage) {
+    let pairs: [(&[&'static str], Option<u64>); 7] = [
         (&[GEN_AI_USAGE_INPUT_TOKENS, LLM_TOKEN_COUNT_PROMPT], usage.input_tokens),
         (
             &[GEN_AI_USAGE_OUTPUT_TOKENS, LLM_TOKEN_COUNT_COMPLETION],
@@ -174,15 +221,15 @@ pub(super) fn usage_attributes(attributes: &mut Vec<KeyValue>, usage: &Usage) {
         attributes.push(kv_int(MV37_USAGE_CONTEXT_USED_TOKENS, used));
     }
     if let Some(cost) = usage.cost_usd {
-        attributes.push(kv(LLM_COST_TOTAL, any_value::Value::DoubleValue(cost)));
-        attributes.push(kv(MV37_USAGE_COST_USD, any_value::Value::DoubleValue(cost)));
+        attributes.push(kv_f64(LLM_COST_TOTAL, cost));
+        attributes.push(kv_f64(MV37_USAGE_COST_USD, cost));
     }
 }
 
 /// `gen_ai.request.*` (doubles, ints and the stop sequences as a string array, as the
 /// registry types them), `server.address` / `server.port`, and OpenInference's
 /// `llm.invocation_parameters` (the sampling parameters as one JSON object).
-pub(super) fn request_attributes(attributes: &mut Vec<KeyValue>, request: &RequestParams) {
+pub(super) fn request_attributes<'a>(attributes: &mut Vec<Attr<'a>>, request: &'a RequestParams) {
     let doubles = [
         (GEN_AI_REQUEST_TEMPERATURE, request.temperature),
         (GEN_AI_REQUEST_TOP_P, request.top_p),
@@ -199,7 +246,7 @@ pub(super) fn request_attributes(attributes: &mut Vec<KeyValue>, request: &Reque
         attributes.push(kv_int(GEN_AI_REQUEST_MAX_TOKENS, max_tokens));
     }
     if let Some(seed) = request.seed {
-        attributes.push(kv(GEN_AI_REQUEST_SEED, any_value::Value::IntValue(seed)));
+        attributes.push(kv(GEN_AI_REQUEST_SEED, Val::Int(seed)));
     }
     if !request.stop_sequences.is_empty() {
         attributes.push(kv_str_array(GEN_AI_REQUEST_STOP_SEQUENCES, &request.stop_sequences));
@@ -219,7 +266,7 @@ pub(super) fn request_attributes(attributes: &mut Vec<KeyValue>, request: &Reque
 }
 
 /// `gen_ai.response.id`, `gen_ai.response.model` and `gen_ai.response.finish_reasons`.
-pub(super) fn response_attributes(attributes: &mut Vec<KeyValue>, response: &ResponseInfo) {
+pub(super) fn response_attributes<'a>(attributes: &mut Vec<Attr<'a>>, response: &'a ResponseInfo) {
     if let Some(id) = &response.id {
         attributes.push(kv_str(GEN_AI_RESPONSE_ID, id));
     }
@@ -236,7 +283,7 @@ pub(super) fn response_attributes(attributes: &mut Vec<KeyValue>, response: &Res
 /// and the GenAI `gen_ai.retrieval.documents` (JSON text: each document's `id` and
 /// `score`, as the conventions' schema has them; the content goes out once, under the
 /// OpenInference keys).
-pub(super) fn documents_attributes(attributes: &mut Vec<KeyValue>, documents: &[DocumentRecord]) {
+pub(super) fn documents_attributes<'a>(attributes: &mut Vec<Attr<'a>>, documents: &'a [DocumentRecord]) {
     if documents.is_empty() {
         return;
     }
@@ -248,8 +295,10 @@ pub(super) fn documents_attributes(attributes: &mut Vec<KeyValue>, documents: &[
             attributes.push(kv_str(format!("{prefix}.{DOCUMENT_ID}"), id));
             entry.insert("id".into(), Value::String(id.clone()));
         }
-        if let Some(content) = document.content_text() {
-            attributes.push(kv_str(format!("{prefix}.{DOCUMENT_CONTENT}"), content));
+        if let Some(content) = &document.content {
+            // As `DocumentRecord::content_text`, borrowed when it can be.
+            let text = json_string(content.as_json()).unwrap_or(Cow::Borrowed(content.as_json()));
+            attributes.push(kv_str(format!("{prefix}.{DOCUMENT_CONTENT}"), text));
         }
         if let Some(score) = document.score {
             attributes.push(kv_f64(format!("{prefix}.{DOCUMENT_SCORE}"), score));
@@ -264,18 +313,31 @@ pub(super) fn documents_attributes(attributes: &mut Vec<KeyValue>, documents: &[
     attributes.push(kv_str(GEN_AI_RETRIEVAL_DOCUMENTS, Value::Array(genai).to_string()));
 }
 
+/// Whether `provider`, with everything but ASCII letters and digits removed and
+/// lowercased, is `spelling` (lowercase letters and digits).
+fn spelled(provider: &str, spelling: &str) -> bool {
+    provider
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase())
+        .eq(spelling.bytes())
+}
+
 /// The registered `gen_ai.provider.name` for a provider as mv37 users write it
 /// (`OpenAI` → `openai`, `azure` → `azure.ai.openai`, see [`PROVIDER_NAMES`]); an
 /// unknown provider is sent lowercased.
 pub(super) fn provider_name(provider: &str) -> Cow<'static, str> {
-    let key: String = provider
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    // Most providers are written as one of the spellings: compared as they are first.
+    // Characters outside ASCII are left out of the comparison, as they are not ASCII
+    // alphanumeric; comparing bytes is the same as comparing characters.
     PROVIDER_NAMES
         .iter()
-        .find(|(spellings, _)| spellings.contains(&key.as_str()))
+        .find(|(spellings, _)| spellings.contains(&provider))
+        .or_else(|| {
+            PROVIDER_NAMES
+                .iter()
+                .find(|(spellings, _)| spellings.iter().any(|spelling| spelled(provider, spelling)))
+        })
         .map_or_else(
             || Cow::Owned(provider.trim().to_lowercase()),
             |(_, name)| Cow::Borrowed(*name),
@@ -307,41 +369,40 @@ pub(super) fn short_error_type(full: &str) -> Cow<'_, str> {
 
 /// The OTLP status of a record: OK when it succeeded, UNSET (with `mv37.status`) when it
 /// was cancelled, ERROR with `error.type` and an `exception` event when it failed.
-pub(super) fn otlp_status(
+pub(super) fn otlp_status<'a>(
     status: Status,
-    error: Option<&ErrorInfo>,
-    attributes: &mut Vec<KeyValue>,
-    events: &mut Vec<span::Event>,
+    error: Option<&'a ErrorInfo>,
+    attributes: &mut Vec<Attr<'a>>,
+    events: &mut Vec<EventParts<'a>>,
     end: u64,
-) -> Option<OtlpStatus> {
+) -> Option<StatusParts<'a>> {
     match status {
-        Status::Ok => Some(OtlpStatus {
-            message: String::new(),
-            code: status::StatusCode::Ok as i32,
+        Status::Ok => Some(StatusParts {
+            code: StatusCode::Ok,
+            message: Cow::Borrowed(""),
         }),
         Status::Cancelled => {
             attributes.push(kv_str(MV37_STATUS, "cancelled"));
             None
         }
         Status::Error => {
-            let message = error.map(|e| e.message.clone()).unwrap_or_default();
+            let message = error.map_or("", |e| e.message.as_str());
             let full_type = error.and_then(|e| e.error_type.as_deref());
             attributes.push(kv_str(
                 ERROR_TYPE,
                 full_type.map_or(Cow::Borrowed(ERROR_TYPE_OTHER), short_error_type),
             ));
-            events.push(span::Event {
-                time_unix_nano: end,
-                name: EXCEPTION_EVENT.to_owned(),
+            events.push(EventParts {
+                time: end,
+                name: Cow::Borrowed(EXCEPTION_EVENT),
                 attributes: vec![
                     kv_str(EXCEPTION_TYPE, full_type.unwrap_or(ERROR_TYPE_OTHER)),
-                    kv_str(EXCEPTION_MESSAGE, message.clone()),
+                    kv_str(EXCEPTION_MESSAGE, message),
                 ],
-                dropped_attributes_count: 0,
             });
-            Some(OtlpStatus {
-                message,
-                code: status::StatusCode::Error as i32,
+            Some(StatusParts {
+                code: StatusCode::Error,
+                message: Cow::Borrowed(message),
             })
         }
     }
@@ -366,6 +427,9 @@ mod tests {
             ("Mistral", "mistral_ai"),
             ("xAI", "x_ai"),
             ("My-Local-LLM", "my-local-llm"),
+            ("Ópen-AI", "ópen-ai"),
+            ("open", "open"),
+            ("openai2", "openai2"),
         ] {
             assert_eq!(provider_name(written), sent, "{written}");
         }
@@ -391,5 +455,37 @@ mod tests {
         ] {
             assert_eq!(short_error_type(full), short, "{full}");
         }
+    }
+
+    /// `json_string` reads a payload as the JSON parser would: the text of a string
+    /// (borrowed when it has no escapes), `None` for anything else.
+    #[test]
+    fn a_json_string_is_recognized_without_parsing_other_json() {
+        for json in [
+            r#""plain""#,
+            r#""""#,
+            r#"  "spaced"  "#,
+            "\n\"lines\"\r\n",
+            " {\"a\":\"b\"} ",
+            "   ",
+            "",
+            r#""with \"quotes\" and \n and \u00e9""#,
+            r#""é ✓""#,
+            r#"{"a":"b"}"#,
+            r#"["a"]"#,
+            "42",
+            "null",
+            r#""a" "b""#,
+            r#"""#,
+            "\"raw\ttab\"",
+            r#""\ud800""#,
+        ] {
+            let parsed = match serde_json::from_str::<Value>(json) {
+                Ok(Value::String(text)) => Some(text),
+                _ => None,
+            };
+            assert_eq!(json_string(json).map(Cow::into_owned), parsed, "{json}");
+        }
+        assert!(matches!(json_string(r#""plain""#), Some(Cow::Borrowed("plain"))));
     }
 }

@@ -1,38 +1,58 @@
-//! The OTLP encoder: records to protobuf `Span`s, one span per record, with both the
-//! OpenTelemetry GenAI and the OpenInference attributes (built in [`super::attributes`],
-//! every name in [`super::names`]).
+//! The OTLP encoder: records to spans, one span per record, with both the OpenTelemetry
+//! GenAI and the OpenInference attributes (built in [`super::attributes`], every name in
+//! [`super::names`]).
+//!
+//! Each record becomes a span's parts ([`SpanParts`]), borrowed from the record; the
+//! parts are then written as protobuf straight away ([`super::wire`]), or turned into the
+//! `opentelemetry-proto` types for OTLP/JSON and [`OtlpEncoder::request`]. Both take the
+//! same parts, so both say the same.
+
+use std::borrow::Cow;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status as OtlpStatus};
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans};
 use prost::Message;
-
-use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::Value;
 
 use super::attributes::{
-    custom_attributes, documents_attributes, kv, kv_json, kv_str, openinference_kind, otlp_status, payload_attributes,
-    provider_name, request_attributes, response_attributes, scope_attributes, usage_attributes,
+    custom_attributes, documents_attributes, kv, kv_f64, kv_json, kv_str, openinference_kind, otlp_status,
+    payload_attributes, provider_name, request_attributes, response_attributes, scope_attributes, usage_attributes,
+    ScopeFields,
 };
 use super::config::OtlpProtocol;
+use super::evaluation::{evaluation_event, evaluations, feedback_parts, signal_parts};
 use super::langfuse;
 use super::messages::messages_to_span;
 use super::names::*;
+use super::parts::{message_span_id, Attr, EventParts, SpanName, SpanParts, Val};
+use super::wire;
 use crate::export::resource::ResourceInfo;
-use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::record::{
-    Attributes, ErrorInfo, EventRecord, FeedbackRecord, MessageRecord, Record, SignalRecord, SpanKind, SpanRecord,
-    Status, TraceRecord, TraceScope,
+    Attributes, ErrorInfo, EventRecord, MessageRecord, Record, SpanKind, SpanRecord, Status, TraceRecord,
 };
 
 /// Encodes records into OTLP spans; kept separate from the transport so it can be
 /// benchmarked and tested alone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OtlpEncoder {
     resource: Resource,
     scope: InstrumentationScope,
+    /// `resource` and `scope` as protobuf, written in front of every request's spans.
+    resource_bytes: Vec<u8>,
+    scope_bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for OtlpEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pre-encoded bytes say the same as `resource` and `scope`.
+        f.debug_struct("OtlpEncoder")
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OtlpEncoder {
@@ -43,7 +63,7 @@ impl OtlpEncoder {
         let mut attributes: Vec<KeyValue> = Vec::new();
         let mut set = |key: &str, value: &str| {
             attributes.retain(|kv| kv.key != key);
-            attributes.push(kv_str(key, value));
+            attributes.push(kv_str(key, value).into_key_value());
         };
         for (key, value) in &resource.extra {
             set(key, value);
@@ -65,22 +85,27 @@ impl OtlpEncoder {
         set(TELEMETRY_SDK_NAME, "mv37");
         set(TELEMETRY_SDK_LANGUAGE, "rust");
         set(TELEMETRY_SDK_VERSION, env!("CARGO_PKG_VERSION"));
+        let resource = Resource {
+            attributes,
+            ..Resource::default()
+        };
+        let scope = InstrumentationScope {
+            name: "mv37".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            ..InstrumentationScope::default()
+        };
         Self {
-            resource: Resource {
-                attributes,
-                ..Resource::default()
-            },
-            scope: InstrumentationScope {
-                name: "mv37".to_owned(),
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                ..InstrumentationScope::default()
-            },
+            resource_bytes: resource.encode_to_vec(),
+            scope_bytes: scope.encode_to_vec(),
+            resource,
+            scope,
         }
     }
 
     /// The OTLP request for a batch of records.
     pub fn request(&self, records: &[Record]) -> ExportTraceServiceRequest {
-        let spans = encode_records(records);
+        let mut spans = Vec::with_capacity(records.len());
+        for_each_span(records, |parts| spans.push(parts.take_span()));
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: Some(self.resource.clone()),
@@ -96,146 +121,87 @@ impl OtlpEncoder {
 
     /// The request body in the given protocol.
     pub fn encode(&self, records: &[Record], protocol: OtlpProtocol) -> Result<Vec<u8>, serde_json::Error> {
-        let request = self.request(records);
         match protocol {
-            OtlpProtocol::Protobuf => Ok(request.encode_to_vec()),
-            OtlpProtocol::Json => serde_json::to_vec(&request),
+            OtlpProtocol::Protobuf => {
+                let mut body = Vec::new();
+                let start = self.encode_protobuf_into(records, &mut body);
+                body.drain(..start);
+                Ok(body)
+            }
+            OtlpProtocol::Json => serde_json::to_vec(&self.request(records)),
         }
     }
-}
 
-struct SpanShape {
-    trace_id: TraceId,
-    span_id: SpanId,
-    parent: Option<SpanId>,
-    name: String,
-    kind: span::SpanKind,
-    start: u64,
-    end: u64,
-    attributes: Vec<KeyValue>,
-    events: Vec<span::Event>,
-    status: Option<OtlpStatus>,
-}
+    /// The room left in front of the spans for the request's envelope: the resource, the
+    /// scope, and the keys and lengths of the messages that hold them.
+    fn envelope_room(&self) -> usize {
+        // Two keys and two lengths of at most 10 bytes each, around the resource and scope.
+        wire::field_len(self.resource_bytes.len()) + wire::field_len(self.scope_bytes.len()) + 2 * 11
+    }
 
-impl SpanShape {
-    fn build(self) -> Span {
-        Span {
-            trace_id: self.trace_id.to_bytes().to_vec(),
-            span_id: self.span_id.to_bytes().to_vec(),
-            parent_span_id: self.parent.map(|p| p.to_bytes().to_vec()).unwrap_or_default(),
-            name: self.name,
-            kind: self.kind as i32,
-            start_time_unix_nano: self.start,
-            end_time_unix_nano: self.end,
-            attributes: self.attributes,
-            events: self.events,
-            status: self.status,
-            ..Span::default()
-        }
+    /// Writes the protobuf request for `records` into `out` (cleared first, its capacity
+    /// kept) and returns where in it the request starts: the spans are written after room
+    /// left for the envelope, whose size is known only once they are, and the envelope is
+    /// then written just in front of them, so nothing is copied.
+    pub(super) fn encode_protobuf_into(&self, records: &[Record], out: &mut Vec<u8>) -> usize {
+        let room = self.envelope_room();
+        out.clear();
+        out.resize(room, 0);
+        for_each_span(records, |parts| wire::write_span(out, parts));
+        let spans = out.len() - room;
+        // ExportTraceServiceRequest { resource_spans: [ResourceSpans { resource,
+        // scope_spans: [ScopeSpans { scope, spans }] }] }
+        let scope_spans = wire::field_len(self.scope_bytes.len()) + spans;
+        let resource_spans = wire::field_len(self.resource_bytes.len()) + wire::field_len(scope_spans);
+        let mut envelope = Vec::with_capacity(room);
+        wire::write_field_header(&mut envelope, 1, resource_spans);
+        wire::write_bytes_field(&mut envelope, 1, &self.resource_bytes);
+        wire::write_field_header(&mut envelope, 2, scope_spans);
+        wire::write_bytes_field(&mut envelope, 1, &self.scope_bytes);
+        let start = room - envelope.len();
+        out[start..room].copy_from_slice(&envelope);
+        start
     }
 }
 
-/// A span id derived from what identifies a point record (FNV-1a), so that sending the
-/// same record twice yields the same span and backends that dedupe can.
-fn derived_span_id(trace_id: TraceId, time: u64, name: &str) -> SpanId {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let bytes = trace_id.to_bytes();
-    for byte in bytes.iter().chain(&time.to_be_bytes()).chain(name.as_bytes()) {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    SpanId::from_u64(hash).unwrap_or_else(SpanId::random)
-}
-
-/// The batch's spans. Feedback and signals become `gen_ai.evaluation.result` events on
-/// the span they are about when that span is in the batch (feedback made while the trace
-/// was open), else zero-length child spans of it: never spans without a parent, which
-/// backends would take for the trace's root.
-fn encode_records(records: &[Record]) -> Vec<Span> {
-    let mut spans = Vec::with_capacity(records.len());
-    let mut evaluations = Vec::new();
-    for record in records {
+/// The batch's spans, in order, each handed to `emit` (the same parts, refilled). Feedback
+/// and signals become `gen_ai.evaluation.result` events on the span they are about when
+/// that span is in the batch (feedback made while the trace was open), else zero-length
+/// child spans of it, after the others: never spans without a parent, which backends
+/// would take for the trace's root.
+fn for_each_span<'a>(records: &'a [Record], mut emit: impl FnMut(&mut SpanParts<'a>)) {
+    let evaluations = if records
+        .iter()
+        .any(|record| matches!(record, Record::Feedback(_) | Record::Signal(_)))
+    {
+        evaluations(records)
+    } else {
+        Vec::new()
+    };
+    let mut parts = SpanParts::new();
+    for (index, record) in records.iter().enumerate() {
         match record {
-            Record::Trace(trace) => spans.push(encode_trace(trace)),
-            Record::Span(span) => spans.push(encode_span(span)),
-            Record::Message(message) => spans.push(encode_message(message)),
-            Record::Feedback(_) | Record::Signal(_) => evaluations.push(record),
+            Record::Trace(trace) => trace_parts(&mut parts, trace),
+            Record::Span(span) => span_parts(&mut parts, span),
+            Record::Message(message) => message_parts(&mut parts, message),
+            Record::Feedback(_) | Record::Signal(_) => continue,
         }
+        for evaluation in evaluations.iter().filter(|e| e.target == Some(index)) {
+            parts.events.extend(evaluation_event(evaluation.record));
+        }
+        emit(&mut parts);
     }
-    for record in evaluations {
-        let (trace_id, target, event) = match record {
-            Record::Feedback(feedback) => (
-                feedback.trace_id,
-                feedback.span_id.or(feedback.root_span_id),
-                evaluation_event(
-                    feedback.time_unix_nano,
-                    &feedback.name,
-                    &feedback.value,
-                    feedback.comment.as_deref(),
-                    "feedback",
-                ),
-            ),
-            Record::Signal(signal) => (
-                signal.trace_id,
-                signal.span_id,
-                evaluation_event(signal.time_unix_nano, &signal.name, &signal.value, None, "signal"),
-            ),
-            _ => continue,
+    for evaluation in evaluations.iter().filter(|e| e.target.is_none()) {
+        let Some(event) = evaluation_event(evaluation.record) else {
+            continue;
         };
-        let target_bytes = target.map(|id| id.to_bytes());
-        let in_batch = target_bytes.and_then(|bytes| {
-            spans
-                .iter_mut()
-                .find(|span| span.span_id == bytes && span.trace_id == trace_id.to_bytes())
-        });
-        match in_batch {
-            Some(span) => span.events.push(event),
-            None => spans.push(match record {
-                Record::Feedback(feedback) => encode_feedback(feedback, event),
-                Record::Signal(signal) => encode_signal(signal, event),
-                _ => continue,
-            }),
+        match evaluation.record {
+            Record::Feedback(feedback) => feedback_parts(&mut parts, feedback, event),
+            Record::Signal(signal) => signal_parts(&mut parts, signal, event),
+            _ => continue,
         }
+        emit(&mut parts);
     }
-    spans
-}
-
-/// The `gen_ai.evaluation.result` event for feedback or a signal: a number is the score's
-/// value, a string its label, a boolean both (1 or 0, `true` or `false`), anything else
-/// its JSON text as the label.
-fn evaluation_event(time: u64, name: &str, value: &Value, explanation: Option<&str>, kind: &str) -> span::Event {
-    let mut attributes = vec![kv_str(GEN_AI_EVALUATION_NAME, name)];
-    let score = |value: f64| kv(GEN_AI_EVALUATION_SCORE_VALUE, any_value::Value::DoubleValue(value));
-    match value {
-        Value::Null => {}
-        Value::Number(number) => attributes.extend(number.as_f64().map(score)),
-        Value::Bool(flag) => {
-            attributes.push(score(if *flag { 1.0 } else { 0.0 }));
-            attributes.push(kv_str(
-                GEN_AI_EVALUATION_SCORE_LABEL,
-                if *flag { "true" } else { "false" },
-            ));
-        }
-        Value::String(label) => attributes.push(kv_str(GEN_AI_EVALUATION_SCORE_LABEL, label)),
-        other => attributes.push(kv_str(GEN_AI_EVALUATION_SCORE_LABEL, other.to_string())),
-    }
-    if let Some(explanation) = explanation {
-        attributes.push(kv_str(GEN_AI_EVALUATION_EXPLANATION, explanation));
-    }
-    attributes.push(kv_str(MV37_KIND, kind));
-    span::Event {
-        time_unix_nano: time,
-        name: GEN_AI_EVALUATION_RESULT_EVENT.to_owned(),
-        attributes,
-        dropped_attributes_count: 0,
-    }
-}
-
-/// The parent of a feedback or signal span whose target is not in the batch: the span it
-/// is about, else a stable stand-in derived from the trace id (feedback on a trace this
-/// client does not remember), so that it never shows as a second root.
-fn evaluation_parent(trace_id: TraceId, target: Option<SpanId>) -> SpanId {
-    target.unwrap_or_else(|| derived_span_id(trace_id, 0, "mv37.unknown_root"))
 }
 
 /// What a trace and a span carry alike, after the attributes of their own.
@@ -253,9 +219,10 @@ struct Common<'a> {
     end: u64,
 }
 
-/// Input, output, custom attributes, messages and status (an exception event when the
-/// trace or span failed), the same for traces and spans.
-fn common_attributes(attributes: &mut Vec<KeyValue>, common: Common<'_>) -> (Vec<span::Event>, Option<OtlpStatus>) {
+/// Input, output, custom attributes, messages, events and status (an exception event
+/// when the trace or span failed), the same for traces and spans.
+fn common_attributes<'a>(parts: &mut SpanParts<'a>, common: Common<'a>) {
+    let attributes = &mut parts.attributes;
     if let Some(input) = common.input {
         payload_attributes(attributes, INPUT, input);
     }
@@ -264,31 +231,47 @@ fn common_attributes(attributes: &mut Vec<KeyValue>, common: Common<'_>) -> (Vec
     }
     custom_attributes(attributes, common.custom);
     messages_to_span(attributes, common.messages, common.finish_reasons);
-    let mut events: Vec<span::Event> = common
-        .events
-        .iter()
-        .map(|event| span::Event {
-            time_unix_nano: event.time_unix_nano,
-            name: event.name.clone(),
+    parts.events.extend(common.events.iter().map(|event| {
+        EventParts {
+            time: event.time_unix_nano,
+            name: Cow::Borrowed(&event.name),
             attributes: event
                 .attributes
                 .iter()
                 .map(|(key, value)| kv_json(key.as_str(), value))
                 .collect(),
-            dropped_attributes_count: 0,
-        })
-        .collect();
-    let status = otlp_status(common.status, common.error, attributes, &mut events, common.end);
-    (events, status)
+        }
+    }));
+    parts.status = otlp_status(
+        common.status,
+        common.error,
+        &mut parts.attributes,
+        &mut parts.events,
+        common.end,
+    );
 }
 
-fn encode_trace(trace: &TraceRecord) -> Span {
-    let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "trace")];
-    let scope = TraceScope::of_trace(trace);
-    scope_attributes(&mut attributes, Some(&scope));
-    langfuse::trace_attributes(&mut attributes, trace);
-    let (events, status) = common_attributes(
-        &mut attributes,
+fn trace_parts<'a>(parts: &mut SpanParts<'a>, trace: &'a TraceRecord) {
+    parts.reset(
+        trace.trace_id,
+        trace.span_id,
+        trace.parent_span_id,
+        SpanName::Own(Cow::Borrowed(&trace.name)),
+        if trace.parent_span_id.is_some() {
+            span::SpanKind::Server
+        } else {
+            span::SpanKind::Internal
+        },
+        trace.start_time_unix_nano,
+        trace.end_time_unix_nano,
+    );
+    let attributes = &mut parts.attributes;
+    attributes.push(kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"));
+    attributes.push(kv_str(MV37_KIND, "trace"));
+    scope_attributes(attributes, Some(ScopeFields::of_trace(trace)));
+    langfuse::trace_attributes(attributes, trace);
+    common_attributes(
+        parts,
         Common {
             input: trace.input.as_ref(),
             output: trace.output.as_ref(),
@@ -301,23 +284,6 @@ fn encode_trace(trace: &TraceRecord) -> Span {
             end: trace.end_time_unix_nano,
         },
     );
-    SpanShape {
-        trace_id: trace.trace_id,
-        span_id: trace.span_id,
-        parent: trace.parent_span_id,
-        name: trace.name.to_string(),
-        kind: if trace.parent_span_id.is_some() {
-            span::SpanKind::Server
-        } else {
-            span::SpanKind::Internal
-        },
-        start: trace.start_time_unix_nano,
-        end: trace.end_time_unix_nano,
-        attributes,
-        events,
-        status,
-    }
-    .build()
 }
 
 /// The GenAI operation a span kind performs, when the conventions define one.
@@ -327,7 +293,7 @@ fn operation(kind: &SpanKind) -> Option<&'static str> {
         SpanKind::Tool => Some(OPERATION_EXECUTE_TOOL),
         SpanKind::Retrieval => Some(OPERATION_RETRIEVAL),
         SpanKind::Agent => Some(OPERATION_INVOKE_AGENT),
-        SpanKind::Custom(name) if matches!(name.to_ascii_lowercase().as_str(), "embedding" | "embeddings") => {
+        SpanKind::Custom(name) if name.eq_ignore_ascii_case("embedding") || name.eq_ignore_ascii_case("embeddings") => {
             Some(OPERATION_EMBEDDINGS)
         }
         // A kind built as `SpanKind::Custom` by hand, or spelled `Agent`.
@@ -339,12 +305,12 @@ fn operation(kind: &SpanKind) -> Option<&'static str> {
 /// The span's OTLP name: `{operation} {model}` for model calls, `execute_tool {tool}` for
 /// tools and `invoke_agent {agent}` for agents, as the conventions name them; mv37's own
 /// name otherwise.
-fn span_name(record: &SpanRecord, operation: Option<&str>) -> String {
+fn span_name<'a>(record: &'a SpanRecord, operation: Option<&'static str>) -> SpanName<'a> {
     match (operation, &record.model) {
-        (Some(op @ (OPERATION_EXECUTE_TOOL | OPERATION_INVOKE_AGENT)), _) => format!("{op} {}", record.name),
-        (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), Some(model)) => format!("{op} {model}"),
-        (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), None) => op.to_owned(),
-        _ => record.name.to_string(),
+        (Some(op @ (OPERATION_EXECUTE_TOOL | OPERATION_INVOKE_AGENT)), _) => SpanName::Joined(op, &record.name),
+        (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), Some(model)) => SpanName::Joined(op, model),
+        (Some(op @ (OPERATION_CHAT | OPERATION_EMBEDDINGS)), None) => SpanName::Own(Cow::Borrowed(op)),
+        _ => SpanName::Own(Cow::Borrowed(&record.name)),
     }
 }
 
@@ -361,20 +327,20 @@ fn tool_call_id(record: &SpanRecord) -> Option<&str> {
 /// The id of the agent an agent span runs, when the span's `gen_ai.agent.id` attribute
 /// does not already send it: its `agent_id` attribute (a string as is, another value as
 /// its JSON text).
-fn agent_id(record: &SpanRecord) -> Option<String> {
+fn agent_id(record: &SpanRecord) -> Option<Cow<'_, str>> {
     if record.attributes.contains_key(GEN_AI_AGENT_ID) {
         return None;
     }
     match record.attributes.get(AGENT_ID_ATTRIBUTE)? {
-        Value::String(id) => Some(id.clone()),
+        Value::String(id) => Some(Cow::Borrowed(id)),
         Value::Null => None,
-        other => Some(other.to_string()),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
 /// `gen_ai.request.model` and `gen_ai.provider.name`, with OpenInference's model and
 /// provider, for the spans of a model call or an agent.
-fn model_attributes(attributes: &mut Vec<KeyValue>, record: &SpanRecord) {
+fn model_attributes<'a>(attributes: &mut Vec<Attr<'a>>, record: &'a SpanRecord) {
     if let Some(model) = &record.model {
         attributes.push(kv_str(GEN_AI_REQUEST_MODEL, model));
         attributes.push(kv_str(LLM_MODEL_NAME, model));
@@ -385,29 +351,42 @@ fn model_attributes(attributes: &mut Vec<KeyValue>, record: &SpanRecord) {
     }
 }
 
-fn encode_span(record: &SpanRecord) -> Span {
-    let mut attributes = vec![
-        kv_str(OPENINFERENCE_SPAN_KIND, openinference_kind(&record.kind)),
-        kv_str(MV37_KIND, record.kind.as_str()),
-    ];
-    scope_attributes(&mut attributes, record.scope.as_deref());
-    langfuse::span_attributes(&mut attributes, record);
+fn span_parts<'a>(parts: &mut SpanParts<'a>, record: &'a SpanRecord) {
     let operation = operation(&record.kind);
     let name = span_name(record, operation);
-    if name != record.name {
+    let renamed = !name.is(&record.name);
+    parts.reset(
+        record.trace_id,
+        record.span_id,
+        record.parent_span_id,
+        name,
+        if record.kind == SpanKind::Llm {
+            span::SpanKind::Client
+        } else {
+            span::SpanKind::Internal
+        },
+        record.start_time_unix_nano,
+        record.end_time_unix_nano,
+    );
+    let attributes = &mut parts.attributes;
+    attributes.push(kv_str(OPENINFERENCE_SPAN_KIND, openinference_kind(&record.kind)));
+    attributes.push(kv_str(MV37_KIND, record.kind.as_str()));
+    scope_attributes(attributes, record.scope.as_deref().map(ScopeFields::of_scope));
+    langfuse::span_attributes(attributes, record);
+    if renamed {
         attributes.push(kv_str(MV37_SPAN_NAME, record.name.as_ref()));
     }
     if let Some(operation) = operation {
         attributes.push(kv_str(GEN_AI_OPERATION_NAME, operation));
     }
     match operation {
-        Some(OPERATION_CHAT | OPERATION_EMBEDDINGS) => model_attributes(&mut attributes, record),
+        Some(OPERATION_CHAT | OPERATION_EMBEDDINGS) => model_attributes(attributes, record),
         Some(OPERATION_INVOKE_AGENT) => {
             attributes.push(kv_str(GEN_AI_AGENT_NAME, record.name.as_ref()));
             if let Some(id) = agent_id(record) {
                 attributes.push(kv_str(GEN_AI_AGENT_ID, id));
             }
-            model_attributes(&mut attributes, record);
+            model_attributes(attributes, record);
         }
         Some(OPERATION_EXECUTE_TOOL) => {
             attributes.push(kv_str(GEN_AI_TOOL_NAME, record.name.as_ref()));
@@ -431,17 +410,14 @@ fn encode_span(record: &SpanRecord) -> Span {
         }
     }
     if let Some(ttft_ms) = record.attributes.get(MV37_TTFT_MS).and_then(Value::as_f64) {
-        attributes.push(kv(
-            GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-            any_value::Value::DoubleValue(ttft_ms / 1000.0),
-        ));
+        attributes.push(kv_f64(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft_ms / 1000.0));
     }
     if let Some(usage) = &record.usage {
-        usage_attributes(&mut attributes, usage);
+        usage_attributes(attributes, usage);
     }
-    call_attributes(&mut attributes, record);
-    let (events, status) = common_attributes(
-        &mut attributes,
+    call_attributes(attributes, record);
+    common_attributes(
+        parts,
         Common {
             input: record.input.as_ref(),
             output: record.output.as_ref(),
@@ -454,28 +430,11 @@ fn encode_span(record: &SpanRecord) -> Span {
             end: record.end_time_unix_nano,
         },
     );
-    SpanShape {
-        trace_id: record.trace_id,
-        span_id: record.span_id,
-        parent: record.parent_span_id,
-        name,
-        kind: if record.kind == SpanKind::Llm {
-            span::SpanKind::Client
-        } else {
-            span::SpanKind::Internal
-        },
-        start: record.start_time_unix_nano,
-        end: record.end_time_unix_nano,
-        attributes,
-        events,
-        status,
-    }
-    .build()
 }
 
 /// What a span records of a model call and a retrieval beyond usage: the request's
 /// parameters and server, the response's fields, the documents retrieved.
-fn call_attributes(attributes: &mut Vec<KeyValue>, record: &SpanRecord) {
+fn call_attributes<'a>(attributes: &mut Vec<Attr<'a>>, record: &'a SpanRecord) {
     if let Some(request) = &record.request {
         request_attributes(attributes, request);
     }
@@ -486,76 +445,22 @@ fn call_attributes(attributes: &mut Vec<KeyValue>, record: &SpanRecord) {
 }
 
 /// A message whose span had already ended: a zero-length child span carrying it.
-fn encode_message(message: &MessageRecord) -> Span {
-    let mut attributes = vec![kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"), kv_str(MV37_KIND, "message")];
-    scope_attributes(&mut attributes, message.scope.as_deref());
+fn message_parts<'a>(parts: &mut SpanParts<'a>, message: &'a MessageRecord) {
+    parts.reset(
+        message.trace_id,
+        message_span_id(message),
+        Some(message.span_id),
+        SpanName::Joined("message", message.role.as_str()),
+        span::SpanKind::Internal,
+        message.time_unix_nano,
+        message.time_unix_nano,
+    );
+    let attributes = &mut parts.attributes;
+    attributes.push(kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"));
+    attributes.push(kv_str(MV37_KIND, "message"));
+    scope_attributes(attributes, message.scope.as_deref().map(ScopeFields::of_scope));
     if message.is_internal {
-        attributes.push(kv(MV37_IS_INTERNAL, any_value::Value::BoolValue(true)));
+        attributes.push(kv(MV37_IS_INTERNAL, Val::Bool(true)));
     }
-    messages_to_span(&mut attributes, std::slice::from_ref(message), &[]);
-    SpanShape {
-        trace_id: message.trace_id,
-        span_id: derived_span_id(message.trace_id, message.time_unix_nano, message.role.as_str()),
-        parent: Some(message.span_id),
-        name: format!("message {}", message.role.as_str()),
-        kind: span::SpanKind::Internal,
-        start: message.time_unix_nano,
-        end: message.time_unix_nano,
-        attributes,
-        events: Vec::new(),
-        status: None,
-    }
-    .build()
-}
-
-fn encode_feedback(feedback: &FeedbackRecord, event: span::Event) -> Span {
-    let mut attributes = vec![
-        kv_str(OPENINFERENCE_SPAN_KIND, "EVALUATOR"),
-        kv_str(MV37_KIND, "feedback"),
-        kv_str(MV37_FEEDBACK_NAME, &feedback.name),
-        kv_json(MV37_FEEDBACK_VALUE, &feedback.value),
-    ];
-    if let Some(comment) = &feedback.comment {
-        attributes.push(kv_str(MV37_FEEDBACK_COMMENT, comment));
-    }
-    scope_attributes(&mut attributes, feedback.scope.as_deref());
-    SpanShape {
-        trace_id: feedback.trace_id,
-        span_id: derived_span_id(feedback.trace_id, feedback.time_unix_nano, &feedback.name),
-        parent: Some(evaluation_parent(
-            feedback.trace_id,
-            feedback.span_id.or(feedback.root_span_id),
-        )),
-        name: format!("feedback {}", feedback.name),
-        kind: span::SpanKind::Internal,
-        start: feedback.time_unix_nano,
-        end: feedback.time_unix_nano,
-        attributes,
-        events: vec![event],
-        status: None,
-    }
-    .build()
-}
-
-fn encode_signal(signal: &SignalRecord, event: span::Event) -> Span {
-    let mut attributes = vec![
-        kv_str(OPENINFERENCE_SPAN_KIND, "CHAIN"),
-        kv_str(MV37_KIND, "signal"),
-        kv_str(MV37_SIGNAL_NAME, &signal.name),
-        kv_json(MV37_SIGNAL_VALUE, &signal.value),
-    ];
-    scope_attributes(&mut attributes, signal.scope.as_deref());
-    SpanShape {
-        trace_id: signal.trace_id,
-        span_id: derived_span_id(signal.trace_id, signal.time_unix_nano, &signal.name),
-        parent: Some(evaluation_parent(signal.trace_id, signal.span_id)),
-        name: format!("signal {}", signal.name),
-        kind: span::SpanKind::Internal,
-        start: signal.time_unix_nano,
-        end: signal.time_unix_nano,
-        attributes,
-        events: vec![event],
-        status: None,
-    }
-    .build()
+    messages_to_span(attributes, std::slice::from_ref(message), &[]);
 }

@@ -10,16 +10,20 @@
 
 use std::borrow::Cow;
 
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use serde_json::{json, Map, Value};
 
 use super::attributes::{kv, kv_str};
 use super::names::*;
+use super::parts::{Attr, Val};
 use crate::record::{Content, ContentPart, MessageRecord, Role};
 
 /// Both forms of `messages`, recorded on one span; `finish_reasons` are the response's
 /// own, as recorded (`gen_ai.response.finish_reasons`), empty when none was.
-pub(super) fn messages_to_span(attributes: &mut Vec<KeyValue>, messages: &[MessageRecord], finish_reasons: &[String]) {
+pub(super) fn messages_to_span<'a>(
+    attributes: &mut Vec<Attr<'a>>,
+    messages: &'a [MessageRecord],
+    finish_reasons: &[String],
+) {
     if messages.is_empty() {
         return;
     }
@@ -165,13 +169,10 @@ fn genai_part(part: &ContentPart) -> Value {
 }
 
 /// `llm.{input|output}_messages.{i}.message.*` for one message (`prefix` ends at `{i}`).
-fn openinference_message(attributes: &mut Vec<KeyValue>, prefix: &str, message: &MessageRecord) {
+fn openinference_message<'a>(attributes: &mut Vec<Attr<'a>>, prefix: &str, message: &'a MessageRecord) {
     attributes.push(kv_str(format!("{prefix}.{MESSAGE_ROLE}"), message.role.as_str()));
     if message.is_internal {
-        attributes.push(kv(
-            format!("{prefix}.{MV37_IS_INTERNAL}"),
-            any_value::Value::BoolValue(true),
-        ));
+        attributes.push(kv(format!("{prefix}.{MV37_IS_INTERNAL}"), Val::Bool(true)));
     }
     if let Some(id) = &message.tool_call_id {
         attributes.push(kv_str(format!("{prefix}.{MESSAGE_TOOL_CALL_ID}"), id));
