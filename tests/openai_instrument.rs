@@ -51,6 +51,17 @@ fn chat_request(stream: bool) -> CreateChatCompletionRequest {
     serde_json::from_value(request).unwrap()
 }
 
+/// One non-streamed chat call inside a trace named `support`.
+async fn chat_in_trace(
+    client: &Client,
+    openai: OpenAi<OpenAIConfig>,
+) -> Result<async_openai::types::chat::CreateChatCompletionResponse, OpenAIError> {
+    client
+        .trace("support")
+        .run_async(|_| async move { openai.chat().create(chat_request(false)).await })
+        .await
+}
+
 fn llm_spans(memory: &MemoryExporter) -> Vec<SpanRecord> {
     memory.spans().into_iter().filter(|s| s.kind == SpanKind::Llm).collect()
 }
@@ -312,9 +323,7 @@ async fn a_429_fails_the_span_with_status_provider_type_and_retry_after() {
     let (client, memory) = memory_client();
     let openai = openai(&server, Instrument::new().max_retries(0));
 
-    let error = client
-        .trace("support")
-        .run_async(|_| async move { openai.chat().create(chat_request(false)).await })
+    let error = chat_in_trace(&client, openai)
         .await
         .expect_err("the 429 reaches the caller");
     let OpenAIError::ApiError(api_error) = &error else {
@@ -347,11 +356,7 @@ async fn each_retried_attempt_is_its_own_span() {
     let (client, memory) = memory_client();
     let openai = openai(&server, Instrument::new());
 
-    client
-        .trace("support")
-        .run_async(|_| async move { openai.chat().create(chat_request(false)).await })
-        .await
-        .expect("the retry succeeds");
+    chat_in_trace(&client, openai).await.expect("the retry succeeds");
     flushed(&client);
 
     let mut spans = llm_spans(&memory);
@@ -368,10 +373,7 @@ async fn a_500_fails_the_span_with_the_server_error() {
     let (client, memory) = memory_client();
     let openai = openai(&server, Instrument::new().max_retries(0));
 
-    let result = client
-        .trace("support")
-        .run_async(|_| async move { openai.chat().create(chat_request(false)).await })
-        .await;
+    let result = chat_in_trace(&client, openai).await;
     assert!(result.is_err());
     flushed(&client);
 
@@ -429,10 +431,7 @@ async fn a_dead_server_fails_the_span_as_a_connection_error() {
     let config = OpenAIConfig::new().with_api_base(url).with_api_key("sk-test");
     let openai = Instrument::new().max_retries(0).client(OpenAi::with_config(config));
 
-    let result = client
-        .trace("support")
-        .run_async(|_| async move { openai.chat().create(chat_request(false)).await })
-        .await;
+    let result = chat_in_trace(&client, openai).await;
     assert!(result.is_err());
     flushed(&client);
 
@@ -476,11 +475,7 @@ async fn without_content_capture_no_message_or_output_is_kept() {
         .unwrap();
     let openai = openai(&server, Instrument::new());
 
-    client
-        .trace("support")
-        .run_async(|_| async move { openai.chat().create(chat_request(false)).await })
-        .await
-        .expect("call");
+    chat_in_trace(&client, openai).await.expect("call");
     flushed(&client);
 
     let span = only_llm_span(&memory);
