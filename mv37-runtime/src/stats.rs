@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crossbeam_utils::CachePadded;
 use serde::Serialize;
 
 /// Why records were dropped instead of exported.
@@ -95,7 +96,9 @@ impl Stats {
 
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) produced: AtomicU64,
+    /// On a cache line of its own: the program's threads add to it at every hand-over,
+    /// and the exporter thread writes the counters below.
+    pub(crate) produced: CachePadded<AtomicU64>,
     pub(crate) exported: AtomicU64,
     pub(crate) batches: AtomicU64,
     pub(crate) in_flight: AtomicU64,

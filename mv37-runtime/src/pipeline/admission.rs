@@ -9,6 +9,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crossbeam_utils::CachePadded;
+
 const CLOSED: u64 = 1 << 63;
 const ONE_RECORD: u64 = 1 << 40;
 const BYTES_MASK: u64 = ONE_RECORD - 1;
@@ -34,7 +36,9 @@ pub(crate) enum Refused {
 /// The packed occupancy word and the bounds it is checked against.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    state: AtomicU64,
+    /// On a cache line of its own: every hand-over and every batch writes it, and no
+    /// other field should move between the cores with it.
+    state: CachePadded<AtomicU64>,
     max_records: usize,
     max_bytes: usize,
 }
@@ -43,7 +47,7 @@ impl Admission {
     /// Bounds are clamped to what the word can hold (and to at least one).
     pub(crate) fn new(max_records: usize, max_bytes: usize) -> Self {
         Self {
-            state: AtomicU64::new(0),
+            state: CachePadded::new(AtomicU64::new(0)),
             max_records: max_records.clamp(1, MAX_QUEUE_RECORDS),
             max_bytes: max_bytes.clamp(1, MAX_QUEUE_BYTES),
         }
@@ -77,7 +81,20 @@ impl Admission {
 
     /// Gives back a reservation whose records left the queue.
     pub(crate) fn release(&self, records: u64, bytes: u64) {
-        self.state.fetch_sub(Self::amount(records, bytes), Ordering::AcqRel);
+        self.release_amount(Self::amount(records, bytes));
+    }
+
+    /// What [`release`](Self::release) gives back for `records` weighing `bytes`, to
+    /// add up several reservations and give them back at once.
+    pub(crate) fn amount_of(records: u64, bytes: u64) -> u64 {
+        Self::amount(records, bytes)
+    }
+
+    /// Gives back reservations added up with [`amount_of`](Self::amount_of).
+    pub(crate) fn release_amount(&self, amount: u64) {
+        if amount != 0 {
+            self.state.fetch_sub(amount, Ordering::AcqRel);
+        }
     }
 
     /// Refuses every later reservation; those made before still arrive.
@@ -135,6 +152,21 @@ mod tests {
         assert_eq!(bytes.reserve(1, 1_000), Ok(1));
         assert_eq!(bytes.reserve(1, 1), Err(Refused::Full));
         assert_eq!((bytes.queued(), bytes.queued_bytes()), (1, 1_000));
+    }
+
+    #[test]
+    fn reservations_given_back_together_leave_the_word_as_one_by_one() {
+        let admission = Admission::new(100, MAX_QUEUE_BYTES);
+        let chunks = [(3, 300), (1, u64::MAX), (5, 0)];
+        for (records, bytes) in chunks {
+            assert!(admission.reserve(records, bytes).is_ok());
+        }
+        let total: u64 = chunks
+            .iter()
+            .map(|&(records, bytes)| Admission::amount_of(records, bytes))
+            .sum();
+        admission.release_amount(total);
+        assert_eq!((admission.queued(), admission.queued_bytes()), (0, 0));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 
 use super::recent::RecentTraces;
+use super::reuse::ReusedRecords;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::progress::{Extras, SpanState, TraceResource, TraceState};
@@ -86,6 +87,12 @@ struct Parked {
 pub(crate) struct Chunk {
     items: Vec<Item>,
     scopes: SmallVec<[Arc<TraceScope>; 2]>,
+    /// Scopes the exporter thread let go of while it drained the chunk (those of the
+    /// used records it refilled, and of the traces it forgot): they go back with the
+    /// emptied chunk, so that a scope is freed by a producing thread, which allocated
+    /// it. A scope freed on the exporter thread costs both threads a contended lock on
+    /// the producer's malloc arena.
+    retired: Vec<Arc<TraceScope>>,
     parked: Vec<Parked>,
     data: String,
     bytes: u64,
@@ -96,6 +103,7 @@ impl Chunk {
         Self {
             items: Vec::with_capacity(items),
             scopes: SmallVec::new(),
+            retired: Vec::new(),
             parked: Vec::new(),
             data: String::new(),
             bytes: 0,
@@ -190,6 +198,7 @@ impl Chunk {
     fn clear(&mut self) {
         self.items.clear();
         self.scopes.clear();
+        self.retired.clear();
         self.clear_data();
     }
 
@@ -202,17 +211,17 @@ impl Chunk {
         self.bytes = 0;
     }
 
-    /// Turns the chunk's items into records, appended to `records`. The chunk keeps its
-    /// scopes (see [`Spares::recycle`]).
+    /// Turns the chunk's items into records, appended to `records` (span records over
+    /// used ones where it has them). The chunk keeps its scopes (see [`Spares::recycle`]).
     /// The traces among them are remembered in `recent` (with the scope the chunk
     /// already shares, not a copy).
     pub(crate) fn drain_into(
         &mut self,
-        records: &mut Vec<Record>,
+        records: &mut ReusedRecords,
         resource: &TraceResource,
         mut recent: Option<&mut RecentTraces>,
     ) {
-        let (scopes, data) = (&self.scopes, &self.data);
+        let (scopes, data, retired) = (&self.scopes, &self.data, &mut self.retired);
         let mut parked = self.parked.drain(..);
         let mut unpark = |slot: &mut Option<Box<Extras>>, is_parked: bool| {
             if let Some(Parked {
@@ -228,10 +237,8 @@ impl Chunk {
             }
         };
         records.reserve(self.items.len());
-        // One push per item, each record built in its slot's argument: measured fewer
-        // copies of the 512-byte record than `extend` over a `map`.
         for item in self.items.drain(..) {
-            records.push(match item {
+            match item {
                 Item::Span {
                     mut span,
                     trace_id,
@@ -240,7 +247,11 @@ impl Chunk {
                     parked,
                 } => {
                     unpark(span.extras_slot(), parked);
-                    Record::Span(span.into_record(trace_id, span_id, scopes.get(scope as usize).cloned()))
+                    let scope = scopes.get(scope as usize);
+                    match records.refill_span() {
+                        Some(used) => retired.extend(span.fill(used, trace_id, span_id, scope)),
+                        None => records.push(Record::Span(span.into_record(trace_id, span_id, scope))),
+                    }
                 }
                 Item::Trace {
                     mut trace,
@@ -250,17 +261,24 @@ impl Chunk {
                     unpark(trace.extras_slot(), parked);
                     let scope = scopes.get(scope as usize);
                     if let (Some(recent), Some(scope)) = (recent.as_deref_mut(), scope) {
-                        recent.remember(trace.trace_id, trace.span_id, Arc::clone(scope));
+                        retired.extend(recent.remember(trace.trace_id, trace.span_id, Arc::clone(scope)));
                     }
-                    Record::Trace(trace.into_record(scope, resource))
+                    match records.refill_trace() {
+                        Some(used) => trace.fill(used, scope, resource),
+                        None => records.push(Record::Trace(trace.into_record(scope, resource))),
+                    }
                 }
                 Item::Record(record) => {
                     if let (Some(recent), Record::Trace(trace)) = (recent.as_deref_mut(), record.as_ref()) {
-                        recent.remember(trace.trace_id, trace.span_id, Arc::new(TraceScope::of_trace(trace)));
+                        retired.extend(recent.remember(
+                            trace.trace_id,
+                            trace.span_id,
+                            Arc::new(TraceScope::of_trace(trace)),
+                        ));
                     }
-                    *record
+                    records.push(*record);
                 }
-            });
+            }
         }
         drop(parked);
         self.clear_data();

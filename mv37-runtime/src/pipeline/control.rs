@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::reuse::ReusedRecords;
 use super::shared::Pipeline;
 use crate::stats::DropReason;
 
@@ -135,7 +136,7 @@ impl Pipeline {
         if std::mem::replace(&mut *abandoned, true) {
             return 0;
         }
-        let mut records = Vec::new();
+        let mut records = ReusedRecords::default();
         // Producers that reserved room just before the close push within nanoseconds.
         let stragglers_until = Instant::now() + Duration::from_millis(10);
         loop {
@@ -149,6 +150,7 @@ impl Pipeline {
         }
         let in_flight = self.counters.in_flight.swap(0, Ordering::AcqRel);
         self.counters.drop_records(DropReason::ShutdownTimeout, in_flight);
+        let mut records = records.into_vec();
         let queued = records.len() as u64;
         if queued > 0 {
             let spooled = match self.spool.try_lock() {

@@ -7,6 +7,7 @@
 //! - [`shared`]: the state producers and the exporter thread share, and the producer side.
 //! - [`worker`]: the exporter thread.
 //! - [`recent`]: the exporter thread's memory of recent traces, for late feedback.
+//! - [`reuse`]: the exporter thread's batch of records, refilled in place.
 //! - [`control`]: the flush and shutdown handshakes.
 
 mod admission;
@@ -14,6 +15,7 @@ mod chunk;
 mod control;
 mod gather;
 mod recent;
+mod reuse;
 mod shared;
 mod worker;
 

@@ -39,14 +39,22 @@ impl RecentTraces {
         }
     }
 
-    /// Remembers a trace's root span and scope, in place of the oldest past the bound.
-    pub(crate) fn remember(&mut self, trace_id: TraceId, root: SpanId, scope: Arc<TraceScope>) {
+    /// Remembers a trace's root span and scope, in place of the oldest past the bound;
+    /// returns the scope of the trace forgotten (for the caller to drop where it was
+    /// allocated).
+    pub(crate) fn remember(
+        &mut self,
+        trace_id: TraceId,
+        root: SpanId,
+        scope: Arc<TraceScope>,
+    ) -> Option<Arc<TraceScope>> {
         if self.ring.len() < RECENT_TRACES {
             self.ring.push((trace_id, root, scope));
-        } else {
-            self.ring[self.next] = (trace_id, root, scope);
-            self.next = (self.next + 1) % RECENT_TRACES;
+            return None;
         }
+        let slot = self.ring.get_mut(self.next)?;
+        self.next = (self.next + 1) % RECENT_TRACES;
+        Some(std::mem::replace(slot, (trace_id, root, scope)).2)
     }
 }
 

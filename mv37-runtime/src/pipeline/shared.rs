@@ -42,6 +42,13 @@ pub(crate) struct Control {
     pub(crate) shutdown_deadline: Option<Instant>,
 }
 
+/// Chunks taken off the queue whose reservations are not given back yet.
+#[derive(Default)]
+pub(crate) struct Held {
+    records: u64,
+    amount: u64,
+}
+
 pub(crate) struct Pipeline {
     pub(crate) queue: SegQueue<Chunk>,
     pub(crate) spares: Spares,
@@ -195,6 +202,25 @@ impl Pipeline {
         let chunk = self.unqueue()?;
         self.counters.in_flight.fetch_add(chunk.len() as u64, Ordering::AcqRel);
         Some(chunk)
+    }
+
+    /// Takes a chunk off the queue into the exporter's hands (`books`: not abandoned),
+    /// adding its reservation to `held` rather than giving it back now: the exporter
+    /// gives back a whole batch's with [`Pipeline::give_back`], so that the admission
+    /// word and the counters cross to its core once per batch, not once per chunk.
+    pub(crate) fn pop_held(&self, _books: &MutexGuard<'_, bool>, held: &mut Held) -> Option<Chunk> {
+        let chunk = self.queue.pop()?;
+        held.records += chunk.len() as u64;
+        held.amount += Admission::amount_of(chunk.len() as u64, chunk.weight());
+        Some(chunk)
+    }
+
+    /// Gives back what [`Pipeline::pop_held`] took: out of the queue, now in flight.
+    pub(crate) fn give_back(&self, _books: &MutexGuard<'_, bool>, held: Held) {
+        if held.records != 0 {
+            self.admission.release_amount(held.amount);
+            self.counters.in_flight.fetch_add(held.records, Ordering::AcqRel);
+        }
     }
 
     pub(crate) fn lock_spool(&self) -> MutexGuard<'_, Option<Spool>> {

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::chunk::Chunk;
 use super::recent::RecentTraces;
-use super::shared::{Limits, Pipeline};
+use super::reuse::ReusedRecords;
+use super::shared::{Held, Limits, Pipeline};
 use crate::export::deadline;
 use crate::export::redeliver::SpoolRedelivery;
 use crate::export::spool::Spool;
@@ -23,13 +24,15 @@ use crate::stats::DropReason;
 /// The records the exporter thread holds for its next export.
 #[derive(Default)]
 struct Batch {
-    records: Vec<Record>,
+    records: ReusedRecords,
     bytes: usize,
     oldest: Option<Instant>,
     /// Whether the records have passed the redaction hook.
     redacted: bool,
     /// The traces exported last, to complete later feedback on them.
     recent: RecentTraces,
+    /// Whether records arrived since the exporter last went idle.
+    busy: bool,
 }
 
 impl Batch {
@@ -38,10 +41,11 @@ impl Batch {
             self.oldest = Some(Instant::now());
         }
         self.redacted = false;
+        self.busy = true;
         self.bytes += chunk.bytes() as usize;
         let start = self.records.len();
         chunk.drain_into(&mut self.records, resource, Some(&mut self.recent));
-        self.recent.complete(&mut self.records[start..]);
+        self.recent.complete(self.records.live_from(start));
     }
 
     fn clear(&mut self) {
@@ -152,6 +156,11 @@ impl Pipeline {
             if let Some(until) = linger_until {
                 wait = wait.min(until.saturating_duration_since(Instant::now()));
             }
+            if !std::mem::take(&mut batch.busy) && batch.records.is_empty() {
+                // A round with nothing to do: the program is quiet, and the records
+                // kept for reuse are dropped rather than held until it is busy again.
+                batch.records.release();
+            }
             thread::park_timeout(wait.max(Duration::from_micros(100)));
         }
     }
@@ -169,13 +178,17 @@ impl Pipeline {
             return 0;
         }
         let mut moved = 0;
+        let mut held = Held::default();
         while budget > 0 && !batch.is_full(&self.limits) {
-            let Some(chunk) = self.pop(&books) else { break };
+            let Some(chunk) = self.pop_held(&books, &mut held) else {
+                break;
+            };
             let count = chunk.len();
             self.take(batch, chunk);
             budget = budget.saturating_sub(count);
             moved += count;
         }
+        self.give_back(&books, held);
         moved
     }
 
@@ -220,7 +233,7 @@ impl Pipeline {
             return;
         }
         self.redact(batch);
-        let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(&batch.records)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(batch.records.as_slice())));
         let books = self.books();
         if *books {
             // A `shutdown` caller gave up on this batch and counted it.
@@ -233,7 +246,7 @@ impl Pipeline {
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Err(error)) => {
-                if !(error.transient && self.spool_records(&mut batch.records, true)) {
+                if !(error.transient && self.spool_records(batch.records.as_mut_slice(), true)) {
                     // Not delivered because shutdown cut it short, or because it failed.
                     let reason = if self.deadline.get().is_some_and(|deadline| Instant::now() >= deadline) {
                         DropReason::ShutdownTimeout
@@ -257,7 +270,7 @@ impl Pipeline {
     /// Runs the redaction hook over the batch, once.
     fn redact(&self, batch: &mut Batch) {
         if let (Some(hook), false) = (&self.redact, batch.redacted) {
-            redact_records(hook, &mut batch.records);
+            redact_records(hook, batch.records.as_mut_slice());
         }
         batch.redacted = true;
     }
@@ -316,7 +329,7 @@ impl Pipeline {
         }
         let count = batch.records.len() as u64;
         let redacted = batch.redacted;
-        if count > 0 && !self.spool_records(&mut batch.records, redacted) {
+        if count > 0 && !self.spool_records(batch.records.as_mut_slice(), redacted) {
             self.counters.drop_records(DropReason::ShutdownTimeout, count);
         }
         self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
