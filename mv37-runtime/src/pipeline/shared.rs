@@ -42,6 +42,15 @@ pub(crate) struct Control {
     pub(crate) shutdown_deadline: Option<Instant>,
 }
 
+/// See [`Pipeline::in_exporter`].
+pub(crate) struct InExporter<'a>(&'a AtomicBool);
+
+impl Drop for InExporter<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Chunks taken off the queue whose reservations are not given back yet.
 #[derive(Default)]
 pub(crate) struct Held {
@@ -58,6 +67,9 @@ pub(crate) struct Pipeline {
     /// A trace ended and its records are not exported yet.
     pub(crate) urgent: AtomicBool,
     pub(crate) wake_pending: AtomicBool,
+    /// The exporter thread is in a call to its exporter, the spool or the redaction
+    /// hook (see [`Pipeline::in_exporter`]).
+    pub(crate) in_exporter: AtomicBool,
     pub(crate) limits: Limits,
     /// The shutdown deadline, as the exporter thread's transports see it mid-request.
     pub(crate) deadline: Arc<SharedDeadline>,
@@ -96,6 +108,7 @@ impl Pipeline {
             finished: AtomicBool::new(false),
             urgent: AtomicBool::new(false),
             wake_pending: AtomicBool::new(false),
+            in_exporter: AtomicBool::new(false),
             deadline: Arc::new(SharedDeadline::default()),
             abandoned: Mutex::new(false),
             limits: Limits {
@@ -140,6 +153,16 @@ impl Pipeline {
                 if queued >= self.limits.max_batch_records {
                     self.wake();
                 }
+                if queued > self.limits.max_queue_records / 2 && !self.in_exporter.load(Ordering::Relaxed) {
+                    // The queue is half full and the exporter thread is not waiting on
+                    // its exporter: it is waiting for a CPU, which the program's threads
+                    // hold (more busy threads than cores). Offering this thread's CPU
+                    // lets it drain before the queue is full and records are dropped.
+                    // This never waits: with nothing else runnable here the call returns
+                    // at once, and a hung collector (the exporter thread in its
+                    // exporter) costs the program nothing.
+                    std::thread::yield_now();
+                }
             }
         }
     }
@@ -160,6 +183,14 @@ impl Pipeline {
                 thread.unpark();
             }
         }
+    }
+
+    /// Marks the exporter thread as being in its exporter (or the spool, or the
+    /// redaction hook) until the guard is dropped: a full queue is then not the
+    /// exporter thread lacking a CPU, and producers do not yield for it.
+    pub(crate) fn in_exporter(&self) -> InExporter<'_> {
+        self.in_exporter.store(true, Ordering::Relaxed);
+        InExporter(&self.in_exporter)
     }
 
     pub(crate) fn force_wake(&self) {

@@ -112,7 +112,9 @@ impl Pipeline {
                 }
             }
             if let Some(target) = flush_target {
+                let busy = self.in_exporter();
                 let outcome = catch_unwind(AssertUnwindSafe(|| exporter.flush()));
+                drop(busy);
                 self.log_failure(
                     outcome
                         .map_err(|_| "exporter panicked in flush".to_owned())
@@ -141,9 +143,11 @@ impl Pipeline {
                 return;
             }
             // Spooled records go between batches of new records (see `redeliver`).
+            let busy = self.in_exporter();
             let resend_now = redelivery.round(&self.spool, exporter.as_mut(), &self.counters, || {
                 batch.records.is_empty() && self.admission.queued() == 0 && !self.wake_pending.load(Ordering::Acquire)
             });
+            drop(busy);
             if resend_now
                 || self.wake_pending.load(Ordering::Acquire)
                 || self.admission.queued() >= self.limits.max_batch_records
@@ -232,6 +236,7 @@ impl Pipeline {
         if count == 0 {
             return;
         }
+        let _busy = self.in_exporter();
         self.redact(batch);
         let outcome = catch_unwind(AssertUnwindSafe(|| exporter.export(batch.records.as_slice())));
         let books = self.books();
