@@ -183,6 +183,46 @@ pub(crate) fn exit(depth: usize) {
 
 /// Ends the span run at `depth` with `outcome` and leaves it.
 pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
+    let mut outcome = Some(outcome);
+    // The usual case, in one borrow of the thread's state: the span is the innermost
+    // entry and still local. Its state goes from the stack into the thread's chunk
+    // without passing through the frames of `pop_to`, `finish` and `send` (each moved
+    // the 112-byte entry or the 128-byte item once more: a fifth of the hot path).
+    let left = with_state(|state| {
+        if state.stack.len() != depth + 1 {
+            return None;
+        }
+        match state.stack.last() {
+            Some(Entry::Local(span)) if span.span_id() == span_id && span.is_local() => {}
+            _ => return None,
+        }
+        let Some(Entry::Local(span)) = state.stack.pop() else {
+            return None;
+        };
+        let (trace, mut span_state) = match span.into_local() {
+            Ok(parts) => parts,
+            Err(span) => {
+                // Not reached (checked above); ended the general way rather than lost.
+                state.stack.push(Entry::Local(span));
+                return None;
+            }
+        };
+        span_state.close(outcome.take().unwrap_or(Outcome::Ok));
+        let bytes = (span_state.approx_bytes() as u64).min(MAX_ITEM_BYTES);
+        let idle = state.stack.is_empty();
+        let item = Item::span(span_state, trace.trace_id, span_id);
+        state
+            .records
+            .add(&trace.recorder.pipeline, item, Some(&trace.scope), bytes, idle);
+        // Dropped after the borrow: the last reference to a client shuts it down, which
+        // hands this thread's records over.
+        Some(trace)
+    })
+    .flatten();
+    if left.is_some() {
+        return;
+    }
+    let Some(outcome) = outcome else { return };
     pop_to(depth, |entry| match entry {
         Some(Entry::Local(span)) if span.span_id() == span_id => span.finish(outcome),
         // Ours was ended already (cut off); whatever took its place ends too.

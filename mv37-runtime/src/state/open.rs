@@ -150,6 +150,19 @@ impl LocalSpan {
         self.span_id
     }
 
+    /// Whether only this thread knows the span (its state is here).
+    pub(crate) fn is_local(&self) -> bool {
+        matches!(self.state, LocalState::Local(_))
+    }
+
+    /// The trace and the span's state, if it is still local; the span itself if not.
+    pub(crate) fn into_local(self) -> Result<(Arc<SharedTrace>, SpanState), Self> {
+        match self.state {
+            LocalState::Local(state) => Ok((self.trace, state)),
+            state => Err(Self { state, ..self }),
+        }
+    }
+
     /// The shared span, made now if the state was still local.
     pub(crate) fn share(&mut self) -> Option<Arc<SharedSpan>> {
         match std::mem::replace(&mut self.state, LocalState::Moving) {
