@@ -125,6 +125,7 @@ impl SpanBuilder {
 
     /// The span's state at its start: its id, start time and open record (`None` when
     /// the builder records nothing).
+    #[inline]
     pub(crate) fn prepare(self) -> Option<LocalSpan> {
         let trace = self.trace?;
         let span_id = SpanId::random();
@@ -169,6 +170,7 @@ impl SpanBuilder {
     /// `f` gets a [`ScopedSpan`]: the span's state stays on this thread (no allocation,
     /// no lock) unless a handle to it is needed elsewhere, when it dereferences to a
     /// shareable [`Span`].
+    #[inline]
     pub fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R) -> R {
         match self.prepare() {
             Some(local) => run_local(local, f, never_failed),
@@ -177,6 +179,7 @@ impl SpanBuilder {
     }
 
     /// Runs `f` inside the span; `Err` (or a panic) marks it failed with the error's text.
+    #[inline]
     pub fn try_run<T, E: Display>(self, f: impl FnOnce(&ScopedSpan) -> Result<T, E>) -> Result<T, E> {
         match self.prepare() {
             Some(local) => run_local(local, f, failed_on_err::<T, E>),

@@ -41,6 +41,21 @@ pub(crate) struct Extras {
 }
 
 impl Extras {
+    /// Whether nothing is set (input and output aside, which travel on their own).
+    pub(crate) fn is_empty_but_payloads(&self) -> bool {
+        self.error.is_none()
+            && self.model.is_none()
+            && self.provider.is_none()
+            && self.usage.is_none()
+            && self.request.is_none()
+            && self.response.is_none()
+            && self.documents.is_empty()
+            && self.attributes.is_empty()
+            && self.messages.is_empty()
+            && self.events.is_empty()
+            && self.retyped.is_none()
+    }
+
     /// Roughly what the extras weigh in a record (counted against the queue bound).
     pub(crate) fn approx_bytes(extras: Option<&Extras>) -> usize {
         extras.map_or(0, |extras| {

@@ -12,7 +12,7 @@ use crate::client::client;
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture};
 use crate::scoped::{OkOnly, OutputFn, ScopedFuture, ScopedSpan};
-use crate::state::local::current_trace;
+use crate::state::local::current_trace_and_parent;
 use crate::state::open::any_client_live;
 
 /// Describes the span of a `#[task]`, `#[llm]`, `#[tool]`, `#[agent]` or `#[span]` fn: in
@@ -32,10 +32,10 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
 /// load, a branch and the body, in a small stack frame.
 #[inline(never)]
 fn begin_live_span(kind: SpanKind, name: &'static str) -> SpanSetup {
-    if let Some(trace) = current_trace() {
+    if let Some((trace, parent)) = current_trace_and_parent() {
         return SpanSetup {
             implicit: None,
-            builder: Some(SpanBuilder::new(Some(trace), kind).name(name)),
+            builder: Some(SpanBuilder::new(Some(trace), kind).name(name).parent(parent)),
         };
     }
     match client() {

@@ -70,13 +70,17 @@ impl Item {
     }
 }
 
-/// The extras of a span or trace in a chunk, out of their box, with the text of their
-/// input and output moved into the chunk's data. The box and the payloads are freed by
-/// the producing thread that allocated them (where the allocator reuses them for the
-/// next span), and the exporter thread rebuilds them from memory it owns: a capture-heavy
-/// program does not make the two threads contend for the producer's malloc arena.
+/// The extras of a span or trace in a chunk, with the text of their input and output
+/// moved into the chunk's data. The payloads (and the box, when it held nothing else)
+/// are freed by the producing thread that allocated them, where the allocator reuses
+/// them for the next span, and the exporter thread rebuilds the payloads from memory it
+/// owns: a capture-heavy program does not make the two threads contend for the
+/// producer's malloc arena.
 struct Parked {
-    extras: Extras,
+    /// `None` when the extras held nothing but the input and output (a span that only
+    /// captured its arguments and value): their box is freed here and not rebuilt on
+    /// the exporter thread. Other extras (a model call's) travel in their box.
+    extras: Option<Box<Extras>>,
     input: Option<Range<usize>>,
     output: Option<Range<usize>>,
 }
@@ -135,11 +139,8 @@ impl Chunk {
                 })
             };
             let (input, output) = (stash(boxed.input.take()), stash(boxed.output.take()));
-            self.parked.push(Parked {
-                extras: std::mem::take(&mut *boxed),
-                input,
-                output,
-            });
+            let extras = (!boxed.is_empty_but_payloads()).then_some(boxed);
+            self.parked.push(Parked { extras, input, output });
             *parked = true;
         }
         self.items.push(item);
@@ -158,7 +159,12 @@ impl Chunk {
         self.items.append(&mut from.items);
         self.scopes.extend(from.scopes.drain(..));
         self.parked.append(&mut from.parked);
-        self.data.push_str(&from.data);
+        if self.data.is_empty() {
+            // The text moves with its buffer rather than being copied.
+            std::mem::swap(&mut self.data, &mut from.data);
+        } else {
+            self.data.push_str(&from.data);
+        }
         from.data.clear();
         self.bytes = std::mem::take(&mut from.bytes);
     }
@@ -223,17 +229,20 @@ impl Chunk {
     ) {
         let (scopes, data, retired) = (&self.scopes, &self.data, &mut self.retired);
         let mut parked = self.parked.drain(..);
+        // Puts a parked item's extras back, or gives its input and output when they
+        // were all it had.
         let mut unpark = |slot: &mut Option<Box<Extras>>, is_parked: bool| {
-            if let Some(Parked {
-                mut extras,
-                input,
-                output,
-            }) = is_parked.then(|| parked.next()).flatten()
-            {
-                let text = |range: Option<Range<usize>>| range.and_then(|range| data.get(range)).map(Payload::trusted);
-                extras.input = text(input);
-                extras.output = text(output);
-                *slot = Some(Box::new(extras));
+            let Parked { extras, input, output } = is_parked.then(|| parked.next()).flatten()?;
+            let text = |range: Option<Range<usize>>| range.and_then(|range| data.get(range)).map(Payload::trusted);
+            let (input, output) = (text(input), text(output));
+            match extras {
+                Some(mut extras) => {
+                    extras.input = input;
+                    extras.output = output;
+                    *slot = Some(extras);
+                    None
+                }
+                None => Some((input, output)),
             }
         };
         records.reserve(self.items.len());
@@ -246,11 +255,18 @@ impl Chunk {
                     scope,
                     parked,
                 } => {
-                    unpark(span.extras_slot(), parked);
+                    let payloads = unpark(span.extras_slot(), parked);
                     let scope = scopes.get(scope as usize);
                     match records.refill_span() {
-                        Some(used) => retired.extend(span.fill(used, trace_id, span_id, scope)),
-                        None => records.push(Record::Span(span.into_record(trace_id, span_id, scope))),
+                        Some(used) => {
+                            retired.extend(span.fill(used, trace_id, span_id, scope));
+                            give(payloads, &mut used.input, &mut used.output);
+                        }
+                        None => {
+                            let mut record = span.into_record(trace_id, span_id, scope);
+                            give(payloads, &mut record.input, &mut record.output);
+                            records.push(Record::Span(record));
+                        }
                     }
                 }
                 Item::Trace {
@@ -258,14 +274,21 @@ impl Chunk {
                     scope,
                     parked,
                 } => {
-                    unpark(trace.extras_slot(), parked);
+                    let payloads = unpark(trace.extras_slot(), parked);
                     let scope = scopes.get(scope as usize);
                     if let (Some(recent), Some(scope)) = (recent.as_deref_mut(), scope) {
                         retired.extend(recent.remember(trace.trace_id, trace.span_id, Arc::clone(scope)));
                     }
                     match records.refill_trace() {
-                        Some(used) => trace.fill(used, scope, resource),
-                        None => records.push(Record::Trace(trace.into_record(scope, resource))),
+                        Some(used) => {
+                            trace.fill(used, scope, resource);
+                            give(payloads, &mut used.input, &mut used.output);
+                        }
+                        None => {
+                            let mut record = trace.into_record(scope, resource);
+                            give(payloads, &mut record.input, &mut record.output);
+                            records.push(Record::Trace(record));
+                        }
                     }
                 }
                 Item::Record(record) => {
@@ -282,6 +305,19 @@ impl Chunk {
         }
         drop(parked);
         self.clear_data();
+    }
+}
+
+/// Gives a record the input and output its item carried without other extras.
+#[inline(always)]
+fn give(
+    payloads: Option<(Option<Payload>, Option<Payload>)>,
+    input: &mut Option<Payload>,
+    output: &mut Option<Payload>,
+) {
+    if let Some((given_input, given_output)) = payloads {
+        *input = given_input;
+        *output = given_output;
     }
 }
 

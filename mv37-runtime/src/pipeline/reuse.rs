@@ -170,9 +170,19 @@ mod tests {
         );
     }
 
-    /// The items of one trace: a span and the trace, both bare or both carrying every
-    /// field a record can have.
+    /// The items of one trace: a span and the trace, both bare (or with an input and
+    /// output only, when `payloads`) or both carrying every field a record can have.
     fn trace_items(rich: bool, start: fastant::Instant, scope: Option<&Arc<TraceScope>>, ids: Ids) -> Chunk {
+        trace_items_with(rich, false, start, scope, ids)
+    }
+
+    fn trace_items_with(
+        rich: bool,
+        payloads: bool,
+        start: fastant::Instant,
+        scope: Option<&Arc<TraceScope>>,
+        ids: Ids,
+    ) -> Chunk {
         let Ids {
             trace_id,
             root,
@@ -180,6 +190,13 @@ mod tests {
             remote,
         } = ids;
         let extras = || {
+            if payloads && !rich {
+                return Some(Box::new(Extras {
+                    input: Some(Payload::trusted("\"in\"")),
+                    output: Some(Payload::trusted("\"out\"")),
+                    ..Extras::default()
+                }));
+            }
             rich.then(|| {
                 Box::new(Extras {
                     error: Some(ErrorInfo {
@@ -315,5 +332,43 @@ mod tests {
                 "earlier rich: {earlier}, later rich: {later}, later in a scope: {scoped}"
             );
         }
+    }
+
+    /// Extras that hold only an input and output travel without their box: the records
+    /// get them, refilled or built whole, and nothing else.
+    #[test]
+    fn an_input_and_output_alone_reach_the_record() {
+        let start = fastant::Instant::now();
+        let scope = scope(false);
+        let mut used = ReusedRecords::default();
+        trace_items(true, start, Some(&scope), ids()).drain_into(&mut used, &TraceResource::default(), None);
+        used.clear();
+        let later = ids();
+        trace_items_with(false, true, start, Some(&scope), later).drain_into(
+            &mut used,
+            &TraceResource::default(),
+            None,
+        );
+        let mut whole = ReusedRecords::default();
+        trace_items_with(false, true, start, Some(&scope), later).drain_into(
+            &mut whole,
+            &TraceResource::default(),
+            None,
+        );
+        assert_eq!(used.as_slice(), whole.as_slice());
+        for record in whole.as_slice() {
+            let (input, output, attributes) = match record {
+                Record::Span(span) => (&span.input, &span.output, &span.attributes),
+                Record::Trace(trace) => (&trace.input, &trace.output, &trace.attributes),
+                _ => panic!("a span and a trace were drained"),
+            };
+            assert_eq!(input.as_ref().map(Payload::as_json), Some("\"in\""));
+            assert_eq!(output.as_ref().map(Payload::as_json), Some("\"out\""));
+            assert!(attributes.is_empty());
+        }
+        let Some(Record::Span(span)) = used.as_slice().first() else {
+            panic!("the span comes first");
+        };
+        assert!(span.model.is_none() && span.usage.is_none() && span.error.is_none());
     }
 }

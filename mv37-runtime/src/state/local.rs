@@ -296,6 +296,24 @@ pub(crate) fn current_trace() -> Option<Arc<SharedTrace>> {
         .flatten()
 }
 
+/// The trace open here and the span a new span opened now is the child of (the
+/// innermost entry's), in one look at the thread's state.
+pub(crate) fn current_trace_and_parent() -> Option<(Arc<SharedTrace>, SpanId)> {
+    if !any_client_live() {
+        return None;
+    }
+    STATE
+        .try_with(|state| {
+            let state = state.try_borrow().ok()?;
+            state
+                .stack
+                .last()
+                .map(|entry| (Arc::clone(entry.trace()), entry.span_id()))
+        })
+        .ok()
+        .flatten()
+}
+
 /// The innermost frame open here (a span run here becomes shareable).
 pub(crate) fn current_frame() -> Option<Frame> {
     if !any_client_live() {
