@@ -356,19 +356,29 @@ mod tests {
             None,
         );
         assert_eq!(used.as_slice(), whole.as_slice());
-        for record in whole.as_slice() {
-            let (input, output, attributes) = match record {
-                Record::Span(span) => (&span.input, &span.output, &span.attributes),
-                Record::Trace(trace) => (&trace.input, &trace.output, &trace.attributes),
-                _ => panic!("a span and a trace were drained"),
-            };
+        let fields: Vec<_> = whole
+            .as_slice()
+            .iter()
+            .filter_map(|record| match record {
+                Record::Span(span) => Some((&span.input, &span.output, &span.attributes)),
+                Record::Trace(trace) => Some((&trace.input, &trace.output, &trace.attributes)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fields.len(), 2, "a span and a trace");
+        for (input, output, attributes) in fields {
             assert_eq!(input.as_ref().map(Payload::as_json), Some("\"in\""));
             assert_eq!(output.as_ref().map(Payload::as_json), Some("\"out\""));
             assert!(attributes.is_empty());
         }
-        let Some(Record::Span(span)) = used.as_slice().first() else {
-            panic!("the span comes first");
-        };
+        let span = used
+            .as_slice()
+            .iter()
+            .find_map(|record| match record {
+                Record::Span(span) => Some(span),
+                _ => None,
+            })
+            .expect("the span");
         assert!(span.model.is_none() && span.usage.is_none() && span.error.is_none());
     }
 }
