@@ -703,7 +703,9 @@ fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
     }
     let during = client.stats();
     assert!(during.dropped.queue_full > 0, "{during:?}");
-    assert!(during.queued <= 100 + 10, "bounded queue: {during:?}");
+    // Queued counts what the exporter holds too: one batch, and the rest of the chunk
+    // the batch was cut from (a thread hands over at most 32 records at once).
+    assert!(during.queued <= 100 + 10 + 31, "bounded queue: {during:?}");
     *open.0.lock().expect("lock") = true;
     open.1.notify_all();
     client.shutdown().expect("shutdown drains");
@@ -1271,4 +1273,75 @@ fn deeply_nested_values_are_written_so_that_they_can_be_read_back() {
         .expect("thread")
         .join()
         .expect("no panic");
+}
+
+/// A thread that ended its traces and stays alive but quiet leaves their records in its
+/// mailbox: they count as produced when each trace ends, and a flush or a shutdown made
+/// on another thread exports every one of them.
+#[test]
+fn a_quiet_thread_s_finished_traces_are_exported_by_another_thread_s_flush_and_shutdown() {
+    let (client, memory) = memory_client();
+    let (ended, traces_ended) = std::sync::mpsc::channel();
+    let (go_on, next) = std::sync::mpsc::channel::<()>();
+    let worker = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            for round in 0..5 {
+                client.trace("quiet").run(|trace| trace.task("step").run(|_| round));
+            }
+            let _ = ended.send(());
+            let _ = next.recv();
+            client.trace("late").run(|trace| trace.task("step").run(|_| ()));
+            let _ = ended.send(());
+            let _ = next.recv();
+        })
+    };
+    traces_ended.recv().expect("the worker ended its traces");
+    assert_eq!(client.stats().produced, 10, "counted as each trace ended");
+    flushed(&client);
+    assert_eq!((memory.traces().len(), memory.spans().len()), (5, 5));
+    go_on.send(()).expect("the worker waits");
+    traces_ended.recv().expect("the worker ended its late trace");
+    client.shutdown().expect("shutdown completes");
+    assert_eq!(memory.traces().len(), 6, "the quiet thread's last trace was collected");
+    let stats = client.stats();
+    assert_eq!((stats.produced, stats.exported, stats.dropped.total()), (12, 12, 0));
+    assert!(stats.is_balanced());
+    go_on.send(()).expect("the worker waits");
+    worker.join().expect("the worker ends");
+}
+
+/// Records each batch's size.
+struct BatchSizes(Arc<Mutex<Vec<usize>>>);
+
+impl Exporter for BatchSizes {
+    fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(batch.len());
+        Ok(())
+    }
+}
+
+/// Threads hand records over 32 at a time; a batch still never passes
+/// `max_batch_records` (a backend may refuse larger requests), and none is lost.
+#[test]
+fn no_batch_passes_max_batch_records_whatever_the_hand_over_size() {
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let client = Client::builder()
+        .exporter(BatchSizes(Arc::clone(&sizes)))
+        .max_batch_records(7)
+        .build()
+        .expect("client");
+    client.trace("long").run(|trace| {
+        for _ in 0..500 {
+            trace.task("step").run(|_| ());
+        }
+    });
+    for _ in 0..100 {
+        client.trace("tiny").run(|trace| trace.task("step").run(|_| ()));
+    }
+    client.shutdown().expect("shutdown");
+    let sizes = sizes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    assert_eq!(sizes.iter().sum::<usize>(), 501 + 200, "every record exported once");
+    assert!(sizes.iter().all(|&size| (1..=7).contains(&size)), "batch sizes: {sizes:?}");
+    assert_eq!(client.stats().exported, 701);
 }

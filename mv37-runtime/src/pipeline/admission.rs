@@ -80,6 +80,7 @@ impl Admission {
     }
 
     /// Gives back a reservation whose records left the queue.
+    #[cfg(test)]
     pub(crate) fn release(&self, records: u64, bytes: u64) {
         self.release_amount(Self::amount(records, bytes));
     }

@@ -100,6 +100,9 @@ pub(crate) struct Chunk {
     parked: Vec<Parked>,
     data: String,
     bytes: u64,
+    /// What the chunk's records hold reserved in the admission word (given back exactly
+    /// when they leave the queue).
+    reserved: u64,
 }
 
 impl Chunk {
@@ -111,6 +114,7 @@ impl Chunk {
             parked: Vec::new(),
             data: String::new(),
             bytes: 0,
+            reserved: 0,
         }
     }
 
@@ -154,8 +158,33 @@ impl Chunk {
         chunk
     }
 
-    /// Moves everything gathered in `from` into this (empty) chunk.
+    /// Moves everything gathered in `from` after what this chunk holds.
     pub(crate) fn take_from(&mut self, from: &mut Chunk) {
+        let (scope_base, data_base) = (self.scopes.len(), self.data.len());
+        if scope_base != 0 {
+            // The items' scope indices and the parked text's ranges point into `from`.
+            let scopes = from.scopes.len();
+            for item in &mut from.items {
+                if let Item::Span { scope, .. } | Item::Trace { scope, .. } = item {
+                    *scope = if (*scope as usize) < scopes {
+                        u32::try_from(*scope as usize + scope_base).unwrap_or(u32::MAX)
+                    } else {
+                        u32::MAX
+                    };
+                }
+            }
+        }
+        if data_base != 0 {
+            let shift = |range: &mut Option<Range<usize>>| {
+                if let Some(range) = range {
+                    *range = range.start + data_base..range.end + data_base;
+                }
+            };
+            for parked in &mut from.parked {
+                shift(&mut parked.input);
+                shift(&mut parked.output);
+            }
+        }
         self.items.append(&mut from.items);
         self.scopes.extend(from.scopes.drain(..));
         self.parked.append(&mut from.parked);
@@ -166,7 +195,17 @@ impl Chunk {
             self.data.push_str(&from.data);
         }
         from.data.clear();
-        self.bytes = std::mem::take(&mut from.bytes);
+        self.bytes += std::mem::take(&mut from.bytes);
+    }
+
+    /// What the chunk's records hold reserved in the admission word.
+    pub(crate) fn reserved(&self) -> u64 {
+        self.reserved
+    }
+
+    /// Adds to what the chunk's records hold reserved.
+    pub(crate) fn add_reserved(&mut self, amount: u64) {
+        self.reserved += amount;
     }
 
     /// The approximate size of the chunk's records.
@@ -201,7 +240,7 @@ impl Chunk {
     }
 
     /// Empties the chunk (its records are dropped), keeping its memory.
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.items.clear();
         self.scopes.clear();
         self.retired.clear();
@@ -215,20 +254,33 @@ impl Chunk {
         }
         self.data.clear();
         self.bytes = 0;
+        self.reserved = 0;
     }
 
     /// Turns the chunk's items into records, appended to `records` (span records over
     /// used ones where it has them). The chunk keeps its scopes (see [`Spares::recycle`]).
     /// The traces among them are remembered in `recent` (with the scope the chunk
     /// already shares, not a copy).
+    /// At most `limit` items are drained, the first ones; the chunk keeps the others
+    /// (and the text they refer to) for a later call.
     pub(crate) fn drain_into(
         &mut self,
         records: &mut ReusedRecords,
         resource: &TraceResource,
         mut recent: Option<&mut RecentTraces>,
+        limit: usize,
     ) {
+        let count = limit.min(self.items.len());
+        let parked_count = if count == self.items.len() {
+            self.parked.len()
+        } else {
+            self.items[..count]
+                .iter()
+                .filter(|item| matches!(item, Item::Span { parked: true, .. } | Item::Trace { parked: true, .. }))
+                .count()
+        };
         let (scopes, data, retired) = (&self.scopes, &self.data, &mut self.retired);
-        let mut parked = self.parked.drain(..);
+        let mut parked = self.parked.drain(..parked_count);
         // Puts a parked item's extras back, or gives its input and output when they
         // were all it had.
         let mut unpark = |slot: &mut Option<Box<Extras>>, is_parked: bool| {
@@ -245,8 +297,8 @@ impl Chunk {
                 None => Some((input, output)),
             }
         };
-        records.reserve(self.items.len());
-        for item in self.items.drain(..) {
+        records.reserve(count);
+        for item in self.items.drain(..count) {
             match item {
                 Item::Span {
                     mut span,
@@ -304,7 +356,12 @@ impl Chunk {
             }
         }
         drop(parked);
-        self.clear_data();
+        if self.items.is_empty() {
+            self.clear_data();
+        } else {
+            // Counted in the batch that took the first items.
+            self.bytes = 0;
+        }
     }
 }
 

@@ -98,6 +98,9 @@ impl Pipeline {
         if self.on_exporter_thread() {
             return Err(ShutdownError::FromExporterThread);
         }
+        // What threads left in their mailboxes is queued before the close; what they
+        // leave after it is counted as dropped after shutdown when collected.
+        self.collect_mailboxes();
         self.admission.close();
         let mut control = self.control();
         let now = Instant::now();
@@ -140,8 +143,10 @@ impl Pipeline {
         // Producers that reserved room just before the close push within nanoseconds.
         let stragglers_until = Instant::now() + Duration::from_millis(10);
         loop {
+            // Refused and counted now that the pipeline is closed.
+            self.collect_mailboxes();
             while let Some(mut chunk) = self.unqueue() {
-                chunk.drain_into(&mut records, &self.resource, None);
+                chunk.drain_into(&mut records, &self.resource, None, usize::MAX);
             }
             if self.admission.queued() == 0 || Instant::now() >= stragglers_until {
                 break;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::chunk::{Chunk, Item, LOCAL_CHUNK, SMALL_CHUNK};
+use super::mailbox::Mailbox;
 use super::shared::Pipeline;
 use crate::record::TraceScope;
 
@@ -12,6 +13,9 @@ use crate::record::TraceScope;
 pub(crate) struct Gathering {
     pipeline: Option<Arc<Pipeline>>,
     chunk: Option<Chunk>,
+    /// Where the records wait when the thread left its last scope (see
+    /// [`super::mailbox`]); opened on first use.
+    mailbox: Option<Arc<Mailbox>>,
 }
 
 impl Gathering {
@@ -19,12 +23,13 @@ impl Gathering {
         Self {
             pipeline: None,
             chunk: None,
+            mailbox: None,
         }
     }
 
     /// Adds an item for `pipeline` (handing over what was gathered for another one), and
-    /// hands the chunk over when it is full or when `idle` (the thread left its last
-    /// scope, so the records should leave now).
+    /// hands the chunk over when it is full, or leaves its records in the thread's
+    /// mailbox when `idle` (the thread left its last scope, so the records should leave).
     pub(crate) fn add(
         &mut self,
         pipeline: &Arc<Pipeline>,
@@ -35,17 +40,58 @@ impl Gathering {
     ) {
         if !self.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, pipeline)) {
             self.hand_over();
+            self.mailbox = None;
             self.pipeline = Some(Arc::clone(pipeline));
         }
         let chunk = self.chunk.get_or_insert_with(|| Chunk::with_capacity(LOCAL_CHUNK));
         chunk.add(item, scope, bytes);
-        if idle || chunk.len() >= LOCAL_CHUNK {
+        if chunk.len() >= LOCAL_CHUNK {
             self.hand_over();
+        } else if idle {
+            self.leave();
         }
     }
 
-    /// Hands the gathered records to their pipeline's queue.
+    /// Moves the gathered records into the thread's mailbox, for the exporter thread to
+    /// collect (the thread left its last scope, or a trace ended).
+    pub(crate) fn leave(&mut self) {
+        let (Some(pipeline), Some(chunk)) = (&self.pipeline, self.chunk.as_mut()) else {
+            return;
+        };
+        if chunk.is_empty() {
+            return;
+        }
+        self.mailbox
+            .get_or_insert_with(|| pipeline.open_mailbox())
+            .deposit(pipeline, chunk);
+    }
+
+    /// Leaves the gathered records in the mailbox if they are for `pipeline`.
+    pub(crate) fn leave_for(&mut self, pipeline: &Pipeline) {
+        if self.is_for(pipeline) {
+            self.leave();
+        }
+    }
+
+    fn is_for(&self, pipeline: &Pipeline) -> bool {
+        self.pipeline
+            .as_ref()
+            .is_some_and(|p| std::ptr::eq(Arc::as_ptr(p), pipeline))
+    }
+
+    /// Hands the gathered records, and those in the mailbox before them, to their
+    /// pipeline's queue.
     pub(crate) fn hand_over(&mut self) {
+        let (Some(pipeline), Some(mailbox)) = (&self.pipeline, &self.mailbox) else {
+            return self.hand_over_chunk();
+        };
+        if let Some(waiting) = mailbox.take() {
+            pipeline.push_reserved(waiting);
+        }
+        self.hand_over_chunk();
+    }
+
+    fn hand_over_chunk(&mut self) {
         let (Some(pipeline), Some(chunk)) = (&self.pipeline, self.chunk.as_mut()) else {
             return;
         };
@@ -67,11 +113,7 @@ impl Gathering {
 
     /// Hands over what was gathered if it is for `pipeline` (before its flush).
     pub(crate) fn hand_over_for(&mut self, pipeline: &Pipeline) {
-        if self
-            .pipeline
-            .as_ref()
-            .is_some_and(|p| std::ptr::eq(Arc::as_ptr(p), pipeline))
-        {
+        if self.is_for(pipeline) {
             self.hand_over();
         }
     }

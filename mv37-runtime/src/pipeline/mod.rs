@@ -4,6 +4,7 @@
 //! - [`admission`]: the packed word that bounds the queue and closes it at shutdown.
 //! - [`chunk`]: the unit a thread hands over, and the pools of spare chunks.
 //! - [`gather`]: the chunk a thread fills before handing it over.
+//! - [`mailbox`]: where a thread leaves its records when a trace ends.
 //! - [`shared`]: the state producers and the exporter thread share, and the producer side.
 //! - [`worker`]: the exporter thread.
 //! - [`recent`]: the exporter thread's memory of recent traces, for late feedback.
@@ -14,6 +15,7 @@ mod admission;
 mod chunk;
 mod control;
 mod gather;
+mod mailbox;
 mod recent;
 mod reuse;
 mod shared;

@@ -317,14 +317,15 @@ mod tests {
                 &mut used,
                 &resources[usize::from(earlier)],
                 None,
+                usize::MAX,
             );
             used.clear();
             let later_ids = ids();
             let mut refilled = trace_items(later, start, later_scope.as_ref(), later_ids);
             let mut fresh = trace_items(later, start, later_scope.as_ref(), later_ids);
             let mut whole = ReusedRecords::default();
-            refilled.drain_into(&mut used, &resources[usize::from(later)], None);
-            fresh.drain_into(&mut whole, &resources[usize::from(later)], None);
+            refilled.drain_into(&mut used, &resources[usize::from(later)], None, usize::MAX);
+            fresh.drain_into(&mut whole, &resources[usize::from(later)], None, usize::MAX);
             assert_eq!(used.len(), 2);
             assert_eq!(
                 used.as_slice(),
@@ -341,19 +342,26 @@ mod tests {
         let start = fastant::Instant::now();
         let scope = scope(false);
         let mut used = ReusedRecords::default();
-        trace_items(true, start, Some(&scope), ids()).drain_into(&mut used, &TraceResource::default(), None);
+        trace_items(true, start, Some(&scope), ids()).drain_into(
+            &mut used,
+            &TraceResource::default(),
+            None,
+            usize::MAX,
+        );
         used.clear();
         let later = ids();
         trace_items_with(false, true, start, Some(&scope), later).drain_into(
             &mut used,
             &TraceResource::default(),
             None,
+            usize::MAX,
         );
         let mut whole = ReusedRecords::default();
         trace_items_with(false, true, start, Some(&scope), later).drain_into(
             &mut whole,
             &TraceResource::default(),
             None,
+            usize::MAX,
         );
         assert_eq!(used.as_slice(), whole.as_slice());
         let fields: Vec<_> = whole
@@ -380,5 +388,29 @@ mod tests {
             })
             .expect("the span");
         assert!(span.model.is_none() && span.usage.is_none() && span.error.is_none());
+    }
+
+    /// A chunk appended to another (as a thread's mailbox gathers its traces) drains to
+    /// the records each would give alone: its items keep their scopes and payloads.
+    #[test]
+    fn chunks_appended_one_after_another_drain_as_they_would_alone() {
+        let start = fastant::Instant::now();
+        let (first_scope, second_scope) = (scope(false), scope(true));
+        let (first_ids, second_ids) = (ids(), ids());
+        let resource = TraceResource::default();
+        let mut together = trace_items_with(false, true, start, Some(&first_scope), first_ids);
+        together.take_from(&mut trace_items(true, start, Some(&second_scope), second_ids));
+        let mut joined = ReusedRecords::default();
+        together.drain_into(&mut joined, &resource, None, usize::MAX);
+        let mut apart = ReusedRecords::default();
+        trace_items_with(false, true, start, Some(&first_scope), first_ids).drain_into(
+            &mut apart,
+            &resource,
+            None,
+            usize::MAX,
+        );
+        trace_items(true, start, Some(&second_scope), second_ids).drain_into(&mut apart, &resource, None, usize::MAX);
+        assert_eq!(joined.len(), 4);
+        assert_eq!(joined.as_slice(), apart.as_slice());
     }
 }

@@ -12,6 +12,7 @@ use crossbeam_queue::SegQueue;
 
 use super::admission::{Admission, Refused};
 use super::chunk::{Chunk, Spares};
+use super::mailbox::Mailbox;
 use crate::export::deadline::SharedDeadline;
 use crate::export::spool::Spool;
 use crate::progress::TraceResource;
@@ -61,6 +62,8 @@ pub(crate) struct Held {
 pub(crate) struct Pipeline {
     pub(crate) queue: SegQueue<Chunk>,
     pub(crate) spares: Spares,
+    /// The threads' mailboxes (see [`super::mailbox`]).
+    pub(crate) mailboxes: Mutex<Vec<Arc<Mailbox>>>,
     pub(crate) admission: Admission,
     pub(crate) counters: Counters,
     pub(crate) finished: AtomicBool,
@@ -103,6 +106,7 @@ impl Pipeline {
         Self {
             queue: SegQueue::new(),
             spares: Spares::new(),
+            mailboxes: Mutex::new(Vec::new()),
             admission: Admission::new(limits.max_queue_records, limits.max_queue_bytes),
             counters: Counters::default(),
             finished: AtomicBool::new(false),
@@ -135,35 +139,65 @@ impl Pipeline {
     /// Queues a chunk of records. Never blocks: past the queue's bounds (or after
     /// `shutdown`) the records are dropped and counted.
     pub(crate) fn submit_chunk(&self, chunk: Chunk) {
+        if let Some(queued) = self.enqueue(chunk) {
+            if queued >= self.limits.max_batch_records {
+                self.wake();
+            }
+            if queued > self.limits.max_queue_records / 2 && !self.in_exporter.load(Ordering::Relaxed) {
+                // The queue is half full and the exporter thread is not waiting on
+                // its exporter: it is waiting for a CPU, which the program's threads
+                // hold (more busy threads than cores). Offering this thread's CPU
+                // lets it drain before the queue is full and records are dropped.
+                // This never waits: with nothing else runnable here the call returns
+                // at once, and a hung collector (the exporter thread in its
+                // exporter) costs the program nothing.
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Counts a chunk's records as produced and queues them, or drops and counts them
+    /// past the queue's bounds or after `shutdown`; the records queued now, if queued.
+    pub(crate) fn enqueue(&self, mut chunk: Chunk) -> Option<usize> {
         let count = chunk.len() as u64;
+        let weight = chunk.weight();
+        match self.reserve(count, weight) {
+            Some(queued) => {
+                chunk.add_reserved(Admission::amount_of(count, weight));
+                // Reserved before the pipeline closed: the exporter drains until every
+                // reservation made before the close has arrived.
+                self.queue.push(chunk);
+                Some(queued)
+            }
+            None => {
+                self.spares.recycle(chunk);
+                None
+            }
+        }
+    }
+
+    /// Counts `count` records weighing `weight` as produced and reserves room for them;
+    /// past the queue's bounds or after `shutdown` they are counted as dropped instead.
+    /// The records queued now, if reserved.
+    pub(crate) fn reserve(&self, count: u64, weight: u64) -> Option<usize> {
         self.counters.produced.fetch_add(count, Ordering::Relaxed);
-        match self.admission.reserve(count, chunk.weight()) {
+        match self.admission.reserve(count, weight) {
             Err(refused) => {
                 let reason = match refused {
                     Refused::Closed => DropReason::AfterShutdown,
                     Refused::Full => DropReason::QueueFull,
                 };
                 self.counters.drop_records(reason, count);
-                self.spares.recycle(chunk);
+                None
             }
-            Ok(queued) => {
-                // Reserved before the pipeline closed: the exporter drains until every
-                // reservation made before the close has arrived.
-                self.queue.push(chunk);
-                if queued >= self.limits.max_batch_records {
-                    self.wake();
-                }
-                if queued > self.limits.max_queue_records / 2 && !self.in_exporter.load(Ordering::Relaxed) {
-                    // The queue is half full and the exporter thread is not waiting on
-                    // its exporter: it is waiting for a CPU, which the program's threads
-                    // hold (more busy threads than cores). Offering this thread's CPU
-                    // lets it drain before the queue is full and records are dropped.
-                    // This never waits: with nothing else runnable here the call returns
-                    // at once, and a hung collector (the exporter thread in its
-                    // exporter) costs the program nothing.
-                    std::thread::yield_now();
-                }
-            }
+            Ok(queued) => Some(queued),
+        }
+    }
+
+    /// Queues a chunk whose records hold their reservation already (a mailbox's).
+    pub(crate) fn push_reserved(&self, chunk: Chunk) {
+        if !chunk.is_empty() {
+            self.queue.push(chunk);
         }
     }
 
@@ -224,7 +258,7 @@ impl Pipeline {
     /// Takes a chunk off the queue, without counting it as in flight.
     pub(crate) fn unqueue(&self) -> Option<Chunk> {
         let chunk = self.queue.pop()?;
-        self.admission.release(chunk.len() as u64, chunk.weight());
+        self.admission.release_amount(chunk.reserved());
         Some(chunk)
     }
 
@@ -242,7 +276,7 @@ impl Pipeline {
     pub(crate) fn pop_held(&self, _books: &MutexGuard<'_, bool>, held: &mut Held) -> Option<Chunk> {
         let chunk = self.queue.pop()?;
         held.records += chunk.len() as u64;
-        held.amount += Admission::amount_of(chunk.len() as u64, chunk.weight());
+        held.amount += chunk.reserved();
         Some(chunk)
     }
 

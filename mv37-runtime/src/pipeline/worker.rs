@@ -33,10 +33,14 @@ struct Batch {
     recent: RecentTraces,
     /// Whether records arrived since the exporter last went idle.
     busy: bool,
+    /// A chunk taken off the queue whose last records did not fit in the batch: they go
+    /// first into the next one, so that no export passes `max_batch_records`.
+    carry: Option<Chunk>,
 }
 
 impl Batch {
-    fn push(&mut self, chunk: &mut Chunk, resource: &TraceResource) {
+    /// Moves up to `limit` of the chunk's records in (all, with `usize::MAX`).
+    fn push(&mut self, chunk: &mut Chunk, resource: &TraceResource, limit: usize) {
         if self.records.is_empty() {
             self.oldest = Some(Instant::now());
         }
@@ -44,8 +48,13 @@ impl Batch {
         self.busy = true;
         self.bytes += chunk.bytes() as usize;
         let start = self.records.len();
-        chunk.drain_into(&mut self.records, resource, Some(&mut self.recent));
+        chunk.drain_into(&mut self.records, resource, Some(&mut self.recent), limit);
         self.recent.complete(self.records.live_from(start));
+    }
+
+    /// Room left before the batch is full.
+    fn room(&self, limits: &Limits) -> usize {
+        limits.max_batch_records.saturating_sub(self.records.len())
     }
 
     fn clear(&mut self) {
@@ -149,6 +158,7 @@ impl Pipeline {
             });
             drop(busy);
             if resend_now
+                || batch.carry.is_some()
                 || self.wake_pending.load(Ordering::Acquire)
                 || self.admission.queued() >= self.limits.max_batch_records
             {
@@ -171,24 +181,40 @@ impl Pipeline {
 
     /// Moves a chunk's records into the batch and keeps the emptied chunk for reuse.
     fn take(&self, batch: &mut Batch, mut chunk: Chunk) {
-        batch.push(&mut chunk, &self.resource);
+        batch.push(&mut chunk, &self.resource, usize::MAX);
         self.spares.recycle(chunk);
+    }
+
+    /// Moves a chunk's records into the batch as far as it has room; the rest is carried
+    /// to the next batch.
+    fn take_some(&self, batch: &mut Batch, mut chunk: Chunk) {
+        batch.push(&mut chunk, &self.resource, batch.room(&self.limits));
+        if chunk.is_empty() {
+            self.spares.recycle(chunk);
+        } else {
+            batch.carry = Some(chunk);
+        }
     }
 
     /// Moves up to `budget` records from the queue into the batch, until it is full.
     fn fill(&self, batch: &mut Batch, mut budget: usize) -> usize {
+        // Mailboxes' records are counted in `queued` (and so in a drain's budget).
+        self.collect_mailboxes();
         let books = self.books();
         if *books {
             return 0;
         }
+        if let Some(carried) = batch.carry.take() {
+            self.take_some(batch, carried);
+        }
         let mut moved = 0;
         let mut held = Held::default();
-        while budget > 0 && !batch.is_full(&self.limits) {
+        while budget > 0 && !batch.is_full(&self.limits) && batch.carry.is_none() {
             let Some(chunk) = self.pop_held(&books, &mut held) else {
                 break;
             };
             let count = chunk.len();
-            self.take(batch, chunk);
+            self.take_some(batch, chunk);
             budget = budget.saturating_sub(count);
             moved += count;
         }
@@ -205,7 +231,7 @@ impl Pipeline {
                 self.give_up(batch);
                 return;
             }
-            budget -= self.fill(batch, budget);
+            budget = budget.saturating_sub(self.fill(batch, budget));
             if batch.records.is_empty() {
                 return;
             }
@@ -222,13 +248,24 @@ impl Pipeline {
                 self.give_up(batch);
                 return;
             }
-            if self.fill(batch, usize::MAX) == 0 {
+            if self.fill(batch, usize::MAX) == 0 && batch.records.is_empty() {
                 thread::yield_now();
             } else {
                 self.export(exporter, batch);
             }
         }
-        self.export(exporter, batch);
+        // The batch in hand, and what a last chunk carried past it.
+        loop {
+            self.export(exporter, batch);
+            if batch.carry.is_none() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.give_up(batch);
+                return;
+            }
+            self.fill(batch, 0);
+        }
     }
 
     fn export(&self, exporter: &mut dyn Exporter, batch: &mut Batch) {
@@ -324,10 +361,14 @@ impl Pipeline {
     /// The shutdown deadline passed: what is still queued (and the batch in hand) goes to
     /// the spool, or is counted as `shutdown_timeout`.
     fn give_up(&self, batch: &mut Batch) {
+        self.collect_mailboxes();
         let books = self.books();
         if *books {
             batch.clear();
             return;
+        }
+        if let Some(carried) = batch.carry.take() {
+            self.take(batch, carried);
         }
         while let Some(chunk) = self.pop(&books) {
             self.take(batch, chunk);

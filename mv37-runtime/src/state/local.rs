@@ -166,7 +166,7 @@ fn pop_to(depth: usize, last: impl FnOnce(Option<Entry>)) {
     let (entry, idle) = popped.unwrap_or((None, false));
     last(entry);
     if idle {
-        let _ = with_state(|state| state.records.hand_over());
+        let _ = with_state(|state| state.records.leave());
     }
 }
 
@@ -411,7 +411,7 @@ impl Recorder {
         if self.flush_on_end {
             let _ = self.flush(self.shutdown_timeout);
         } else {
-            hand_over_for(&self.pipeline);
+            let _ = with_state(|state| state.records.leave_for(&self.pipeline));
             self.pipeline.export_soon();
         }
     }
