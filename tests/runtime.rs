@@ -1316,7 +1316,10 @@ struct BatchSizes(Arc<Mutex<Vec<usize>>>);
 
 impl Exporter for BatchSizes {
     fn export(&mut self, batch: &[Record]) -> Result<(), ExportError> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(batch.len());
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(batch.len());
         Ok(())
     }
 }
@@ -1342,6 +1345,9 @@ fn no_batch_passes_max_batch_records_whatever_the_hand_over_size() {
     client.shutdown().expect("shutdown");
     let sizes = sizes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     assert_eq!(sizes.iter().sum::<usize>(), 501 + 200, "every record exported once");
-    assert!(sizes.iter().all(|&size| (1..=7).contains(&size)), "batch sizes: {sizes:?}");
+    assert!(
+        sizes.iter().all(|&size| (1..=7).contains(&size)),
+        "batch sizes: {sizes:?}"
+    );
     assert_eq!(client.stats().exported, 701);
 }
