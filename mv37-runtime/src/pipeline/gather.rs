@@ -61,9 +61,8 @@ impl Gathering {
         if chunk.is_empty() {
             return;
         }
-        self.mailbox
-            .get_or_insert_with(|| pipeline.open_mailbox())
-            .deposit(pipeline, chunk);
+        let mailbox = self.mailbox.get_or_insert_with(|| pipeline.open_mailbox());
+        pipeline.deposit(mailbox, chunk);
     }
 
     /// Leaves the gathered records in the mailbox if they are for `pipeline`.

@@ -12,79 +12,23 @@
 //! shutdown. Records put in a mailbox are produced: they hold their room in the
 //! queue's bounds from then on, and count as queued.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::admission::Admission;
-use super::chunk::{Chunk, Item, LOCAL_CHUNK};
-use super::shared::Pipeline;
+use super::chunk::Chunk;
 
-/// One thread's records for one pipeline, waiting to be queued.
+/// One thread's records for one pipeline, waiting to be queued. What the pipeline does
+/// with them is in `Pipeline::deposit` and `Pipeline::collect_mailboxes`.
 #[derive(Default)]
 pub(crate) struct Mailbox(Mutex<Option<Chunk>>);
 
 impl Mailbox {
-    fn lock(&self) -> MutexGuard<'_, Option<Chunk>> {
+    /// The chunk waiting here, if any, to add to or take.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Chunk>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Moves the records of `from` in, counted as produced and holding their room in
-    /// the queue's bounds (or counted as dropped, past them); a chunk that fills up is
-    /// queued.
-    pub(crate) fn deposit(&self, pipeline: &Pipeline, from: &mut Chunk) {
-        let count = from.len() as u64;
-        let weight = from.bytes() + (from.len() * std::mem::size_of::<Item>()) as u64;
-        if pipeline.reserve(count, weight).is_none() {
-            from.clear();
-            return;
-        }
-        let mut held = self.lock();
-        if held
-            .as_ref()
-            .is_some_and(|chunk| chunk.len() + from.len() > LOCAL_CHUNK)
-        {
-            if let Some(full) = held.take() {
-                pipeline.push_reserved(full);
-            }
-        }
-        let chunk = held.get_or_insert_with(|| pipeline.spare_chunk(LOCAL_CHUNK));
-        chunk.take_from(from);
-        chunk.add_reserved(Admission::amount_of(count, weight));
-        if chunk.len() >= LOCAL_CHUNK {
-            if let Some(full) = held.take() {
-                pipeline.push_reserved(full);
-                if pipeline.admission.queued() >= pipeline.limits.max_batch_records {
-                    pipeline.wake();
-                }
-            }
-        }
     }
 
     /// What waits here, taken.
     pub(crate) fn take(&self) -> Option<Chunk> {
         self.lock().take().filter(|chunk| !chunk.is_empty())
-    }
-}
-
-impl Pipeline {
-    /// A new mailbox for the calling thread, which the exporter thread visits.
-    pub(crate) fn open_mailbox(&self) -> Arc<Mailbox> {
-        let mailbox = Arc::new(Mailbox::default());
-        self.mailboxes().push(Arc::clone(&mailbox));
-        mailbox
-    }
-
-    /// Queues what every mailbox holds, and forgets the mailboxes whose thread let go of
-    /// them (it queued their records first).
-    pub(crate) fn collect_mailboxes(&self) {
-        self.mailboxes().retain(|mailbox| {
-            if let Some(chunk) = mailbox.take() {
-                self.push_reserved(chunk);
-            }
-            Arc::strong_count(mailbox) > 1
-        });
-    }
-
-    fn mailboxes(&self) -> MutexGuard<'_, Vec<Arc<Mailbox>>> {
-        self.mailboxes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_queue::SegQueue;
 
 use super::admission::{Admission, Refused};
-use super::chunk::{Chunk, Spares};
+use super::chunk::{Chunk, Item, Spares, LOCAL_CHUNK};
 use super::mailbox::Mailbox;
 use crate::export::deadline::SharedDeadline;
 use crate::export::spool::Spool;
@@ -192,6 +192,60 @@ impl Pipeline {
             }
             Ok(queued) => Some(queued),
         }
+    }
+
+    /// Moves the records of `from` into `mailbox` (see [`super::mailbox`]), counted as
+    /// produced and holding their room in the queue's bounds (or counted as dropped,
+    /// past them); a chunk that fills up there is queued.
+    pub(crate) fn deposit(&self, mailbox: &Mailbox, from: &mut Chunk) {
+        let count = from.len() as u64;
+        let weight = from.bytes() + (from.len() * std::mem::size_of::<Item>()) as u64;
+        if self.reserve(count, weight).is_none() {
+            from.clear();
+            return;
+        }
+        let mut held = mailbox.lock();
+        if held
+            .as_ref()
+            .is_some_and(|chunk| chunk.len() + from.len() > LOCAL_CHUNK)
+        {
+            if let Some(full) = held.take() {
+                self.push_reserved(full);
+            }
+        }
+        let chunk = held.get_or_insert_with(|| self.spare_chunk(LOCAL_CHUNK));
+        chunk.take_from(from);
+        chunk.add_reserved(Admission::amount_of(count, weight));
+        if chunk.len() >= LOCAL_CHUNK {
+            if let Some(full) = held.take() {
+                self.push_reserved(full);
+                if self.admission.queued() >= self.limits.max_batch_records {
+                    self.wake();
+                }
+            }
+        }
+    }
+
+    /// A new mailbox for the calling thread, which the exporter thread visits.
+    pub(crate) fn open_mailbox(&self) -> Arc<Mailbox> {
+        let mailbox = Arc::new(Mailbox::default());
+        self.mailboxes().push(Arc::clone(&mailbox));
+        mailbox
+    }
+
+    /// Queues what every mailbox holds, and forgets the mailboxes whose thread let go of
+    /// them (it queued their records first).
+    pub(crate) fn collect_mailboxes(&self) {
+        self.mailboxes().retain(|mailbox| {
+            if let Some(chunk) = mailbox.take() {
+                self.push_reserved(chunk);
+            }
+            Arc::strong_count(mailbox) > 1
+        });
+    }
+
+    fn mailboxes(&self) -> MutexGuard<'_, Vec<Arc<Mailbox>>> {
+        self.mailboxes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Queues a chunk whose records hold their reservation already (a mailbox's).
