@@ -1351,3 +1351,44 @@ fn no_batch_passes_max_batch_records_whatever_the_hand_over_size() {
     );
     assert_eq!(client.stats().exported, 701);
 }
+
+/// Feedback given after its trace ended is completed from the trace (its root span and
+/// scope) on the exporter thread, which needs the trace's records first: whatever the
+/// exporter is collecting meanwhile, a thread's records reach it in the order made.
+#[test]
+fn late_feedback_always_follows_its_trace_to_the_exporter() {
+    let (client, memory) = memory_client();
+    let mut ids = Vec::new();
+    for round in 0..2_000 {
+        let id = client
+            .trace("turn")
+            .context("round", round)
+            .run(|trace| {
+                trace.task("step").run(|_| ());
+                trace.id()
+            })
+            .expect("recording");
+        client.feedback(id, "csat", 4);
+        ids.push(id);
+        // A flush hands this thread's records over directly, while the exporter may be
+        // collecting the same thread's earlier ones.
+        if round % 7 == 0 {
+            flushed(&client);
+        }
+    }
+    client.shutdown().expect("shutdown");
+    let feedback: Vec<_> = memory
+        .records()
+        .into_iter()
+        .filter_map(|record| match record {
+            Record::Feedback(feedback) => Some(feedback),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(feedback.len(), ids.len());
+    let missed = feedback
+        .iter()
+        .filter(|f| f.root_span_id.is_none() || f.scope.is_none())
+        .count();
+    assert_eq!(missed, 0, "late feedback exported before its trace");
+}

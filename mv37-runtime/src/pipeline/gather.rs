@@ -84,9 +84,7 @@ impl Gathering {
         let (Some(pipeline), Some(mailbox)) = (&self.pipeline, &self.mailbox) else {
             return self.hand_over_chunk();
         };
-        if let Some(waiting) = mailbox.take() {
-            pipeline.push_reserved(waiting);
-        }
+        pipeline.post_mailbox(mailbox);
         self.hand_over_chunk();
     }
 

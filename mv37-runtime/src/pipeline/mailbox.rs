@@ -26,9 +26,4 @@ impl Mailbox {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Chunk>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// What waits here, taken.
-    pub(crate) fn take(&self) -> Option<Chunk> {
-        self.lock().take().filter(|chunk| !chunk.is_empty())
-    }
 }

@@ -237,11 +237,19 @@ impl Pipeline {
     /// them (it queued their records first).
     pub(crate) fn collect_mailboxes(&self) {
         self.mailboxes().retain(|mailbox| {
-            if let Some(chunk) = mailbox.take() {
-                self.push_reserved(chunk);
-            }
+            self.post_mailbox(mailbox);
             Arc::strong_count(mailbox) > 1
         });
+    }
+
+    /// Queues what `mailbox` holds. The chunk is pushed before the mailbox's lock is let
+    /// go: its thread cannot queue a later record ahead of it meanwhile (a trace's late
+    /// feedback must reach the exporter after the trace, which it completes from).
+    pub(crate) fn post_mailbox(&self, mailbox: &Mailbox) {
+        let mut held = mailbox.lock();
+        if let Some(chunk) = held.take() {
+            self.push_reserved(chunk);
+        }
     }
 
     fn mailboxes(&self) -> MutexGuard<'_, Vec<Arc<Mailbox>>> {
