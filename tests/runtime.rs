@@ -1392,3 +1392,51 @@ fn late_feedback_always_follows_its_trace_to_the_exporter() {
         .count();
     assert_eq!(missed, 0, "late feedback exported before its trace");
 }
+
+/// Feedback given on one thread right after a trace ended on another is completed from
+/// that trace: the trace's records, left in the other thread's mailbox, reach the exporter
+/// thread first.
+#[test]
+fn late_feedback_from_another_thread_follows_the_trace() {
+    let (client, memory) = memory_client();
+    // This thread records first, so that its mailbox is the older one.
+    client.trace("earlier").run(|trace| trace.task("step").run(|_| ()));
+    let (ended, trace_ended) = std::sync::mpsc::channel();
+    let (done, finish) = std::sync::mpsc::channel::<()>();
+    let other = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            let id = client
+                .trace("turn")
+                .context("tenant", "acme")
+                .run(|trace| {
+                    trace.task("step").run(|_| ());
+                    trace.id()
+                })
+                .expect("recording");
+            let _ = ended.send(id);
+            // Alive and quiet: its records wait in its mailbox.
+            let _ = finish.recv();
+        })
+    };
+    let id = trace_ended.recv().expect("the other thread ended its trace");
+    client.feedback(id, "csat", 4);
+    flushed(&client);
+    let trace = memory
+        .traces()
+        .into_iter()
+        .find(|t| t.trace_id == id)
+        .expect("the trace");
+    let feedback = memory
+        .records()
+        .into_iter()
+        .find_map(|record| match record {
+            Record::Feedback(feedback) if feedback.trace_id == id => Some(feedback),
+            _ => None,
+        })
+        .expect("the feedback");
+    assert_eq!(feedback.root_span_id, Some(trace.span_id), "completed from the trace");
+    assert!(feedback.scope.is_some(), "with the trace's scope");
+    done.send(()).expect("the other thread waits");
+    other.join().expect("the other thread ends");
+}

@@ -397,7 +397,15 @@ impl Recorder {
         // Values given as `serde_json::Value` are held to the payload depth limit here,
         // so that every record written can be read back.
         match &mut record {
-            Record::Feedback(feedback) => limit_depth(&mut feedback.value),
+            Record::Feedback(feedback) => {
+                limit_depth(&mut feedback.value);
+                if feedback.root_span_id.is_none() || feedback.scope.is_none() {
+                    // Feedback given after its trace ended is completed on the exporter
+                    // thread from the trace's record, which must get there first: the
+                    // records threads left in their mailboxes are queued ahead of it.
+                    self.pipeline.collect_mailboxes();
+                }
+            }
             Record::Signal(signal) => limit_depth(&mut signal.value),
             _ => {}
         }
