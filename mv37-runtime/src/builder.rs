@@ -128,19 +128,12 @@ impl SpanBuilder {
     #[inline]
     pub(crate) fn prepare(self) -> Option<LocalSpan> {
         let trace = self.trace?;
-        let span_id = SpanId::random();
         let parent = self.parent.unwrap_or_else(|| parent_in(&trace));
-        let start = clock::tick();
-        let state = SpanState {
-            parent,
-            name: self.name.unwrap_or_else(|| match &self.kind {
-                SpanKind::Custom(name) => name.clone(),
-                kind => Cow::Borrowed(static_kind_name(kind)),
-            }),
-            kind: self.kind,
-            progress: Progress::new(start, self.extras),
-        };
-        Some(LocalSpan::new(trace, span_id, start, state))
+        let name = self.name.unwrap_or_else(|| match &self.kind {
+            SpanKind::Custom(name) => name.clone(),
+            kind => Cow::Borrowed(static_kind_name(kind)),
+        });
+        Some(start_local(trace, parent, self.kind, name, self.extras))
     }
 
     fn open(self) -> (Span, Option<Scope>) {
@@ -254,6 +247,27 @@ impl Drop for DetachedSpan {
             scope.finish(Outcome::Ok);
         }
     }
+}
+
+/// A span starting now in `trace`, its state on this thread: what every way of running
+/// a span begins with.
+#[inline]
+pub(crate) fn start_local(
+    trace: Arc<SharedTrace>,
+    parent: SpanId,
+    kind: SpanKind,
+    name: Cow<'static, str>,
+    extras: Option<Box<Extras>>,
+) -> LocalSpan {
+    let span_id = SpanId::random();
+    let start = clock::tick();
+    let state = SpanState {
+        parent,
+        name,
+        kind,
+        progress: Progress::new(start, extras),
+    };
+    LocalSpan::new(trace, span_id, start, state)
 }
 
 fn static_kind_name(kind: &SpanKind) -> &'static str {
