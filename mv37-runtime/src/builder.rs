@@ -14,7 +14,7 @@ use crate::clock;
 use crate::ids::SpanId;
 use crate::progress::{error_info, Extras, Outcome, Progress, SpanState};
 use crate::record::SpanKind;
-use crate::scope::{failed_on_err, never_failed, Scope, ScopeFuture, ScopeGuard};
+use crate::scope::{failed_on_err, never_failed, Inspect, Scope, ScopeFuture, ScopeGuard};
 use crate::scoped::{run_local, ScopedSpan};
 use crate::span::{json_value, Span};
 use crate::state::local::parent_in;
@@ -125,7 +125,7 @@ impl SpanBuilder {
 
     /// The span's state at its start: its id, start time and open record (`None` when
     /// the builder records nothing).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn prepare(self) -> Option<LocalSpan> {
         let trace = self.trace?;
         let parent = self.parent.unwrap_or_else(|| parent_in(&trace));
@@ -165,19 +165,19 @@ impl SpanBuilder {
     /// shareable [`Span`].
     #[inline]
     pub fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R) -> R {
-        match self.prepare() {
-            Some(local) => run_local(local, f, never_failed),
-            None => f(&ScopedSpan::disabled()),
+        if !self.is_recording() {
+            return f(&ScopedSpan::disabled());
         }
+        run_built(self, f, never_failed)
     }
 
     /// Runs `f` inside the span; `Err` (or a panic) marks it failed with the error's text.
     #[inline]
     pub fn try_run<T, E: Display>(self, f: impl FnOnce(&ScopedSpan) -> Result<T, E>) -> Result<T, E> {
-        match self.prepare() {
-            Some(local) => run_local(local, f, failed_on_err::<T, E>),
-            None => f(&ScopedSpan::disabled()),
+        if !self.is_recording() {
+            return f(&ScopedSpan::disabled());
         }
+        run_built(self, f, failed_on_err::<T, E>)
     }
 
     /// Runs the future made by `f` inside the span: the span is current at every poll,
@@ -246,6 +246,17 @@ impl Drop for DetachedSpan {
         if let Some(scope) = self.scope.take() {
             scope.finish(Outcome::Ok);
         }
+    }
+}
+
+/// [`SpanBuilder::run`] when recording: out of line, so that the span's state is made
+/// in the frame that runs it and goes onto the context stack from there (made in the
+/// caller and passed down, its 112 bytes were copied once more and read back at once).
+#[inline(never)]
+fn run_built<R>(builder: SpanBuilder, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
+    match builder.prepare() {
+        Some(local) => run_local(local, f, inspect),
+        None => f(&ScopedSpan::disabled()),
     }
 }
 

@@ -187,6 +187,7 @@ impl std::ops::Deref for ScopedSpan {
 
 /// Runs `f` with `span` open and current on this thread, then ends it with `f`'s outcome
 /// (a panic marks it failed and is resumed).
+#[inline]
 pub(crate) fn run_local<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
     let handle = LocalHandle::of(&span);
     let depth = match context::enter_local(span) {
