@@ -405,6 +405,10 @@ pub struct Outcome {
     pub delivery: Delivery,
     /// What the loopback receiver got (the `agent` case; zero otherwise).
     pub wire: Wire,
+    /// The `noclient` case: wall time per call of the same loop calling the same fn
+    /// without the attribute, measured in the same process right after (what an
+    /// uninstrumented call costs here, so that the attribute's own cost can be told).
+    pub baseline_ns_per_span: Option<f64>,
 }
 
 impl Outcome {
@@ -423,9 +427,12 @@ impl Outcome {
         } else {
             String::new()
         };
+        let baseline = self
+            .baseline_ns_per_span
+            .map_or_else(String::new, |ns| format!("baseline_ns_per_span={ns:.2} "));
         format!(
             "RESULT stack={} case={} spans={} ns_per_span={:.2} cpu_ns_per_span={:.2} peak_rss_kib={} \
-             expected={} produced={} exported={} dropped={} balanced={} {wire}check={}",
+             expected={} produced={} exported={} dropped={} balanced={} {wire}{baseline}check={}",
             self.stack,
             self.case,
             self.spans,
@@ -471,6 +478,10 @@ impl Outcome {
                 dropped: number("dropped", value("dropped")?)?,
                 balanced: number("balanced", value("balanced")?)?,
             },
+            baseline_ns_per_span: value("baseline_ns_per_span")
+                .ok()
+                .map(|text| number("baseline_ns_per_span", text))
+                .transpose()?,
             wire: Wire {
                 requests: wire("requests")?,
                 bytes: wire("wire_bytes")?,
@@ -716,12 +727,39 @@ mod tests {
                 balanced: true,
             },
             wire: Wire::default(),
+            baseline_ns_per_span: None,
         };
         let line = outcome.to_line();
         assert!(
             !line.contains("wire_bytes"),
             "only the agent case reports the receiver: {line}"
         );
+        assert!(
+            !line.contains("baseline"),
+            "only the noclient case has a baseline: {line}"
+        );
+        assert_eq!(Outcome::parse_line(&line), Ok(outcome));
+    }
+
+    #[test]
+    fn a_noclient_line_carries_its_baseline_and_parses_back() {
+        let outcome = Outcome {
+            stack: Stack::Mv37,
+            case: Case::NoClient,
+            spans: 1000,
+            ns_per_span: 3.5,
+            cpu_ns_per_span: 3.5,
+            peak_rss_kib: 3000,
+            delivery: Delivery {
+                balanced: true,
+                ..Delivery::default()
+            },
+            wire: Wire::default(),
+            baseline_ns_per_span: Some(2.25),
+        };
+        let line = outcome.to_line();
+        assert!(line.contains(" baseline_ns_per_span=2.25 "), "{line}");
+        assert!(line.ends_with(" check=ok"), "{line}");
         assert_eq!(Outcome::parse_line(&line), Ok(outcome));
     }
 
@@ -743,6 +781,7 @@ mod tests {
                 attributes: 44_000,
                 rejected: 1,
             },
+            baseline_ns_per_span: None,
         };
         let line = outcome.to_line();
         assert!(line.ends_with(" check=ok"), "{line}");
@@ -844,6 +883,7 @@ mod tests {
             peak_rss_kib: 1,
             delivery: dropping,
             wire: Wire::default(),
+            baseline_ns_per_span: None,
         }
         .to_line()
         .ends_with(" check=DROPPED"));

@@ -113,6 +113,10 @@ fn main() -> ExitCode {
         eprintln!("error: the {stack} {case} run did not start and stop its meter");
         return ExitCode::FAILURE;
     };
+    // With no client, what the attribute costs is the difference from the same call
+    // without it, measured here right after.
+    let baseline_ns_per_span =
+        (stack == Stack::Mv37 && case == Case::NoClient).then(|| mv37_stack::plain_call_ns(spans));
     let outcome = Outcome {
         stack,
         case,
@@ -122,6 +126,7 @@ fn main() -> ExitCode {
         peak_rss_kib: process_usage().peak_rss_kib,
         delivery,
         wire,
+        baseline_ns_per_span,
     };
     println!("{}", outcome.to_line());
     if outcome.delivery.is_complete() {

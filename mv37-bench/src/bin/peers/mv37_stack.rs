@@ -20,6 +20,12 @@ fn step(i: u64) -> u64 {
     black_box(i)
 }
 
+/// [`step`] without the attribute: the `noclient` case's baseline.
+#[inline(never)]
+fn plain_step(i: u64) -> u64 {
+    black_box(i)
+}
+
 #[mv37::task(name = "step", skip_all, output = false)]
 async fn step_async(i: u64) -> u64 {
     black_box(i)
@@ -228,6 +234,16 @@ pub(crate) fn delivery(client: &Client, exporter: &CountingExporter, expected: u
         dropped: stats.dropped.total(),
         balanced: stats.is_balanced() && stats.queued == 0 && stats.spooled == 0 && received == stats.exported,
     }
+}
+
+/// Wall time per call of the `noclient` loop calling [`plain_step`], the same fn
+/// without the attribute.
+pub fn plain_call_ns(spans: u64) -> f64 {
+    let start = std::time::Instant::now();
+    for i in 0..spans {
+        black_box(plain_step(i));
+    }
+    start.elapsed().as_nanos() as f64 / spans.max(1) as f64
 }
 
 fn without_client(spans: u64, meter: &mut Meter) -> Delivery {
