@@ -1440,3 +1440,56 @@ fn late_feedback_from_another_thread_follows_the_trace() {
     done.send(()).expect("the other thread waits");
     other.join().expect("the other thread ends");
 }
+
+#[test]
+fn traces_of_one_name_keep_their_own_ids_and_fields_between_plain_ones() {
+    // Traces with nothing but a name share their scope; one with a user between them
+    // must keep its own, and lend it to no other.
+    let (client, memory) = memory_client();
+    let run = |trace: mv37::TraceBuilder| trace.run(|trace| trace.task("step").run(|_| ()));
+    run(client.trace("turn"));
+    run(client.trace("turn").user_id("u1"));
+    run(client.trace("turn"));
+    run(client.trace("other"));
+    run(client.trace("turn").session_id("s1"));
+    run(client.trace("turn"));
+    flushed(&client);
+    let traces = memory.traces();
+    let fields: Vec<(&str, Option<&str>, Option<&str>)> = traces
+        .iter()
+        .map(|t| (t.name.as_ref(), t.user_id.as_deref(), t.session_id.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("turn", None, None),
+            ("turn", Some("u1"), None),
+            ("turn", None, None),
+            ("other", None, None),
+            ("turn", None, Some("s1")),
+            ("turn", None, None),
+        ]
+    );
+    let mut ids: Vec<_> = traces.iter().map(|t| t.trace_id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "every trace has its own id");
+    let spans = memory.spans();
+    assert_eq!(spans.len(), 6);
+    for (span, trace) in spans.iter().zip(&traces) {
+        assert_eq!(span.trace_id, trace.trace_id);
+        assert_eq!(span.parent_span_id, Some(trace.span_id));
+        let scope = span.scope.as_ref().expect("a span carries its trace's scope");
+        assert_eq!(
+            (
+                scope.name.as_ref(),
+                scope.user_id.as_deref(),
+                scope.session_id.as_deref()
+            ),
+            (
+                trace.name.as_ref(),
+                trace.user_id.as_deref(),
+                trace.session_id.as_deref()
+            )
+        );
+    }
+}

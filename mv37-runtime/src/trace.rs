@@ -2,6 +2,7 @@
 //! signals.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
@@ -262,6 +263,41 @@ struct TraceFields {
     input: Option<Payload>,
 }
 
+thread_local! {
+    /// The scope of the last trace this thread opened with nothing but a name.
+    static PLAIN_SCOPE: RefCell<Option<Arc<TraceScope>>> = const { RefCell::new(None) };
+}
+
+/// The scope of a trace with nothing but a name: the one the thread's last such trace
+/// had, if the name is the same. A scope is never changed once made, so traces can
+/// share one; a service whose requests open traces of one name then allocates, frees
+/// and moves between the cores no scope per request.
+fn plain_scope(name: Cow<'static, str>) -> Arc<TraceScope> {
+    let fresh = |name| {
+        Arc::new(TraceScope {
+            name,
+            user_id: None,
+            session_id: None,
+            conversation_id: None,
+            external_trace_id: None,
+            context: None,
+        })
+    };
+    PLAIN_SCOPE
+        .try_with(|cached| {
+            let Ok(mut cached) = cached.try_borrow_mut() else {
+                return fresh(name.clone());
+            };
+            if let Some(scope) = cached.as_ref().filter(|scope| scope.name == name) {
+                return Arc::clone(scope);
+            }
+            let scope = fresh(name.clone());
+            *cached = Some(Arc::clone(&scope));
+            scope
+        })
+        .unwrap_or_else(|_| fresh(name))
+}
+
 /// Describes a trace before it starts. Made by [`crate::Client::trace`] or [`crate::trace`].
 ///
 /// ```
@@ -433,14 +469,23 @@ impl TraceBuilder {
             return (Trace::disabled(), None);
         }
         let root_span_id = SpanId::random();
-        let scope = Arc::new(TraceScope {
-            name: self.name,
-            user_id: fields.user_id,
-            session_id: fields.session_id,
-            conversation_id: fields.conversation_id,
-            external_trace_id: fields.external_trace_id,
-            context: (!fields.context.is_empty()).then(|| Arc::new(fields.context)),
-        });
+        let plain = fields.user_id.is_none()
+            && fields.session_id.is_none()
+            && fields.conversation_id.is_none()
+            && fields.external_trace_id.is_none()
+            && fields.context.is_empty();
+        let scope = if plain {
+            plain_scope(self.name)
+        } else {
+            Arc::new(TraceScope {
+                name: self.name,
+                user_id: fields.user_id,
+                session_id: fields.session_id,
+                conversation_id: fields.conversation_id,
+                external_trace_id: fields.external_trace_id,
+                context: (!fields.context.is_empty()).then(|| Arc::new(fields.context)),
+            })
+        };
         let extras = (fields.input.is_some() || !fields.attributes.is_empty()).then(|| {
             Box::new(Extras {
                 input: fields.input,

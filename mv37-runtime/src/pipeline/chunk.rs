@@ -329,7 +329,7 @@ impl Chunk {
                     let payloads = unpark(trace.extras_slot(), parked);
                     let scope = scopes.get(scope as usize);
                     if let (Some(recent), Some(scope)) = (recent.as_deref_mut(), scope) {
-                        retired.extend(recent.remember(trace.trace_id, trace.span_id, Arc::clone(scope)));
+                        retired.extend(recent.remember(trace.trace_id, trace.span_id, scope));
                     }
                     match records.refill_trace() {
                         Some(used) => {
@@ -348,7 +348,7 @@ impl Chunk {
                         retired.extend(recent.remember(
                             trace.trace_id,
                             trace.span_id,
-                            Arc::new(TraceScope::of_trace(trace)),
+                            &Arc::new(TraceScope::of_trace(trace)),
                         ));
                     }
                     records.push(*record);

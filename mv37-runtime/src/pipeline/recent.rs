@@ -41,20 +41,26 @@ impl RecentTraces {
 
     /// Remembers a trace's root span and scope, in place of the oldest past the bound;
     /// returns the scope of the trace forgotten (for the caller to drop where it was
-    /// allocated).
+    /// allocated). When the oldest trace had the same scope (traces with nothing but a
+    /// name share theirs), only the ids are written: the scope's reference count, which
+    /// the program's thread also changes, is not touched here.
     pub(crate) fn remember(
         &mut self,
         trace_id: TraceId,
         root: SpanId,
-        scope: Arc<TraceScope>,
+        scope: &Arc<TraceScope>,
     ) -> Option<Arc<TraceScope>> {
         if self.ring.len() < RECENT_TRACES {
-            self.ring.push((trace_id, root, scope));
+            self.ring.push((trace_id, root, Arc::clone(scope)));
             return None;
         }
         let slot = self.ring.get_mut(self.next)?;
         self.next = (self.next + 1) % RECENT_TRACES;
-        Some(std::mem::replace(slot, (trace_id, root, scope)).2)
+        if Arc::ptr_eq(&slot.2, scope) {
+            (slot.0, slot.1) = (trace_id, root);
+            return None;
+        }
+        Some(std::mem::replace(slot, (trace_id, root, Arc::clone(scope))).2)
     }
 }
 
@@ -92,7 +98,7 @@ mod tests {
         let mut recent = RecentTraces::default();
         let ids: Vec<TraceId> = (0..=RECENT_TRACES).map(|_| TraceId::random()).collect();
         for id in &ids {
-            recent.remember(*id, SpanId::random(), scope("t"));
+            recent.remember(*id, SpanId::random(), &scope("t"));
         }
         assert_eq!(recent.ring.len(), RECENT_TRACES);
         let mut records = vec![feedback(ids[0]), feedback(ids[1])];
@@ -109,10 +115,30 @@ mod tests {
     }
 
     #[test]
+    fn traces_sharing_a_scope_are_remembered_without_cloning_it_again() {
+        let mut recent = RecentTraces::default();
+        let shared = scope("shared");
+        let ids: Vec<TraceId> = (0..RECENT_TRACES + 2).map(|_| TraceId::random()).collect();
+        for id in &ids {
+            assert!(recent.remember(*id, SpanId::random(), &shared).is_none());
+        }
+        // One reference per slot, none more for the traces that took a slot over.
+        assert_eq!(Arc::strong_count(&shared), 1 + RECENT_TRACES);
+        let mut records = vec![feedback(ids[1]), feedback(ids[RECENT_TRACES + 1])];
+        recent.complete(&mut records);
+        let (Record::Feedback(forgotten), Record::Feedback(kept)) = (&records[0], &records[1]) else {
+            unreachable!()
+        };
+        assert_eq!(forgotten.scope, None);
+        assert_eq!(kept.scope.as_ref().map(|s| s.name.as_ref()), Some("shared"));
+        assert!(kept.root_span_id.is_some());
+    }
+
+    #[test]
     fn feedback_that_names_its_scope_keeps_it() {
         let mut recent = RecentTraces::default();
         let id = TraceId::random();
-        recent.remember(id, SpanId::random(), scope("remembered"));
+        recent.remember(id, SpanId::random(), &scope("remembered"));
         let mut records = vec![feedback(id)];
         if let Record::Feedback(f) = &mut records[0] {
             f.scope = Some(scope("own"));
