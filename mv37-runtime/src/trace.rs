@@ -1,5 +1,9 @@
 //! Traces: one run of an agent or workflow, holding its spans, messages, feedback and
 //! signals.
+//!
+//! Over 500 lines because it is the trace's whole public surface: the handle's record
+//! methods and the builder's setters (one per trace field, most with an example), with
+//! the one place a trace is opened.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
