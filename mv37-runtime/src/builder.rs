@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::clock;
 use crate::ids::SpanId;
-use crate::progress::{error_info, Extras, Outcome, Progress, SpanState};
+use crate::progress::{error_info, Extras, Outcome};
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, Inspect, Scope, ScopeFuture, ScopeGuard};
-use crate::scoped::{run_local, ScopedSpan};
+use crate::scoped::{run_new, ScopedSpan};
 use crate::span::{json_value, Span};
 use crate::state::local::parent_in;
 use crate::state::open::{LocalSpan, SharedTrace};
@@ -127,13 +126,31 @@ impl SpanBuilder {
     /// the builder records nothing).
     #[inline(always)]
     pub(crate) fn prepare(self) -> Option<LocalSpan> {
+        let (trace, parent, kind, name, extras) = self.parts()?;
+        Some(start_local(trace, parent, kind, name, extras))
+    }
+
+    /// What the span starts from: its trace, its parent (the current span of the trace
+    /// here unless one was given), its kind, its name (the kind's when none was given)
+    /// and its extras; `None` when the builder records nothing.
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        self,
+    ) -> Option<(
+        Arc<SharedTrace>,
+        SpanId,
+        SpanKind,
+        Cow<'static, str>,
+        Option<Box<Extras>>,
+    )> {
         let trace = self.trace?;
         let parent = self.parent.unwrap_or_else(|| parent_in(&trace));
         let name = self.name.unwrap_or_else(|| match &self.kind {
             SpanKind::Custom(name) => name.clone(),
             kind => Cow::Borrowed(static_kind_name(kind)),
         });
-        Some(start_local(trace, parent, self.kind, name, self.extras))
+        Some((trace, parent, self.kind, name, self.extras))
     }
 
     fn open(self) -> (Span, Option<Scope>) {
@@ -254,14 +271,14 @@ impl Drop for DetachedSpan {
 /// caller and passed down, its 112 bytes were copied once more and read back at once).
 #[inline(never)]
 fn run_built<R>(builder: SpanBuilder, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
-    match builder.prepare() {
-        Some(local) => run_local(local, f, inspect),
+    match builder.parts() {
+        Some((trace, parent, kind, name, extras)) => run_new(trace, parent, kind, name, extras, f, inspect),
         None => f(&ScopedSpan::disabled()),
     }
 }
 
-/// A span starting now in `trace`, its state on this thread: what every way of running
-/// a span begins with.
+/// A span starting now in `trace`, its state on this thread (for a span whose state is
+/// held by a future, or shared from its start).
 #[inline]
 pub(crate) fn start_local(
     trace: Arc<SharedTrace>,
@@ -270,15 +287,7 @@ pub(crate) fn start_local(
     name: Cow<'static, str>,
     extras: Option<Box<Extras>>,
 ) -> LocalSpan {
-    let span_id = SpanId::random();
-    let start = clock::tick();
-    let state = SpanState {
-        parent,
-        name,
-        kind,
-        progress: Progress::new(start, extras),
-    };
-    LocalSpan::new(trace, span_id, start, state)
+    LocalSpan::start(trace, SpanId::random(), parent, kind, name, extras)
 }
 
 fn static_kind_name(kind: &SpanKind) -> &'static str {

@@ -5,22 +5,25 @@
 //! [`crate::Context`], a message attached from nested code), the state moves once into a
 //! shared record and every handle writes there from then on.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
 use crate::ids::{SpanId, TraceId};
 use crate::payload::CapturePolicy;
-use crate::progress::{panic_info, Outcome, Progress};
+use crate::progress::{panic_info, Extras, Outcome, Progress};
+use crate::record::SpanKind;
 use crate::scope::{run_scope, Inspect, Scope};
 use crate::span::{recording_methods, Span};
 use crate::state::local as context;
-use crate::state::open::LocalSpan;
+use crate::state::open::{LocalSpan, SharedTrace};
 
 /// The span as the closure of [`crate::SpanBuilder::run`] (or a sync instrumented fn)
 /// sees it: record input, output, usage and failure on it directly.
@@ -185,20 +188,40 @@ impl std::ops::Deref for ScopedSpan {
     }
 }
 
-/// Runs `f` with `span` open and current on this thread, then ends it with `f`'s outcome
-/// (a panic marks it failed and is resumed).
-#[inline]
-pub(crate) fn run_local<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
-    let handle = LocalHandle::of(&span);
-    let depth = match context::enter_local(span) {
-        Ok(depth) => depth,
-        Err(span) => {
-            // No context stack here (the thread is exiting): a shared span, run as one.
-            let inner = span.into_shared();
-            let scoped = ScopedSpan::of_span(Span::from_inner(inner.clone()));
-            return run_scope(inner.map(Scope::Span), &scoped, f, inspect);
-        }
+/// Runs `f` in a span of `trace` starting now, open and current on this thread (made in
+/// place on its context stack), then ends it with `f`'s outcome (a panic marks it failed
+/// and is resumed).
+#[inline(always)]
+pub(crate) fn run_new<R>(
+    trace: Arc<SharedTrace>,
+    parent: SpanId,
+    kind: SpanKind,
+    name: Cow<'static, str>,
+    extras: Option<Box<Extras>>,
+    f: impl FnOnce(&ScopedSpan) -> R,
+    inspect: Inspect<R>,
+) -> R {
+    let span_id = SpanId::random();
+    let handle = LocalHandle {
+        depth: 0,
+        span_id,
+        trace_id: trace.trace_id,
+        capture: trace.recorder.capture,
     };
+    let mut make = Some(move || LocalSpan::start(trace, span_id, parent, kind, name, extras));
+    if let Some(depth) = context::enter_made(&mut make) {
+        return run_entered(handle, depth, f, inspect);
+    }
+    match make.take() {
+        Some(make) => run_unentered(make(), f, inspect),
+        // Not reached: the span is made only when the stack takes it.
+        None => f(&ScopedSpan::disabled()),
+    }
+}
+
+/// The body of a span run at `depth` of this thread's stack, and the span's end.
+#[inline(always)]
+fn run_entered<R>(handle: LocalHandle, depth: usize, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
     let scoped = handle.at(depth);
     let result = catch_unwind(AssertUnwindSafe(|| f(&scoped)));
     let outcome = match &result {
@@ -213,6 +236,14 @@ pub(crate) fn run_local<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, in
         Ok(value) => value,
         Err(panic) => resume_unwind(panic),
     }
+}
+
+/// No context stack here (the thread is exiting): the span is shared, and run as one.
+#[cold]
+fn run_unentered<R>(span: LocalSpan, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
+    let inner = span.into_shared();
+    let scoped = ScopedSpan::of_span(Span::from_inner(inner.clone()));
+    run_scope(inner.map(Scope::Span), &scoped, f, inspect)
 }
 
 pin_project! {

@@ -14,7 +14,7 @@ use crate::client::client;
 use crate::ids::SpanId;
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture};
-use crate::scoped::{run_local, OkOnly, OutputFn, ScopedFuture, ScopedSpan};
+use crate::scoped::{run_new, OkOnly, OutputFn, ScopedFuture, ScopedSpan};
 use crate::state::local::current_trace_and_parent;
 use crate::state::open::{any_client_live, LocalSpan, SharedTrace};
 
@@ -249,8 +249,15 @@ fn run_child<R>(
     body: impl FnOnce() -> R,
     output: fn(&ScopedSpan, &R),
 ) -> R {
-    let span = start_local(trace, parent, kind, Cow::Borrowed(name), None);
-    run_local(span, |span| recorded(span, body(), output), never_failed)
+    run_new(
+        trace,
+        parent,
+        kind,
+        Cow::Borrowed(name),
+        None,
+        |span| recorded(span, body(), output),
+        never_failed,
+    )
 }
 
 /// [`SpanSetup::run_result`] for a plain child span.
@@ -263,8 +270,15 @@ fn run_result_child<T, E: ErrorDisplay>(
     body: impl FnOnce() -> Result<T, E>,
     output: fn(&ScopedSpan, &T),
 ) -> Result<T, E> {
-    let span = start_local(trace, parent, kind, Cow::Borrowed(name), None);
-    run_local(span, |span| recorded_ok(span, body(), output), failed_on_err::<T, E>)
+    run_new(
+        trace,
+        parent,
+        kind,
+        Cow::Borrowed(name),
+        None,
+        |span| recorded_ok(span, body(), output),
+        failed_on_err::<T, E>,
+    )
 }
 
 /// [`SpanSetup::run`] when recording: out of line, off the path taken with no client.

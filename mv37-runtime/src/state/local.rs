@@ -135,6 +135,22 @@ pub(crate) fn enter_local(span: LocalSpan) -> Result<usize, LocalSpan> {
     push(span, Entry::Local)
 }
 
+/// Pushes the span `make` makes, made in place on the stack (a span made first and
+/// pushed after was copied twice on the way); `None`, with `make` not called, if there
+/// is no stack to hold it.
+#[inline(always)]
+pub(crate) fn enter_made(make: &mut Option<impl FnOnce() -> LocalSpan>) -> Option<usize> {
+    STATE
+        .try_with(|state| {
+            let mut state = state.try_borrow_mut().ok()?;
+            let make = make.take()?;
+            state.stack.push(Entry::Local(make()));
+            Some(state.stack.len() - 1)
+        })
+        .ok()
+        .flatten()
+}
+
 /// Pops back to `depth` and returns the entry that was there. Entries above it (leaked
 /// guards) go too, so that a mistake in one scope cannot corrupt the parent links of the
 /// next; spans held by them are ended, not lost. If the thread left its last scope, its

@@ -6,17 +6,19 @@
 //!
 //! How they end and are sent is in [`super::local`], which owns the thread's state.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use fastant::Instant;
 
+use crate::clock;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::CapturePolicy;
 use crate::pipeline::Pipeline;
-use crate::progress::{OpenRecord, Progress, SpanState, TraceState};
-use crate::record::{MessageRecord, TraceScope};
+use crate::progress::{Extras, OpenRecord, Progress, SpanState, TraceState};
+use crate::record::{MessageRecord, SpanKind, TraceScope};
 
 /// Enabled clients alive in the process: while it is zero, every call is a no-op after
 /// one relaxed load.
@@ -133,6 +135,27 @@ pub(crate) enum LocalState {
 }
 
 impl LocalSpan {
+    /// A span `span_id` of `trace` starting now (one clock read), its state on this
+    /// thread.
+    #[inline(always)]
+    pub(crate) fn start(
+        trace: Arc<SharedTrace>,
+        span_id: SpanId,
+        parent: SpanId,
+        kind: SpanKind,
+        name: Cow<'static, str>,
+        extras: Option<Box<Extras>>,
+    ) -> Self {
+        let start = clock::tick();
+        let state = SpanState {
+            parent,
+            name,
+            kind,
+            progress: Progress::new(start, extras),
+        };
+        Self::new(trace, span_id, start, state)
+    }
+
     pub(crate) fn new(trace: Arc<SharedTrace>, span_id: SpanId, start: Instant, state: SpanState) -> Self {
         Self {
             trace,
