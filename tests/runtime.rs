@@ -1493,3 +1493,49 @@ fn traces_of_one_name_keep_their_own_ids_and_fields_between_plain_ones() {
         );
     }
 }
+
+#[test]
+fn a_span_gets_nothing_of_the_extras_an_earlier_span_on_its_thread_had() {
+    // A span that captured only its input and output gives its emptied extras box back
+    // for the thread's next span; nothing of it may show on that span.
+    let (client, memory) = memory_client();
+    client.trace("turn").run(|trace| {
+        trace.task("first").run(|span| {
+            span.record_input(&serde_json::json!({"q": "first"}));
+            span.record_output(&"first answer");
+        });
+        trace.task("bare").run(|_| ());
+        trace.llm("second").model("gpt-4.1-mini").run(|span| {
+            span.record_output(&"second answer");
+        });
+        trace.task("third").run(|span| span.record_input(&3));
+    });
+    flushed(&client);
+    let first = memory.span("first").expect("first");
+    assert_eq!(
+        first.input.as_ref().map(|p| p.as_json().to_owned()),
+        Some(r#"{"q":"first"}"#.to_owned())
+    );
+    assert_eq!(
+        first.output.as_ref().map(|p| p.as_json().to_owned()),
+        Some(r#""first answer""#.to_owned())
+    );
+    let bare = memory.span("bare").expect("bare");
+    assert!(
+        bare.input.is_none() && bare.output.is_none() && bare.model.is_none(),
+        "{bare:?}"
+    );
+    let second = memory.span("second").expect("second");
+    assert!(second.input.is_none(), "{second:?}");
+    assert_eq!(
+        second.output.as_ref().map(|p| p.as_json().to_owned()),
+        Some(r#""second answer""#.to_owned())
+    );
+    assert_eq!(second.model.as_deref(), Some("gpt-4.1-mini"));
+    let third = memory.span("third").expect("third");
+    assert_eq!(
+        third.input.as_ref().map(|p| p.as_json().to_owned()),
+        Some("3".to_owned())
+    );
+    assert!(third.output.is_none() && third.model.is_none(), "{third:?}");
+}

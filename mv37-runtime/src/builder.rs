@@ -57,7 +57,7 @@ impl SpanBuilder {
     }
 
     fn extras(&mut self) -> &mut Extras {
-        self.extras.get_or_insert_with(Box::default)
+        self.extras.get_or_insert_with(Extras::boxed)
     }
 
     /// Whether the span will record anything.

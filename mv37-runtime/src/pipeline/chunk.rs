@@ -143,7 +143,12 @@ impl Chunk {
                 })
             };
             let (input, output) = (stash(boxed.input.take()), stash(boxed.output.take()));
-            let extras = (!boxed.is_empty_but_payloads()).then_some(boxed);
+            let extras = if boxed.is_empty_but_payloads() {
+                Extras::recycle(boxed);
+                None
+            } else {
+                Some(boxed)
+            };
             self.parked.push(Parked { extras, input, output });
             *parked = true;
         }
