@@ -13,7 +13,7 @@ use crate::builder::{start_local, SpanBuilder};
 use crate::client::client;
 use crate::ids::SpanId;
 use crate::record::SpanKind;
-use crate::scope::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture};
+use crate::scope::{failed_on_err, never_failed, run_scope, Inspect, Scope, ScopeFuture};
 use crate::scoped::{run_new, OkOnly, OutputFn, ScopedFuture, ScopedSpan};
 use crate::state::local::current_trace_and_parent;
 use crate::state::open::{any_client_live, LocalSpan, SharedTrace};
@@ -36,12 +36,12 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
 fn begin_live_span(kind: SpanKind, name: &'static str) -> SpanSetup {
     if let Some((trace, parent)) = current_trace_and_parent() {
         return SpanSetup {
-            setup: Setup::Child {
+            setup: Setup::Child(Child {
                 trace,
                 parent,
                 kind,
                 name,
-            },
+            }),
         };
     }
     // No trace open here: the span opens an implicit trace of its own (when a default
@@ -71,12 +71,7 @@ enum Setup {
     /// A child of the span current here, nothing set on it yet: it starts from these
     /// when it runs, without a [`SpanBuilder`] (whose 80 bytes, moved from call to call,
     /// cost more than the rest of the span's start).
-    Child {
-        trace: Arc<SharedTrace>,
-        parent: SpanId,
-        kind: SpanKind,
-        name: &'static str,
-    },
+    Child(Child),
     /// An input, attribute, model or provider was set, or the span opens an implicit
     /// trace (opened but not yet entered).
     Built {
@@ -85,12 +80,48 @@ enum Setup {
     },
 }
 
+/// What a plain child span starts from: its trace, its parent, its kind and its name.
+struct Child {
+    trace: Arc<SharedTrace>,
+    parent: SpanId,
+    kind: SpanKind,
+    name: &'static str,
+}
+
+impl Child {
+    /// Runs `f` in the span, made in place on this thread's context stack.
+    #[inline(always)]
+    fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
+        run_new(
+            self.trace,
+            self.parent,
+            self.kind,
+            Cow::Borrowed(self.name),
+            None,
+            f,
+            inspect,
+        )
+    }
+
+    /// The span's state at its start, for a future to hold.
+    fn start(self) -> LocalSpan {
+        start_local(self.trace, self.parent, self.kind, Cow::Borrowed(self.name), None)
+    }
+
+    /// The builder of the same span, for a setup that sets more on it.
+    fn builder(self) -> SpanBuilder {
+        SpanBuilder::new(Some(self.trace), self.kind)
+            .name(self.name)
+            .parent(self.parent)
+    }
+}
+
 impl std::fmt::Debug for SpanSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut out = f.debug_struct("SpanSetup");
         match &self.setup {
             Setup::Off => out.field("recording", &false),
-            Setup::Child { kind, name, .. } => out.field("kind", kind).field("name", name),
+            Setup::Child(child) => out.field("kind", &child.kind).field("name", &child.name),
             Setup::Built { implicit, builder } => out
                 .field("implicit_trace", &implicit.is_some())
                 .field("builder", builder),
@@ -105,7 +136,7 @@ impl SpanSetup {
     pub fn is_recording(&self) -> bool {
         match &self.setup {
             Setup::Off => false,
-            Setup::Child { .. } => true,
+            Setup::Child(_) => true,
             Setup::Built { builder, .. } => builder.is_recording(),
         }
     }
@@ -114,14 +145,9 @@ impl SpanSetup {
     fn update(&mut self, change: impl FnOnce(SpanBuilder) -> SpanBuilder) {
         self.setup = match std::mem::replace(&mut self.setup, Setup::Off) {
             Setup::Off => Setup::Off,
-            Setup::Child {
-                trace,
-                parent,
-                kind,
-                name,
-            } => Setup::Built {
+            Setup::Child(child) => Setup::Built {
                 implicit: None,
-                builder: change(SpanBuilder::new(Some(trace), kind).name(name).parent(parent)),
+                builder: change(child.builder()),
             },
             Setup::Built { implicit, builder } => Setup::Built {
                 implicit,
@@ -163,12 +189,7 @@ impl SpanSetup {
     pub fn run<R>(self, body: impl FnOnce() -> R, output: fn(&ScopedSpan, &R)) -> R {
         match self.setup {
             Setup::Off => body(),
-            Setup::Child {
-                trace,
-                parent,
-                kind,
-                name,
-            } => run_child(trace, parent, kind, name, body, output),
+            Setup::Child(child) => run_child(child, body, output),
             Setup::Built { implicit, builder } => run_live(implicit, builder, body, output),
         }
     }
@@ -183,12 +204,7 @@ impl SpanSetup {
     ) -> Result<T, E> {
         match self.setup {
             Setup::Off => body(),
-            Setup::Child {
-                trace,
-                parent,
-                kind,
-                name,
-            } => run_result_child(trace, parent, kind, name, body, output),
+            Setup::Child(child) => run_result_child(child, body, output),
             Setup::Built { implicit, builder } => run_result_live(implicit, builder, body, output),
         }
     }
@@ -227,12 +243,7 @@ impl SpanSetup {
     fn start(self) -> (Option<LocalSpan>, Option<Scope>) {
         match self.setup {
             Setup::Off => (None, None),
-            Setup::Child {
-                trace,
-                parent,
-                kind,
-                name,
-            } => (Some(start_local(trace, parent, kind, Cow::Borrowed(name), None)), None),
+            Setup::Child(child) => (Some(child.start()), None),
             Setup::Built { implicit, builder } => (builder.prepare(), implicit),
         }
     }
@@ -241,44 +252,18 @@ impl SpanSetup {
 /// [`SpanSetup::run`] for a plain child span: out of line, off the path taken with no
 /// client. The span's state is made here, in the frame that keeps it.
 #[inline(never)]
-fn run_child<R>(
-    trace: Arc<SharedTrace>,
-    parent: SpanId,
-    kind: SpanKind,
-    name: &'static str,
-    body: impl FnOnce() -> R,
-    output: fn(&ScopedSpan, &R),
-) -> R {
-    run_new(
-        trace,
-        parent,
-        kind,
-        Cow::Borrowed(name),
-        None,
-        |span| recorded(span, body(), output),
-        never_failed,
-    )
+fn run_child<R>(child: Child, body: impl FnOnce() -> R, output: fn(&ScopedSpan, &R)) -> R {
+    child.run(|span| recorded(span, body(), output), never_failed)
 }
 
 /// [`SpanSetup::run_result`] for a plain child span.
 #[inline(never)]
 fn run_result_child<T, E: ErrorDisplay>(
-    trace: Arc<SharedTrace>,
-    parent: SpanId,
-    kind: SpanKind,
-    name: &'static str,
+    child: Child,
     body: impl FnOnce() -> Result<T, E>,
     output: fn(&ScopedSpan, &T),
 ) -> Result<T, E> {
-    run_new(
-        trace,
-        parent,
-        kind,
-        Cow::Borrowed(name),
-        None,
-        |span| recorded_ok(span, body(), output),
-        failed_on_err::<T, E>,
-    )
+    child.run(|span| recorded_ok(span, body(), output), failed_on_err::<T, E>)
 }
 
 /// [`SpanSetup::run`] when recording: out of line, off the path taken with no client.
