@@ -16,7 +16,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use mv37::{Client, ExportError, Exporter, OtlpConfig, OtlpExporter, OtlpProtocol, Record, ResourceInfo, RetryPolicy};
+use mv37::{
+    Client, ClientBuilder, ExportError, Exporter, OtlpConfig, OtlpExporter, OtlpProtocol, Record, ResourceInfo,
+    RetryPolicy,
+};
 use support::collector::{Collector, Reply};
 use support::scratch_dir;
 
@@ -59,15 +62,18 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 fn traces(client: &Client, n: usize) {
     for i in 0..n {
         client.trace("work").run(|trace| {
-            trace.task("step").run(|span| span.record_input(&i));
+            trace.task("step").run(|span| span.record_input(&format!("input-{i}")));
         });
     }
 }
 
 /// Sends one batch to a collector that hangs, queues more, then shuts down with a 1 s
 /// deadline; checks that shutdown kept to the deadline and left nothing queued or
-/// uncounted, and returns the stats.
-fn shut_down_against_a_hung_collector(spool: Option<&PathBuf>) -> mv37::Stats {
+/// uncounted, and returns the stats. `configure` adds to the client's settings.
+fn shut_down_against_a_hung_collector(
+    spool: Option<&PathBuf>,
+    configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+) -> mv37::Stats {
     let collector = hung_collector();
     let mut builder = Client::builder()
         .exporter(otlp_to(&collector))
@@ -76,7 +82,7 @@ fn shut_down_against_a_hung_collector(spool: Option<&PathBuf>) -> mv37::Stats {
     if let Some(dir) = spool {
         builder = builder.spool_dir(dir);
     }
-    let client = builder.build().expect("client");
+    let client = configure(builder).build().expect("client");
     traces(&client, 5);
     wait_for("the first request to reach the collector", || {
         !collector.received().is_empty()
@@ -112,15 +118,46 @@ fn shut_down_against_a_hung_collector(spool: Option<&PathBuf>) -> mv37::Stats {
 #[test]
 fn a_hung_collector_cannot_hold_shutdown_past_its_deadline_and_what_it_held_is_spooled() {
     let dir = scratch_dir("shutdown-hung-spool");
-    let stats = shut_down_against_a_hung_collector(Some(&dir));
+    let stats = shut_down_against_a_hung_collector(Some(&dir), |builder| builder);
     assert_eq!(stats.spooled, 50, "{stats:?}");
     assert_eq!(spooled_records(&dir), 50);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
+fn what_a_cut_short_request_held_and_what_waited_behind_it_pass_the_redaction_hook_once() {
+    let dir = scratch_dir("shutdown-hung-redact");
+    // Not idempotent: a value that passed the hook twice shows it.
+    let stats = shut_down_against_a_hung_collector(Some(&dir), |builder| {
+        builder.redact(|value| {
+            if let serde_json::Value::String(text) = value {
+                *text = format!("<{text}>");
+            }
+        })
+    });
+    assert_eq!(stats.spooled, 50, "{stats:?}");
+    let mut inputs = Vec::new();
+    for segment in mv37::Spool::open(&dir, u64::MAX)
+        .expect("open")
+        .segments()
+        .expect("list")
+    {
+        for record in mv37::Spool::read(&segment).expect("read").records {
+            if let Record::Span(span) = record {
+                inputs.push(span.input.map(|input| input.as_json().to_owned()).unwrap_or_default());
+            }
+        }
+    }
+    inputs.sort();
+    let mut expected: Vec<String> = (0..5).chain(0..20).map(|i| format!("\"<input-{i}>\"")).collect();
+    expected.sort();
+    assert_eq!(inputs, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn without_a_spool_what_a_hung_collector_held_is_counted_as_shutdown_timeout() {
-    let stats = shut_down_against_a_hung_collector(None);
+    let stats = shut_down_against_a_hung_collector(None, |builder| builder);
     assert_eq!(stats.dropped.shutdown_timeout, 50, "{stats:?}");
 }
 

@@ -27,8 +27,9 @@ struct Batch {
     records: ReusedRecords,
     bytes: usize,
     oldest: Option<Instant>,
-    /// Whether the records have passed the redaction hook.
-    redacted: bool,
+    /// How many of the records, from the first, have passed the redaction hook (records
+    /// taken in after an export failed at the shutdown deadline join redacted ones).
+    redacted: usize,
     /// The traces exported last, to complete later feedback on them.
     recent: RecentTraces,
     /// Whether records arrived since the exporter last went idle.
@@ -44,7 +45,6 @@ impl Batch {
         if self.records.is_empty() {
             self.oldest = Some(Instant::now());
         }
-        self.redacted = false;
         self.busy = true;
         self.bytes += chunk.bytes() as usize;
         let start = self.records.len();
@@ -61,7 +61,7 @@ impl Batch {
         self.records.clear();
         self.bytes = 0;
         self.oldest = None;
-        self.redacted = false;
+        self.redacted = 0;
     }
 
     fn is_full(&self, limits: &Limits) -> bool {
@@ -288,16 +288,24 @@ impl Pipeline {
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Err(error)) => {
-                if !(error.transient && self.spool_records(batch.records.as_mut_slice(), true)) {
-                    // Not delivered because shutdown cut it short, or because it failed.
-                    let reason = if self.deadline.get().is_some_and(|deadline| Instant::now() >= deadline) {
-                        DropReason::ShutdownTimeout
-                    } else {
-                        DropReason::ExportFailed
-                    };
-                    self.counters.drop_records(reason, count);
-                }
+                let cut_short = self.deadline.get().is_some_and(|deadline| Instant::now() >= deadline);
                 self.log_failure(Err(error.to_string()));
+                if cut_short {
+                    if !error.transient {
+                        self.counters.drop_records(DropReason::ShutdownTimeout, count);
+                        self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
+                        batch.clear();
+                    }
+                    // Shutdown cut the request short: the batch and everything queued
+                    // behind it go to the spool in one write, so one disk sync (not one
+                    // per batch) stands between the exporter's deadline and the caller's.
+                    drop(books);
+                    self.give_up(batch);
+                    return;
+                }
+                if !(error.transient && self.spool_records(batch.records.as_mut_slice(), true)) {
+                    self.counters.drop_records(DropReason::ExportFailed, count);
+                }
             }
             Err(_) => {
                 self.counters.drop_records(DropReason::ExportFailed, count);
@@ -309,12 +317,13 @@ impl Pipeline {
         batch.clear();
     }
 
-    /// Runs the redaction hook over the batch, once.
+    /// Runs the redaction hook over the records of the batch that have not passed it.
     fn redact(&self, batch: &mut Batch) {
-        if let (Some(hook), false) = (&self.redact, batch.redacted) {
-            redact_records(hook, batch.records.as_mut_slice());
+        let records = batch.records.as_mut_slice();
+        if let (Some(hook), Some(fresh)) = (&self.redact, records.get_mut(batch.redacted..)) {
+            redact_records(hook, fresh);
         }
-        batch.redacted = true;
+        batch.redacted = records.len();
     }
 
     /// Writes records to the spool, if there is one; false if they could not be kept.
@@ -374,8 +383,8 @@ impl Pipeline {
             self.take(batch, chunk);
         }
         let count = batch.records.len() as u64;
-        let redacted = batch.redacted;
-        if count > 0 && !self.spool_records(batch.records.as_mut_slice(), redacted) {
+        self.redact(batch);
+        if count > 0 && !self.spool_records(batch.records.as_mut_slice(), true) {
             self.counters.drop_records(DropReason::ShutdownTimeout, count);
         }
         self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
