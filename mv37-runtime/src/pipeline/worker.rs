@@ -151,6 +151,12 @@ impl Pipeline {
                 self.changed.notify_all();
                 return;
             }
+            if self.is_closed() {
+                // Shutdown began during this round: its branch above runs next, and no
+                // spooled segment is claimed for re-sending (one this round sealed at the
+                // deadline included) while the caller waits on it.
+                continue;
+            }
             // Spooled records go between batches of new records (see `redeliver`).
             let busy = self.in_exporter();
             let resend_now = redelivery.round(&self.spool, exporter.as_mut(), &self.counters, || {
