@@ -94,7 +94,7 @@ impl SpanBuilder {
         if let Some(payload) = self
             .trace
             .as_ref()
-            .and_then(|trace| trace.recorder.capture.capture(input))
+            .and_then(|trace| trace.recorder.capture.capture_io(input))
         {
             self.extras().input = Some(payload);
         }

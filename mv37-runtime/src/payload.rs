@@ -3,7 +3,13 @@
 //! A value is written straight into a reused thread-local buffer by `serde_json` (no
 //! `serde_json::Value` in between) and kept as JSON text. Oversize values become a
 //! truncation marker and failing `Serialize` impls an error marker: never a panic and
-//! never a lost span.
+//! never a lost span. A span's or trace's input and output are written into a text
+//! buffer the thread kept from an earlier one and become the payload without a copy;
+//! when the span ends, the text is copied into its chunk and the buffer goes back to the
+//! thread (`CapturePolicy::capture_io`, `Payload::give_back`).
+//!
+//! Over 500 lines: a third of the file is the tests of the limits and markers, which
+//! read best next to the writer they test.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -42,13 +48,32 @@ impl CapturePolicy {
     pub(crate) fn capture<T: Serialize + ?Sized>(self, value: &T) -> Option<Payload> {
         self.content.then(|| Payload::capture(value, self.max_bytes))
     }
+
+    /// `value` as a span's or trace's input or output, or `None` when content is not
+    /// captured: written into a text buffer the thread kept from an earlier input or
+    /// output, which [`Payload::give_back`] returns once the text is in the chunk.
+    #[inline]
+    pub(crate) fn capture_io<T: Serialize + ?Sized>(self, value: &T) -> Option<Payload> {
+        self.content.then(|| Payload::capture_reusing(value, self.max_bytes))
+    }
+}
+
+/// How many text buffers a thread keeps for inputs and outputs (see
+/// [`CapturePolicy::capture_io`]), and the largest it keeps: at most 16 KiB a thread.
+const SPARE_TEXTS: usize = 4;
+const SPARE_TEXT_BYTES: usize = 4 * 1024;
+/// The capacity a new text buffer starts with (most inputs and outputs fit).
+const NEW_TEXT_BYTES: usize = 256;
+
+thread_local! {
+    static SPARE_TEXT: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A JSON value captured from user data, held as compact JSON text.
 ///
 /// Non-finite floats (NaN, ±inf) are written as `null`, as `serde_json` does.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Payload(Box<str>);
+pub struct Payload(String);
 
 impl Payload {
     /// Serializes `value`, keeping at most `limit` bytes: a larger value becomes
@@ -66,6 +91,48 @@ impl Payload {
     }
 
     fn capture_into<T: Serialize + ?Sized>(buffer: &mut Vec<u8>, value: &T, limit: usize) -> Self {
+        let payload = Self::write(buffer, value, limit).unwrap_or_else(|| match std::str::from_utf8(buffer) {
+            Ok(text) => Self(text.to_owned()),
+            Err(error) => Self::serialization_error(&error.to_string()),
+        });
+        // Do not let one huge value pin a huge buffer to the thread.
+        if buffer.capacity() > 64 * 1024 {
+            *buffer = Vec::new();
+        }
+        payload
+    }
+
+    /// Like [`Payload::capture`], in a text buffer the thread kept (see
+    /// [`CapturePolicy::capture_io`]): no allocation once the thread has one.
+    pub(crate) fn capture_reusing<T: Serialize + ?Sized>(value: &T, limit: usize) -> Self {
+        let spare = SPARE_TEXT
+            .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut spare| spare.pop()))
+            .ok()
+            .flatten();
+        let mut buffer = spare.unwrap_or_else(|| Vec::with_capacity(NEW_TEXT_BYTES));
+        match Self::write(&mut buffer, value, limit) {
+            Some(marker) => {
+                give_back_text(buffer);
+                marker
+            }
+            // serde_json writes valid UTF-8.
+            None => String::from_utf8(buffer)
+                .map(Self)
+                .unwrap_or_else(|error| Self::serialization_error(&error.utf8_error().to_string())),
+        }
+    }
+
+    /// Gives the payload's text buffer back to the thread for its next input or output
+    /// (kept if the thread has room for it and it is not large), once its text has been
+    /// copied elsewhere.
+    pub(crate) fn give_back(self) {
+        give_back_text(self.0.into_bytes());
+    }
+
+    /// Writes `value` into `buffer` (cleared first), keeping at most `limit` bytes.
+    /// Returns the marker that stands for the value if it was too large or its
+    /// `Serialize` failed; `None` when the buffer holds the whole value.
+    fn write<T: Serialize + ?Sized>(buffer: &mut Vec<u8>, value: &T, limit: usize) -> Option<Self> {
         buffer.clear();
         let mut writer = CappedWriter {
             buffer,
@@ -75,27 +142,17 @@ impl Payload {
         let mut serializer = serde_json::Serializer::with_formatter(&mut writer, DepthLimited::default());
         let result = value.serialize(&mut serializer);
         let total = writer.total;
-        let kept = &writer.buffer[..];
-        let payload = match result {
-            Err(error) => Self::serialization_error(&error.to_string()),
-            Ok(()) if total > limit => Self::truncated(kept, total, limit),
-            // serde_json writes valid UTF-8.
-            Ok(()) => match std::str::from_utf8(kept) {
-                Ok(text) => Self(text.into()),
-                Err(error) => Self::serialization_error(&error.to_string()),
-            },
-        };
-        // Do not let one huge value pin a huge buffer to the thread.
-        if buffer.capacity() > 64 * 1024 {
-            *buffer = Vec::new();
+        match result {
+            Err(error) => Some(Self::serialization_error(&error.to_string())),
+            Ok(()) if total > limit => Some(Self::truncated(&writer.buffer[..], total, limit)),
+            Ok(()) => None,
         }
-        payload
     }
 
     /// The marker for a `Serialize` impl that returned an error.
     pub fn serialization_error(message: &str) -> Self {
         let marker = serde_json::json!({ SERIALIZATION_ERROR_KEY: message });
-        Self(marker.to_string().into())
+        Self(marker.to_string())
     }
 
     fn truncated(kept: &[u8], total: usize, limit: usize) -> Self {
@@ -110,7 +167,7 @@ impl Payload {
             "original_bytes": total,
             "preview": preview,
         });
-        Self(marker.to_string().into())
+        Self(marker.to_string())
     }
 
     /// A payload from JSON text that is already known to be valid.
@@ -173,7 +230,7 @@ impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Through a `Value`, so that this works inside tagged enums too.
         let value = serde_json::Value::deserialize(deserializer)?;
-        Ok(Self(value.to_string().into()))
+        Ok(Self(value.to_string()))
     }
 }
 
@@ -331,6 +388,22 @@ impl serde_json::ser::Formatter for DepthLimited {
 }
 
 /// Keeps the first `limit` bytes and counts the rest.
+/// Keeps `buffer` for the thread's next input or output if it is not large and the
+/// thread has room; otherwise frees it.
+fn give_back_text(mut buffer: Vec<u8>) {
+    if buffer.capacity() > SPARE_TEXT_BYTES {
+        return;
+    }
+    buffer.clear();
+    let _ = SPARE_TEXT.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut() {
+            if spare.len() < SPARE_TEXTS {
+                spare.push(buffer);
+            }
+        }
+    });
+}
+
 struct CappedWriter<'a> {
     buffer: &'a mut Vec<u8>,
     limit: usize,
@@ -371,6 +444,46 @@ impl io::Write for CappedWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spare_capacities() -> Vec<usize> {
+        SPARE_TEXT.with(|spare| spare.borrow().iter().map(Vec::capacity).collect())
+    }
+
+    #[test]
+    fn an_input_written_into_a_kept_buffer_holds_only_itself() {
+        let long = serde_json::json!({"question": "x".repeat(300), "n": 1});
+        let first = Payload::capture_reusing(&long, 1024);
+        assert_eq!(first, Payload::capture(&long, 1024));
+        first.give_back();
+        for value in [
+            serde_json::json!({"q": 2}),
+            serde_json::json!("short"),
+            serde_json::json!(null),
+        ] {
+            let payload = Payload::capture_reusing(&value, 1024);
+            assert_eq!(payload.as_json(), value.to_string());
+            payload.give_back();
+        }
+        // Markers come out the same way, and leave the buffer behind.
+        let truncated = Payload::capture_reusing(&"y".repeat(5_000), 1000);
+        assert!(truncated.is_truncated());
+        assert_eq!(truncated, Payload::capture(&"y".repeat(5_000), 1000));
+    }
+
+    #[test]
+    fn a_thread_keeps_a_few_small_text_buffers_and_no_large_one() {
+        let payloads: Vec<Payload> = (0..10).map(|i| Payload::capture_reusing(&i, 1024)).collect();
+        payloads.into_iter().for_each(Payload::give_back);
+        let kept = spare_capacities();
+        assert_eq!(kept.len(), SPARE_TEXTS, "{kept:?}");
+        // A large value's buffer is freed rather than kept.
+        let taken: Vec<Payload> = (0..SPARE_TEXTS).map(|i| Payload::capture_reusing(&i, 1024)).collect();
+        assert!(spare_capacities().is_empty());
+        Payload::capture_reusing(&"z".repeat(10_000), usize::MAX).give_back();
+        assert!(spare_capacities().is_empty(), "{:?}", spare_capacities());
+        taken.into_iter().for_each(Payload::give_back);
+        assert!(spare_capacities().iter().all(|&capacity| capacity <= SPARE_TEXT_BYTES));
+    }
 
     #[test]
     fn small_values_are_kept_verbatim() {

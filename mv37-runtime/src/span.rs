@@ -19,7 +19,7 @@ macro_rules! recording_methods {
         /// Records the span's input: any `Serialize` value, captured now (not even
         /// serialized when the client captures no content).
         pub fn record_input<T: serde::Serialize + ?Sized>(&self, input: &T) {
-            if let Some(payload) = self.capture_policy().and_then(|policy| policy.capture(input)) {
+            if let Some(payload) = self.capture_policy().and_then(|policy| policy.capture_io(input)) {
                 self.change(|progress| progress.extras().input = Some(payload));
             }
         }
@@ -27,7 +27,7 @@ macro_rules! recording_methods {
         /// Records the span's output: any `Serialize` value, captured now (not even
         /// serialized when the client captures no content).
         pub fn record_output<T: serde::Serialize + ?Sized>(&self, output: &T) {
-            if let Some(payload) = self.capture_policy().and_then(|policy| policy.capture(output)) {
+            if let Some(payload) = self.capture_policy().and_then(|policy| policy.capture_io(output)) {
                 self.change(|progress| progress.extras().output = Some(payload));
             }
         }

@@ -203,7 +203,7 @@ impl Trace {
         if let Some(payload) = self
             .inner
             .as_ref()
-            .and_then(|inner| inner.recorder.capture.capture(input))
+            .and_then(|inner| inner.recorder.capture.capture_io(input))
         {
             self.update(|record| record.input = Some(payload));
         }
@@ -215,7 +215,7 @@ impl Trace {
         if let Some(payload) = self
             .inner
             .as_ref()
-            .and_then(|inner| inner.recorder.capture.capture(output))
+            .and_then(|inner| inner.recorder.capture.capture_io(output))
         {
             self.update(|record| record.output = Some(payload));
         }
@@ -426,7 +426,7 @@ impl TraceBuilder {
     /// The trace's input, captured now (unless the client captures no content).
     pub fn input<T: Serialize + ?Sized>(mut self, input: &T) -> Self {
         if let Some(recorder) = &self.recorder {
-            self.fields.input = recorder.capture.capture(input);
+            self.fields.input = recorder.capture.capture_io(input);
         }
         self
     }

@@ -134,26 +134,34 @@ impl Chunk {
         if let Some(scope) = scope {
             *index = self.scope_index(scope);
         }
-        if let Some(mut boxed) = extras.take() {
-            let mut stash = |payload: Option<Payload>| {
-                payload.map(|payload| {
-                    let start = self.data.len();
-                    self.data.push_str(payload.as_json());
-                    start..self.data.len()
-                })
-            };
-            let (input, output) = (stash(boxed.input.take()), stash(boxed.output.take()));
-            let extras = if boxed.is_empty_but_payloads() {
-                Extras::recycle(boxed);
-                None
-            } else {
-                Some(boxed)
-            };
-            self.parked.push(Parked { extras, input, output });
+        if let Some(boxed) = extras.take() {
+            self.park(boxed);
             *parked = true;
         }
         self.items.push(item);
         self.bytes += bytes;
+    }
+
+    /// Parks an item's extras: its input and output as text in the chunk's buffer (their
+    /// own buffers go back to the thread), the rest, if anything, boxed as it was.
+    #[inline(never)]
+    fn park(&mut self, mut boxed: Box<Extras>) {
+        let mut stash = |payload: Option<Payload>| {
+            payload.map(|payload| {
+                let start = self.data.len();
+                self.data.push_str(payload.as_json());
+                payload.give_back();
+                start..self.data.len()
+            })
+        };
+        let (input, output) = (stash(boxed.input.take()), stash(boxed.output.take()));
+        let extras = if boxed.is_empty_but_payloads() {
+            Extras::recycle(boxed);
+            None
+        } else {
+            Some(boxed)
+        };
+        self.parked.push(Parked { extras, input, output });
     }
 
     /// A chunk of one item (when the thread has no chunk of its own to add it to).
