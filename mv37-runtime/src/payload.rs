@@ -387,7 +387,6 @@ impl serde_json::ser::Formatter for DepthLimited {
     }
 }
 
-/// Keeps the first `limit` bytes and counts the rest.
 /// Keeps `buffer` for the thread's next input or output if it is not large and the
 /// thread has room; otherwise frees it.
 fn give_back_text(mut buffer: Vec<u8>) {
@@ -404,6 +403,7 @@ fn give_back_text(mut buffer: Vec<u8>) {
     });
 }
 
+/// Keeps the first `limit` bytes and counts the rest.
 struct CappedWriter<'a> {
     buffer: &'a mut Vec<u8>,
     limit: usize,
