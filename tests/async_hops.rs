@@ -1,8 +1,10 @@
 //! Context across real thread hops: a traced future polled on one thread and finished on
 //! another keeps its parents (and leaves both threads' own context alone); on a
 //! multi-thread tokio runtime, awaits that move the task to another worker keep them too;
-//! `spawn_blocking` joins the parent through a captured `Context`; and a task spawned
-//! without `in_current_span` starts with no context, as documented.
+//! `spawn_blocking` joins the parent through a captured `Context`; a task spawned
+//! without `in_current_span` starts with no context, as documented; and an instrumented
+//! future polled after its thread dropped its context (from a thread-local destructor)
+//! is still recorded and ended.
 
 // Tests fail by panicking.
 #![allow(clippy::panic)]
@@ -296,4 +298,67 @@ async fn a_task_spawned_without_in_current_span_starts_with_no_context() {
         memory.span("joined_span").expect("joined_span").trace_id,
         joined.trace_id
     );
+}
+
+/// An instrumented async fn that yields once.
+#[mv37::task]
+async fn finished_while_its_thread_exits(n: u32) -> u32 {
+    yield_once().await;
+    n + 1
+}
+
+/// A future a thread-local destructor polls to its end.
+struct PolledAtExit(std::cell::RefCell<Option<Pin<Box<dyn Future<Output = u32>>>>>);
+
+impl Drop for PolledAtExit {
+    fn drop(&mut self) {
+        if let Some(mut future) = self.0.borrow_mut().take() {
+            // Bounded: the future is ready at its second poll.
+            for _ in 0..10 {
+                if poll_once(future.as_mut()).is_ready() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    static POLLED_AT_EXIT: PolledAtExit = const { PolledAtExit(std::cell::RefCell::new(None)) };
+}
+
+#[test]
+fn an_async_span_polled_after_its_thread_dropped_its_context_is_still_recorded_and_ended() {
+    let (client, memory) = memory_client();
+    let trace_id = {
+        let client = client.clone();
+        thread::spawn(move || {
+            // Touched first, so destroyed after mv37's thread state (destructors of
+            // thread locals run in the reverse order of their first use): the future is
+            // then polled with no context stack on the thread.
+            POLLED_AT_EXIT.with(|_| {});
+            client.trace("exiting_thread").run(|trace| {
+                let mut future: Pin<Box<dyn Future<Output = u32>>> = Box::pin(finished_while_its_thread_exits(1));
+                assert!(poll_once(future.as_mut()).is_pending(), "stopped at the yield");
+                POLLED_AT_EXIT.with(|slot| *slot.0.borrow_mut() = Some(future));
+                trace.id()
+            })
+        })
+        .join()
+        .expect("the thread")
+    };
+    flushed(&client);
+    let span = memory
+        .span("finished_while_its_thread_exits")
+        .expect("the span polled at exit was exported");
+    let root = memory
+        .traces()
+        .into_iter()
+        .find(|t| t.name == "exiting_thread")
+        .expect("the trace");
+    assert_eq!(Some(span.trace_id), trace_id);
+    assert_eq!(span.parent_span_id, Some(root.span_id));
+    assert_eq!(span.output.map(|o| o.to_value()), Some(serde_json::json!(2)));
+    assert_eq!(span.status, mv37::Status::Ok);
+    assert!(client.stats().is_balanced(), "{:?}", client.stats());
 }

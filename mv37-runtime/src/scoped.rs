@@ -286,13 +286,15 @@ impl<F: Future, O: RecordOutput<ScopedSpan, F::Output>> Future for ScopedFuture<
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some(span) = this.span.take() else {
+        let Some(handle) = this.span.as_ref().map(LocalHandle::of) else {
             return this.inner.poll(cx);
         };
-        let handle = LocalHandle::of(&span);
-        let depth = match context::enter_local(span) {
-            Ok(depth) => depth,
-            Err(mut span) => {
+        let depth = match context::enter_from(this.span) {
+            Some(depth) => depth,
+            None => {
+                let Some(mut span) = this.span.take() else {
+                    return this.inner.poll(cx);
+                };
                 // No context stack here (the thread is exiting): polled as a shared span.
                 let scoped = ScopedSpan::of_span(Span::from_inner(span.share()));
                 return match this.inner.poll(cx) {

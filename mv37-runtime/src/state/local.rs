@@ -130,9 +130,19 @@ pub(crate) fn enter(frame: Frame) -> usize {
     push(frame, Entry::Frame).unwrap_or(usize::MAX)
 }
 
-/// Pushes a span run on this thread; gives it back if there is no stack to hold it.
-pub(crate) fn enter_local(span: LocalSpan) -> Result<usize, LocalSpan> {
-    push(span, Entry::Local)
+/// Moves the span in `slot` onto the stack, in one move (an async span comes here at
+/// every poll); `None`, with the span left in `slot`, if there is no stack to hold it.
+#[inline(always)]
+pub(crate) fn enter_from(slot: &mut Option<LocalSpan>) -> Option<usize> {
+    STATE
+        .try_with(|state| {
+            let mut state = state.try_borrow_mut().ok()?;
+            let span = slot.take()?;
+            state.stack.push(Entry::Local(span));
+            Some(state.stack.len() - 1)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Pushes the span `make` makes, made in place on the stack (a span made first and
@@ -503,7 +513,7 @@ mod tests {
         let outer = depth() - 1;
         // A span run on the stack whose scope is never left (a leaked guard's state).
         let span = trace.task("leaked").prepare().expect("recording");
-        let local = enter_local(span).unwrap_or(usize::MAX);
+        let local = enter_from(&mut Some(span)).unwrap_or(usize::MAX);
         assert_eq!(local, outer + 1);
         exit(outer);
         assert_eq!(depth(), 0, "the leaked entry went with its parent");
@@ -524,7 +534,7 @@ mod tests {
         assert_eq!(client.stats().produced, 0);
         let span = trace.tool("b").prepare().expect("recording");
         let id = span.span_id();
-        let at = enter_local(span).unwrap_or(usize::MAX);
+        let at = enter_from(&mut Some(span)).unwrap_or(usize::MAX);
         leave_local(at, id, Outcome::Ok);
         assert_eq!(client.stats().produced, 0, "not idle yet: the trace is still open");
         drop(trace);
@@ -538,7 +548,7 @@ mod tests {
         let trace = client.trace("t").start();
         let span = trace.task("s").prepare().expect("recording");
         let id = span.span_id();
-        let at = enter_local(span).unwrap_or(usize::MAX);
+        let at = enter_from(&mut Some(span)).unwrap_or(usize::MAX);
         assert_eq!(with_local(at, id, |span| span.span_id()), Some(id));
         assert_eq!(with_local(at, SpanId::random(), |span| span.span_id()), None);
         assert_eq!(with_local(at + 1, id, |span| span.span_id()), None);
