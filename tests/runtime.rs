@@ -1453,8 +1453,18 @@ fn traces_of_one_name_keep_their_own_ids_and_fields_between_plain_ones() {
     run(client.trace("other"));
     run(client.trace("turn").session_id("s1"));
     run(client.trace("turn"));
+    run(client.trace("turn").context("tenant", "acme"));
+    run(client.trace("turn"));
     flushed(&client);
     let traces = memory.traces();
+    let contexts: Vec<Option<serde_json::Value>> = traces
+        .iter()
+        .map(|t| t.context.as_ref().map(|c| serde_json::Value::Object((**c).clone())))
+        .collect();
+    let mut expected = vec![None; 8];
+    expected[6] = Some(serde_json::json!({"tenant": "acme"}));
+    assert_eq!(contexts, expected, "only the trace given a context has one");
+    let traces = &traces[..6];
     let fields: Vec<(&str, Option<&str>, Option<&str>)> = traces
         .iter()
         .map(|t| (t.name.as_ref(), t.user_id.as_deref(), t.session_id.as_deref()))
@@ -1474,8 +1484,8 @@ fn traces_of_one_name_keep_their_own_ids_and_fields_between_plain_ones() {
     ids.dedup();
     assert_eq!(ids.len(), 6, "every trace has its own id");
     let spans = memory.spans();
-    assert_eq!(spans.len(), 6);
-    for (span, trace) in spans.iter().zip(&traces) {
+    assert_eq!(spans.len(), 8);
+    for (span, trace) in spans.iter().zip(traces) {
         assert_eq!(span.trace_id, trace.trace_id);
         assert_eq!(span.parent_span_id, Some(trace.span_id));
         let scope = span.scope.as_ref().expect("a span carries its trace's scope");

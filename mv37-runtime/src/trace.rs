@@ -261,8 +261,10 @@ struct TraceFields {
     session_id: Option<String>,
     conversation_id: Option<String>,
     external_trace_id: Option<String>,
-    attributes: Attributes,
-    context: Attributes,
+    /// `None` until one is set: a trace with none drops no map when it opens (an empty
+    /// `BTreeMap` costs about 90 instructions to drop, a fifth of a tiny trace's start).
+    attributes: Option<Attributes>,
+    context: Option<Attributes>,
     parent: Option<TraceParent>,
     input: Option<Payload>,
 }
@@ -383,7 +385,10 @@ impl TraceBuilder {
     /// One metadata attribute of the trace.
     pub fn attribute(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
         if self.recorder.is_some() {
-            self.fields.attributes.insert(key.into(), json_value(&value));
+            self.fields
+                .attributes
+                .get_or_insert_default()
+                .insert(key.into(), json_value(&value));
         }
         self
     }
@@ -398,8 +403,9 @@ impl TraceBuilder {
     /// Several attributes, from any iterator of pairs (a `serde_json::Map`, a `HashMap`).
     pub fn attributes<K: Into<String>, V: Serialize>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         if self.recorder.is_some() {
+            let attributes = self.fields.attributes.get_or_insert_default();
             for (key, value) in pairs {
-                self.fields.attributes.insert(key.into(), json_value(&value));
+                attributes.insert(key.into(), json_value(&value));
             }
         }
         self
@@ -408,7 +414,10 @@ impl TraceBuilder {
     /// One field merged onto every record of the trace.
     pub fn context(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
         if self.recorder.is_some() {
-            self.fields.context.insert(key.into(), json_value(&value));
+            self.fields
+                .context
+                .get_or_insert_default()
+                .insert(key.into(), json_value(&value));
         }
         self
     }
@@ -416,8 +425,9 @@ impl TraceBuilder {
     /// Several fields merged onto every record of the trace.
     pub fn context_fields<K: Into<String>, V: Serialize>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         if self.recorder.is_some() {
+            let context = self.fields.context.get_or_insert_default();
             for (key, value) in pairs {
-                self.fields.context.insert(key.into(), json_value(&value));
+                context.insert(key.into(), json_value(&value));
             }
         }
         self
@@ -477,7 +487,7 @@ impl TraceBuilder {
             && fields.session_id.is_none()
             && fields.conversation_id.is_none()
             && fields.external_trace_id.is_none()
-            && fields.context.is_empty();
+            && fields.context.as_ref().is_none_or(Attributes::is_empty);
         let scope = if plain {
             plain_scope(self.name)
         } else {
@@ -487,13 +497,14 @@ impl TraceBuilder {
                 session_id: fields.session_id,
                 conversation_id: fields.conversation_id,
                 external_trace_id: fields.external_trace_id,
-                context: (!fields.context.is_empty()).then(|| Arc::new(fields.context)),
+                context: fields.context.filter(|context| !context.is_empty()).map(Arc::new),
             })
         };
-        let extras = (fields.input.is_some() || !fields.attributes.is_empty()).then(|| {
+        let attributes = fields.attributes.filter(|attributes| !attributes.is_empty());
+        let extras = (fields.input.is_some() || attributes.is_some()).then(|| {
             Box::new(Extras {
                 input: fields.input,
-                attributes: fields.attributes,
+                attributes: attributes.unwrap_or_default(),
                 ..Extras::default()
             })
         });
