@@ -249,7 +249,7 @@ impl SpanState {
     }
 
     /// Overwrites `record` (a used one from the exporter's last batch) with this span's
-    /// record. Written field by field where it lies, the 512-byte record is neither built
+    /// record. Written field by field where it lies, the 528-byte record is neither built
     /// on the stack nor copied into the batch: that copy was a third of the exporter
     /// thread's time per record. Fields this span does not set are emptied, and what the
     /// old record held in them is dropped here, except its trace scope when that changes:

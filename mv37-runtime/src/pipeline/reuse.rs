@@ -1,7 +1,7 @@
 //! The exporter thread's batch of records, kept after each export so that the next
 //! batch's span and trace records are written over the used ones where they lie.
 //!
-//! A `SpanRecord` is 512 bytes. Pushed into a vector, it is built on the stack and then
+//! A `SpanRecord` is 528 bytes. Pushed into a vector, it is built on the stack and then
 //! copied into place (safe Rust cannot build it in the vector's spare room), and a
 //! cleared batch drops every field of every record; together these were half of the
 //! exporter thread's work per record. Refilling a used record writes each field once
