@@ -100,16 +100,8 @@ fn a_future_polled_on_one_thread_and_finished_on_another_keeps_its_parents() {
     assert_eq!(after, second_thread, "the second half ran on thread B: a real hop");
 
     flushed(&client);
-    let hop = memory
-        .traces()
-        .into_iter()
-        .find(|t| t.name == "hop")
-        .expect("hop trace");
-    let b_trace = memory
-        .traces()
-        .into_iter()
-        .find(|t| t.name == "thread_b")
-        .expect("thread B's trace");
+    let hop = memory.trace("hop").expect("hop trace");
+    let b_trace = memory.trace("thread_b").expect("thread B's trace");
     let outer = memory.span("outer").expect("outer");
     assert_eq!(outer.parent_span_id, Some(hop.span_id));
     for name in ["before_hop", "after_hop", "free_fn_after_hop"] {
@@ -289,11 +281,7 @@ async fn a_task_spawned_without_in_current_span_starts_with_no_context() {
     });
     joined.await;
     flushed(&client);
-    let joined = memory
-        .traces()
-        .into_iter()
-        .find(|t| t.name == "joined")
-        .expect("joined");
+    let joined = memory.trace("joined").expect("joined");
     assert_eq!(
         memory.span("joined_span").expect("joined_span").trace_id,
         joined.trace_id
@@ -351,11 +339,7 @@ fn an_async_span_polled_after_its_thread_dropped_its_context_is_still_recorded_a
     let span = memory
         .span("finished_while_its_thread_exits")
         .expect("the span polled at exit was exported");
-    let root = memory
-        .traces()
-        .into_iter()
-        .find(|t| t.name == "exiting_thread")
-        .expect("the trace");
+    let root = memory.trace("exiting_thread").expect("the trace");
     assert_eq!(Some(span.trace_id), trace_id);
     assert_eq!(span.parent_span_id, Some(root.span_id));
     assert_eq!(span.output.map(|o| o.to_value()), Some(serde_json::json!(2)));
