@@ -19,7 +19,8 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use mv37::{
-    Client, ExportError, Exporter, OtlpConfig, OtlpExporter, OtlpProtocol, Record, ResourceInfo, RetryPolicy, Spool,
+    Client, ExportError, Exporter, MemoryExporter, OtlpConfig, OtlpExporter, OtlpProtocol, Record, ResourceInfo,
+    RetryPolicy, Spool,
 };
 use support::collector::{Collector, Reply};
 
@@ -583,7 +584,17 @@ fn an_earlier_process_s_records_the_backend_rejects_are_counted_as_lost_from_ear
 /// Producer threads end traces in a loop while this thread shuts the client down; each
 /// producer goes on for a few traces after it has seen shutdown begin.
 fn race_producers_against_shutdown(threads: usize, after_shutdown: u64) {
-    let (client, memory) = support::memory::memory_client();
+    // The largest queue there is: on a loaded machine this thread and the exporter's can
+    // wait long for a core while eight producers fill the default queue (65,536 records),
+    // and records dropped as queue-full (a bound tested on its own above) would hide what
+    // this test counts, the records caught in the race with shutdown.
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .max_queue_records(4_194_303)
+        .max_queue_bytes(1 << 32)
+        .build()
+        .expect("a client with a memory exporter builds");
     let ended = Arc::new(AtomicU64::new(0));
     let start = Arc::new(Barrier::new(threads + 1));
     let producers: Vec<_> = (0..threads)
