@@ -1,21 +1,22 @@
 //! Captured inputs and outputs: serialized once, on the calling thread, with a size limit.
 //!
-//! A value is written straight into a reused thread-local buffer by `serde_json` (no
-//! `serde_json::Value` in between) and kept as JSON text. Oversize values become a
+//! A value is written straight into a reused thread-local buffer as JSON text (no
+//! `serde_json::Value` in between), by mv37's own writer (`payload/json.rs`), which writes what
+//! `serde_json` would, with the limits applied as it goes. Oversize values become a
 //! truncation marker and failing `Serialize` impls an error marker: never a panic and
 //! never a lost span. A span's or trace's input and output are written into a text
 //! buffer the thread kept from an earlier one and become the payload without a copy;
 //! when the span ends, the text is copied into its chunk and the buffer goes back to the
 //! thread (`CapturePolicy::capture_io`, `Payload::give_back`).
-//!
-//! Over 500 lines: a third of the file is the tests of the limits and markers, which
-//! read best next to the writer they test.
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use json::JsonWriter;
+
+mod json;
 
 /// Key of the marker object that replaces a value larger than the payload limit.
 pub const TRUNCATED_KEY: &str = "mv37.truncated";
@@ -66,7 +67,7 @@ const SPARE_TEXT_BYTES: usize = 4 * 1024;
 const NEW_TEXT_BYTES: usize = 256;
 
 thread_local! {
-    static SPARE_TEXT: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    static SPARE_TEXT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A JSON value captured from user data, held as compact JSON text.
@@ -81,23 +82,20 @@ impl Payload {
     /// serialization error becomes `{"mv37.serialization_error": "<message>"}`.
     pub fn capture<T: Serialize + ?Sized>(value: &T, limit: usize) -> Self {
         thread_local! {
-            static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+            static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
         }
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut buffer) => Self::capture_into(&mut buffer, value, limit),
             // Re-entered from inside a `Serialize` impl: use a fresh buffer.
-            Err(_) => Self::capture_into(&mut Vec::new(), value, limit),
+            Err(_) => Self::capture_into(&mut String::new(), value, limit),
         })
     }
 
-    fn capture_into<T: Serialize + ?Sized>(buffer: &mut Vec<u8>, value: &T, limit: usize) -> Self {
-        let payload = Self::write(buffer, value, limit).unwrap_or_else(|| match std::str::from_utf8(buffer) {
-            Ok(text) => Self(text.to_owned()),
-            Err(error) => Self::serialization_error(&error.to_string()),
-        });
+    fn capture_into<T: Serialize + ?Sized>(buffer: &mut String, value: &T, limit: usize) -> Self {
+        let payload = Self::write(buffer, value, limit).unwrap_or_else(|| Self(buffer.as_str().to_owned()));
         // Do not let one huge value pin a huge buffer to the thread.
         if buffer.capacity() > 64 * 1024 {
-            *buffer = Vec::new();
+            *buffer = String::new();
         }
         payload
     }
@@ -109,16 +107,13 @@ impl Payload {
             .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut spare| spare.pop()))
             .ok()
             .flatten();
-        let mut buffer = spare.unwrap_or_else(|| Vec::with_capacity(NEW_TEXT_BYTES));
+        let mut buffer = spare.unwrap_or_else(|| String::with_capacity(NEW_TEXT_BYTES));
         match Self::write(&mut buffer, value, limit) {
             Some(marker) => {
                 give_back_text(buffer);
                 marker
             }
-            // serde_json writes valid UTF-8.
-            None => String::from_utf8(buffer)
-                .map(Self)
-                .unwrap_or_else(|error| Self::serialization_error(&error.utf8_error().to_string())),
+            None => Self(buffer),
         }
     }
 
@@ -126,25 +121,19 @@ impl Payload {
     /// (kept if the thread has room for it and it is not large), once its text has been
     /// copied elsewhere.
     pub(crate) fn give_back(self) {
-        give_back_text(self.0.into_bytes());
+        give_back_text(self.0);
     }
 
     /// Writes `value` into `buffer` (cleared first), keeping at most `limit` bytes.
     /// Returns the marker that stands for the value if it was too large or its
     /// `Serialize` failed; `None` when the buffer holds the whole value.
-    fn write<T: Serialize + ?Sized>(buffer: &mut Vec<u8>, value: &T, limit: usize) -> Option<Self> {
+    fn write<T: Serialize + ?Sized>(buffer: &mut String, value: &T, limit: usize) -> Option<Self> {
         buffer.clear();
-        let mut writer = CappedWriter {
-            buffer,
-            limit,
-            total: 0,
-        };
-        let mut serializer = serde_json::Serializer::with_formatter(&mut writer, DepthLimited::default());
-        let result = value.serialize(&mut serializer);
-        let total = writer.total;
+        let mut writer = JsonWriter::new(buffer, limit);
+        let result = value.serialize(&mut writer);
         match result {
             Err(error) => Some(Self::serialization_error(&error.to_string())),
-            Ok(()) if total > limit => Some(Self::truncated(&writer.buffer[..], total, limit)),
+            Ok(()) if writer.total > limit => Some(Self::truncated(writer.kept(), writer.total, limit)),
             Ok(()) => None,
         }
     }
@@ -155,13 +144,13 @@ impl Payload {
         Self(marker.to_string())
     }
 
-    fn truncated(kept: &[u8], total: usize, limit: usize) -> Self {
+    fn truncated(kept: &str, total: usize, limit: usize) -> Self {
         let mut end = limit.saturating_sub(160).min(kept.len());
         // Cut at a character boundary so the preview is valid text.
-        while end > 0 && std::str::from_utf8(&kept[..end]).is_err() {
+        while end > 0 && !kept.is_char_boundary(end) {
             end -= 1;
         }
-        let preview = std::str::from_utf8(&kept[..end]).unwrap_or_default();
+        let preview = kept.get(..end).unwrap_or_default();
         let marker = serde_json::json!({
             TRUNCATED_KEY: true,
             "original_bytes": total,
@@ -279,117 +268,11 @@ fn json_depth(text: &str) -> usize {
     deepest
 }
 
-/// `serde_json`'s compact output, with every array or object deeper than [`MAX_DEPTH`]
-/// written as the depth-limit marker and its contents skipped.
-#[derive(Default)]
-struct DepthLimited {
-    depth: usize,
-    /// The depth of the container being skipped, if any.
-    skipping: Option<usize>,
-}
-
 const DEPTH_MARKER: &str = concat!("{\"", "mv37.depth_limit", "\":64}");
-
-macro_rules! pass_through {
-    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
-        #[inline]
-        fn $method<W: ?Sized + io::Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> io::Result<()> {
-            if self.skipping.is_some() {
-                return Ok(());
-            }
-            serde_json::ser::CompactFormatter.$method(writer $(, $arg)*)
-        }
-    )*};
-}
-
-impl DepthLimited {
-    fn open<W: ?Sized + io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.depth += 1;
-        if self.skipping.is_some() {
-            return Ok(());
-        }
-        if self.depth > MAX_DEPTH {
-            self.skipping = Some(self.depth);
-            return writer.write_all(DEPTH_MARKER.as_bytes());
-        }
-        writer.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + io::Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        match self.skipping {
-            Some(depth) if depth == self.depth + 1 => {
-                self.skipping = None;
-                Ok(())
-            }
-            Some(_) => Ok(()),
-            None => writer.write_all(bracket),
-        }
-    }
-}
-
-impl serde_json::ser::Formatter for DepthLimited {
-    pass_through! {
-        write_null();
-        write_bool(value: bool);
-        write_i8(value: i8);
-        write_i16(value: i16);
-        write_i32(value: i32);
-        write_i64(value: i64);
-        write_i128(value: i128);
-        write_u8(value: u8);
-        write_u16(value: u16);
-        write_u32(value: u32);
-        write_u64(value: u64);
-        write_u128(value: u128);
-        write_f32(value: f32);
-        write_f64(value: f64);
-        write_number_str(value: &str);
-        begin_string();
-        end_string();
-        write_string_fragment(fragment: &str);
-        write_char_escape(char_escape: serde_json::ser::CharEscape);
-        write_byte_array(value: &[u8]);
-        begin_array_value(first: bool);
-        end_array_value();
-        begin_object_key(first: bool);
-        end_object_key();
-        begin_object_value();
-        end_object_value();
-    }
-
-    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.open(writer, b"[")
-    }
-
-    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.close(writer, b"]")
-    }
-
-    fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.open(writer, b"{")
-    }
-
-    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.close(writer, b"}")
-    }
-
-    /// Raw JSON (a `RawValue` or a nested `Payload`) is kept if it fits under the limit
-    /// where it stands, and replaced by the marker if it does not.
-    fn write_raw_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
-        if self.skipping.is_some() {
-            return Ok(());
-        }
-        if self.depth + json_depth(fragment) > MAX_DEPTH {
-            return writer.write_all(DEPTH_MARKER.as_bytes());
-        }
-        writer.write_all(fragment.as_bytes())
-    }
-}
 
 /// Keeps `buffer` for the thread's next input or output if it is not large and the
 /// thread has room; otherwise frees it.
-fn give_back_text(mut buffer: Vec<u8>) {
+fn give_back_text(mut buffer: String) {
     if buffer.capacity() > SPARE_TEXT_BYTES {
         return;
     }
@@ -403,50 +286,12 @@ fn give_back_text(mut buffer: Vec<u8>) {
     });
 }
 
-/// Keeps the first `limit` bytes and counts the rest.
-struct CappedWriter<'a> {
-    buffer: &'a mut Vec<u8>,
-    limit: usize,
-    total: usize,
-}
-
-impl CappedWriter<'_> {
-    #[inline]
-    fn keep(&mut self, bytes: &[u8]) {
-        self.total = self.total.saturating_add(bytes.len());
-        if self.buffer.len() + bytes.len() <= self.limit {
-            self.buffer.extend_from_slice(bytes);
-        } else {
-            let room = self.limit.saturating_sub(self.buffer.len());
-            self.buffer.extend_from_slice(&bytes[..room.min(bytes.len())]);
-        }
-    }
-}
-
-impl io::Write for CappedWriter<'_> {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.keep(bytes);
-        Ok(bytes.len())
-    }
-
-    #[inline]
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.keep(bytes);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn spare_capacities() -> Vec<usize> {
-        SPARE_TEXT.with(|spare| spare.borrow().iter().map(Vec::capacity).collect())
+        SPARE_TEXT.with(|spare| spare.borrow().iter().map(String::capacity).collect())
     }
 
     #[test]
