@@ -24,6 +24,10 @@ use super::{json_depth, DEPTH_MARKER, MAX_DEPTH};
 /// The name `serde_json` gives the struct a `RawValue` serializes as, so that a
 /// serializer can tell raw JSON from a struct (`serde_json::value::RawValue`).
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+/// The name a `serde_json::Number` serializes as when `serde_json`'s
+/// `arbitrary_precision` feature is on (any crate in a program can turn it on): its one
+/// field is the number's text, written as it is.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// Why a value could not be written: a `Serialize` impl's own error, or a map key
 /// JSON cannot have. The messages are `serde_json`'s.
@@ -506,7 +510,7 @@ impl<'w, 'a> ser::Serializer for &'w mut JsonWriter<'a> {
 
     #[inline]
     fn serialize_struct(self, name: &'static str, _len: usize) -> Result<Compound<'w, 'a>> {
-        if name == RAW_VALUE_TOKEN {
+        if name == RAW_VALUE_TOKEN || name == NUMBER_TOKEN {
             return Ok(Compound {
                 raw: true,
                 ..Compound::new(self)
@@ -536,7 +540,7 @@ impl<'w, 'a> ser::Serializer for &'w mut JsonWriter<'a> {
 pub(crate) struct Compound<'w, 'a> {
     writer: &'w mut JsonWriter<'a>,
     first: bool,
-    /// A `RawValue`: its one field is the raw JSON text.
+    /// A `RawValue` or an arbitrary-precision `Number`: its one field is JSON text.
     raw: bool,
 }
 
@@ -1175,6 +1179,30 @@ mod tests {
             assert!(whole.starts_with(&kept), "limit {limit}: {kept}");
             assert!(kept.len() + 4 > limit.min(whole.len()), "limit {limit}: only {kept}");
         }
+    }
+
+    /// What a `serde_json::Number` is with `serde_json`'s `arbitrary_precision` on.
+    struct ArbitraryPrecision(&'static str);
+
+    impl Serialize for ArbitraryPrecision {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut number = serializer.serialize_struct("$serde_json::private::Number", 1)?;
+            number.serialize_field("$serde_json::private::Number", self.0)?;
+            number.end()
+        }
+    }
+
+    #[test]
+    fn an_arbitrary_precision_number_is_written_as_its_digits() {
+        let value = (
+            ArbitraryPrecision("1.50"),
+            ArbitraryPrecision("123456789012345678901234567890"),
+        );
+        assert_eq!(
+            Payload::capture(&value, usize::MAX).as_json(),
+            "[1.50,123456789012345678901234567890]"
+        );
     }
 
     #[test]
