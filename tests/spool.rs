@@ -428,6 +428,89 @@ fn consecutive_failed_batches_share_one_segment() {
     let _ = fs::remove_dir_all(dir);
 }
 
+#[test]
+fn records_queued_at_shutdown_in_chunks_larger_than_a_batch_go_to_one_sealed_segment() {
+    // Nothing is exported before shutdown (long batch interval and linger), so shutdown
+    // finds the records queued in the threads' chunks (many records each) and writes
+    // them to the spool one record a batch. The segment is sealed after the last of
+    // them, not after the first batch whose chunk has left the queue with records still
+    // in it (that sealed one segment per record of the last chunk's rest).
+    let dir = temp_dir("one-sealed");
+    let flaky = Flaky::default();
+    flaky.failing.store(true, Ordering::SeqCst);
+    let client = Client::builder()
+        .exporter(flaky)
+        .spool_dir(&dir)
+        .batch_interval(Duration::from_secs(30))
+        .export_linger(Duration::from_secs(30))
+        .max_batch_records(1)
+        .build()
+        .expect("client");
+    client.trace("down").run(|trace| {
+        for _ in 0..99 {
+            trace.task("step").run(|_| ());
+        }
+    });
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!((stats.produced, stats.spooled), (100, 100), "{stats:?}");
+    let segments = Spool::open(&dir, u64::MAX).expect("spool").segments().expect("list");
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    assert_eq!(segments[0].records, 100, "{segments:?}");
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// Fails its first batch (a transient error), then exports every one.
+#[derive(Default)]
+struct FailsFirst {
+    failed: bool,
+}
+
+impl Exporter for FailsFirst {
+    fn export(&mut self, _batch: &[Record]) -> Result<(), ExportError> {
+        if std::mem::replace(&mut self.failed, true) {
+            return Ok(());
+        }
+        Err(ExportError::transient("fails-first", "the backend is down once"))
+    }
+}
+
+#[test]
+fn what_shutdown_spooled_is_sealed_even_when_later_batches_were_exported() {
+    let dir = temp_dir("sealed-at-end");
+    let client = Client::builder()
+        .exporter(FailsFirst::default())
+        .spool_dir(&dir)
+        .batch_interval(Duration::from_secs(30))
+        .export_linger(Duration::from_secs(30))
+        .max_batch_records(8)
+        .build()
+        .expect("client");
+    client.trace("once-down").run(|trace| {
+        for _ in 0..99 {
+            trace.task("step").run(|_| ());
+        }
+    });
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!(
+        (stats.produced, stats.spooled, stats.exported),
+        (100, 8, 92),
+        "{stats:?}"
+    );
+    let segments = Spool::open(&dir, u64::MAX).expect("spool").segments().expect("list");
+    assert_eq!(
+        segments.iter().map(|s| s.records).collect::<Vec<_>>(),
+        [8],
+        "{segments:?}"
+    );
+    assert!(
+        segments[0].path.to_string_lossy().ends_with("-n8.jsonl"),
+        "sealed: {segments:?}"
+    );
+    let _ = fs::remove_dir_all(dir);
+}
+
 /// Run as a child process by the next test: writes to a spool, then dies as `kill -9`
 /// would leave it (no destructor runs), in the middle of an append.
 #[test]

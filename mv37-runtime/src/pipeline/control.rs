@@ -159,7 +159,7 @@ impl Pipeline {
         let queued = records.len() as u64;
         if queued > 0 {
             let spooled = match self.spool.try_lock() {
-                Ok(mut spool) => self.spool_into(spool.as_mut(), &mut records, false),
+                Ok(mut spool) => self.spool_into(spool.as_mut(), &mut records, false, false),
                 Err(_) => false,
             };
             if !spooled {

@@ -136,6 +136,14 @@ impl Pipeline {
             if shutting_down {
                 let deadline = shutdown_deadline.unwrap_or_else(Instant::now);
                 self.drain_stragglers(exporter.as_mut(), &mut batch, deadline);
+                if !*self.books() {
+                    // What this process spooled is sealed, ready for the next process or
+                    // `mv37 send --spool`, also when batches exported after the last
+                    // spooled one left its segment open.
+                    if let Some(spool) = self.lock_spool().as_mut() {
+                        let _ = spool.seal();
+                    }
+                }
                 let outcome = catch_unwind(AssertUnwindSafe(|| exporter.shutdown()));
                 self.log_failure(
                     outcome
@@ -309,7 +317,8 @@ impl Pipeline {
                     self.give_up(batch);
                     return;
                 }
-                if !(error.transient && self.spool_records(batch.records.as_mut_slice(), true)) {
+                let more_behind = batch.carry.is_some();
+                if !(error.transient && self.spool_records(batch.records.as_mut_slice(), true, more_behind)) {
                     self.counters.drop_records(DropReason::ExportFailed, count);
                 }
             }
@@ -334,12 +343,20 @@ impl Pipeline {
 
     /// Writes records to the spool, if there is one; false if they could not be kept.
     /// Records that have not passed the redaction hook (`redacted`) pass it first.
-    fn spool_records(&self, records: &mut [Record], redacted: bool) -> bool {
+    /// `more_behind`: the exporter holds more records to write after these (the rest of
+    /// a chunk, taken off the queue and so no longer counted in it).
+    fn spool_records(&self, records: &mut [Record], redacted: bool, more_behind: bool) -> bool {
         let mut spool = self.lock_spool();
-        self.spool_into(spool.as_mut(), records, redacted)
+        self.spool_into(spool.as_mut(), records, redacted, more_behind)
     }
 
-    pub(crate) fn spool_into(&self, spool: Option<&mut Spool>, records: &mut [Record], redacted: bool) -> bool {
+    pub(crate) fn spool_into(
+        &self,
+        spool: Option<&mut Spool>,
+        records: &mut [Record],
+        redacted: bool,
+        more_behind: bool,
+    ) -> bool {
         let Some(spool) = spool else {
             return false;
         };
@@ -347,7 +364,7 @@ impl Pipeline {
             redact_records(hook, records);
         }
         let written = spool.write(records);
-        if written.is_ok() && self.is_closed() && self.admission.queued() == 0 {
+        if written.is_ok() && self.is_closed() && self.admission.queued() == 0 && !more_behind {
             // The last batch of a shutdown: the segment is sealed, ready for the next
             // process or `mv37 send --spool`.
             let _ = spool.seal();
@@ -390,7 +407,7 @@ impl Pipeline {
         }
         let count = batch.records.len() as u64;
         self.redact(batch);
-        if count > 0 && !self.spool_records(batch.records.as_mut_slice(), true) {
+        if count > 0 && !self.spool_records(batch.records.as_mut_slice(), true, false) {
             self.counters.drop_records(DropReason::ShutdownTimeout, count);
         }
         self.counters.in_flight.fetch_sub(count, Ordering::AcqRel);
