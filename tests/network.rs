@@ -588,9 +588,17 @@ fn self_signed_tls_server() -> (String, Arc<AtomicUsize>) {
 #[test]
 fn a_certificate_error_fails_fast_with_a_clear_message_and_is_not_retried() {
     let (url, connections) = self_signed_tls_server();
+    // Retries stay fast and many, so a retry would show in the count; the timeouts are
+    // generous, because on a loaded machine a handshake can outlast `fast_retries`' 200 ms
+    // connect timeout, and a timed-out first attempt is (rightly) retried.
     let config = OtlpConfig {
         endpoint: url,
-        retry: fast_retries(),
+        retry: RetryPolicy {
+            request_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(30),
+            ..fast_retries()
+        },
         ..OtlpConfig::default()
     };
     let mut exporter = OtlpExporter::new(config, &resource()).expect("exporter");
