@@ -99,6 +99,13 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// Sets the start (and the end, until it is closed) to `start`.
+    #[inline(always)]
+    pub(crate) fn restart(&mut self, start: Instant) {
+        self.start = start;
+        self.end = start;
+    }
+
     pub(crate) fn new(start: Instant, extras: Option<Box<Extras>>) -> Self {
         Self {
             start,
@@ -208,12 +215,20 @@ impl SpanState {
         self.progress.close(clock::tick(), status, error);
     }
 
+    /// Closes the span now, as succeeded (unless it was marked otherwise). Inlined where
+    /// the state is then read, so that the end reading goes there from a register.
+    #[inline(always)]
+    pub(crate) fn close_ok(&mut self) {
+        self.progress.end = clock::tick();
+    }
+
     /// Where the extras are, to move them out and back in transit.
     pub(crate) fn extras_slot(&mut self) -> &mut Option<Box<Extras>> {
         &mut self.progress.extras
     }
 
     /// Roughly what the record will weigh once built (counted against the queue bound).
+    #[inline]
     pub(crate) fn approx_bytes(&self) -> usize {
         RECORD_BASE_BYTES + self.name.len() + Extras::approx_bytes(self.progress.extras.as_deref())
     }

@@ -208,12 +208,16 @@ pub(crate) fn run_new<R>(
         trace_id: trace.trace_id,
         capture: trace.recorder.capture,
     };
-    let mut make = Some(move || LocalSpan::start(trace, span_id, parent, kind, name, extras));
+    let mut make = Some(move || LocalSpan::unstarted(trace, span_id, parent, kind, name, extras));
     if let Some(depth) = context::enter_made(&mut make) {
         return run_entered(handle, depth, f, inspect);
     }
     match make.take() {
-        Some(make) => run_unentered(make(), f, inspect),
+        Some(make) => {
+            let mut span = make();
+            span.stamp_start();
+            run_unentered(span, f, inspect)
+        }
         // Not reached: the span is made only when the stack takes it.
         None => f(&ScopedSpan::disabled()),
     }

@@ -4,6 +4,10 @@
 //! touch that state: a record leaves the thread when 32 have gathered, when the thread
 //! leaves its last open scope (so a trace's records leave with it), when this thread
 //! calls `flush` or `shutdown`, and when the thread exits.
+//!
+//! Longer than 500 lines because the stack's operations and the hand-over of records
+//! share that one borrow of the thread's state and must stay together; a fifth of the
+//! file is their tests.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -146,8 +150,9 @@ pub(crate) fn enter_from(slot: &mut Option<LocalSpan>) -> Option<usize> {
 }
 
 /// Pushes the span `make` makes, made in place on the stack (a span made first and
-/// pushed after was copied twice on the way); `None`, with `make` not called, if there
-/// is no stack to hold it.
+/// pushed after was copied twice on the way), and starts it there
+/// ([`LocalSpan::stamp_start`]); `None`, with `make` not called, if there is no stack to
+/// hold it.
 #[inline(always)]
 pub(crate) fn enter_made(make: &mut Option<impl FnOnce() -> LocalSpan>) -> Option<usize> {
     STATE
@@ -155,6 +160,9 @@ pub(crate) fn enter_made(make: &mut Option<impl FnOnce() -> LocalSpan>) -> Optio
             let mut state = state.try_borrow_mut().ok()?;
             let make = make.take()?;
             state.stack.push(Entry::Local(make()));
+            if let Some(Entry::Local(span)) = state.stack.last_mut() {
+                span.stamp_start();
+            }
             Some(state.stack.len() - 1)
         })
         .ok()
@@ -208,12 +216,45 @@ pub(crate) fn exit(depth: usize) {
 }
 
 /// Ends the span run at `depth` with `outcome` and leaves it.
+///
+/// Inlined, so that the usual outcome (`Ok`) is a branch at the call site and not a
+/// 48-byte `Outcome` written by the caller and read back whole here: perf put a fifth
+/// of this function's samples on that read (the caller's narrower stores cannot be
+/// forwarded to its wider loads, which then wait for them to reach the cache).
+#[inline(always)]
 pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
+    match outcome {
+        Outcome::Ok => leave_local_ok(depth, span_id),
+        outcome => leave_local_with(depth, span_id, outcome),
+    }
+}
+
+#[inline(never)]
+fn leave_local_ok(depth: usize, span_id: SpanId) {
+    if !leave_innermost(depth, span_id, SpanState::close_ok) {
+        leave_cut_off(depth, span_id, Outcome::Ok);
+    }
+}
+
+#[inline(never)]
+fn leave_local_with(depth: usize, span_id: SpanId, outcome: Outcome) {
     let mut outcome = Some(outcome);
-    // The usual case, in one borrow of the thread's state: the span is the innermost
-    // entry and still local. Its state goes from the stack into the thread's chunk
-    // without passing through the frames of `pop_to`, `finish` and `send` (each moved
-    // the 112-byte entry or the 128-byte item once more: a fifth of the hot path).
+    let left = leave_innermost(depth, span_id, |span| {
+        span.close(outcome.take().unwrap_or(Outcome::Ok));
+    });
+    if let (false, Some(outcome)) = (left, outcome) {
+        leave_cut_off(depth, span_id, outcome);
+    }
+}
+
+/// The usual case of [`leave_local`], in one borrow of the thread's state: the span is
+/// the innermost entry and still local. It is closed with `close`, and its state goes
+/// from the stack into the thread's chunk without passing through the frames of
+/// `pop_to`, `finish` and `send` (each moved the 112-byte entry or the 128-byte item
+/// once more: a fifth of the hot path). `false`, with `close` not called, if the span
+/// is not there so.
+#[inline(always)]
+fn leave_innermost(depth: usize, span_id: SpanId, close: impl FnOnce(&mut SpanState)) -> bool {
     let left = with_state(|state| {
         if state.stack.len() != depth + 1 {
             return None;
@@ -233,7 +274,7 @@ pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
                 return None;
             }
         };
-        span_state.close(outcome.take().unwrap_or(Outcome::Ok));
+        close(&mut span_state);
         let bytes = (span_state.approx_bytes() as u64).min(MAX_ITEM_BYTES);
         let idle = state.stack.is_empty();
         let item = Item::span(span_state, trace.trace_id, span_id);
@@ -245,10 +286,13 @@ pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
         Some(trace)
     })
     .flatten();
-    if left.is_some() {
-        return;
-    }
-    let Some(outcome) = outcome else { return };
+    left.is_some()
+}
+
+/// [`leave_local`] when the span is not the innermost local entry: entries above it
+/// (leaked guards) are cut off and ended, or it was ended already.
+#[cold]
+fn leave_cut_off(depth: usize, span_id: SpanId, outcome: Outcome) {
     pop_to(depth, |entry| match entry {
         Some(Entry::Local(span)) if span.span_id() == span_id => span.finish(outcome),
         // Ours was ended already (cut off); whatever took its place ends too.
