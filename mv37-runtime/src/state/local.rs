@@ -266,7 +266,7 @@ fn leave_innermost(depth: usize, span_id: SpanId, close: impl FnOnce(&mut SpanSt
         let Some(Entry::Local(span)) = state.stack.pop() else {
             return None;
         };
-        let (trace, mut span_state) = match span.into_local() {
+        let (trace, span_state) = match span.into_local() {
             Ok(parts) => parts,
             Err(span) => {
                 // Not reached (checked above); ended the general way rather than lost.
@@ -274,10 +274,15 @@ fn leave_innermost(depth: usize, span_id: SpanId, close: impl FnOnce(&mut SpanSt
                 return None;
             }
         };
-        close(&mut span_state);
-        let bytes = (span_state.approx_bytes() as u64).min(MAX_ITEM_BYTES);
+        // Closed once in the item, not before: the end reading, stored into the state
+        // and the state copied at once into the item, made that copy wait for the store.
+        let mut item = Item::span(span_state, trace.trace_id, span_id);
+        let mut bytes = 0;
+        if let Item::Span { span, .. } = &mut item {
+            close(span);
+            bytes = (span.approx_bytes() as u64).min(MAX_ITEM_BYTES);
+        }
         let idle = state.stack.is_empty();
-        let item = Item::span(span_state, trace.trace_id, span_id);
         state
             .records
             .add(&trace.recorder.pipeline, item, Some(&trace.scope), bytes, idle);
