@@ -146,14 +146,7 @@ impl LocalSpan {
         name: Cow<'static, str>,
         extras: Option<Box<Extras>>,
     ) -> Self {
-        let start = clock::tick();
-        let state = SpanState {
-            parent,
-            name,
-            kind,
-            progress: Progress::new(start, extras),
-        };
-        Self::new(trace, span_id, start, state)
+        Self::starting_at(clock::tick(), trace, span_id, parent, kind, name, extras)
     }
 
     /// [`LocalSpan::start`] without its clock reading, which
@@ -169,13 +162,26 @@ impl LocalSpan {
         name: Cow<'static, str>,
         extras: Option<Box<Extras>>,
     ) -> Self {
+        Self::starting_at(Instant::ZERO, trace, span_id, parent, kind, name, extras)
+    }
+
+    #[inline(always)]
+    fn starting_at(
+        start: Instant,
+        trace: Arc<SharedTrace>,
+        span_id: SpanId,
+        parent: SpanId,
+        kind: SpanKind,
+        name: Cow<'static, str>,
+        extras: Option<Box<Extras>>,
+    ) -> Self {
         let state = SpanState {
             parent,
             name,
             kind,
-            progress: Progress::new(Instant::ZERO, extras),
+            progress: Progress::new(start, extras),
         };
-        Self::new(trace, span_id, Instant::ZERO, state)
+        Self::new(trace, span_id, start, state)
     }
 
     /// Starts the span now (see [`LocalSpan::unstarted`]).
