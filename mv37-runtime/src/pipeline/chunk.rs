@@ -258,7 +258,6 @@ impl Chunk {
         self.items.is_empty()
     }
 
-    /// The index of `scope` in this chunk's list, adding it if it is not the last one.
     /// Empties the chunk (its records are dropped), keeping its memory.
     pub(crate) fn clear(&mut self) {
         self.items.clear();
