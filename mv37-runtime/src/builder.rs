@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::clock;
 use crate::ids::SpanId;
 use crate::progress::{error_info, Extras, Outcome};
 use crate::record::SpanKind;
@@ -287,7 +288,7 @@ pub(crate) fn start_local(
     name: Cow<'static, str>,
     extras: Option<Box<Extras>>,
 ) -> LocalSpan {
-    LocalSpan::start(trace, SpanId::random(), parent, kind, name, extras)
+    LocalSpan::starting_at(clock::tick(), trace, SpanId::random(), parent, kind, name, extras)
 }
 
 fn static_kind_name(kind: &SpanKind) -> &'static str {

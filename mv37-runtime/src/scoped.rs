@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use fastant::Instant;
 use pin_project_lite::pin_project;
 
 use crate::ids::{SpanId, TraceId};
@@ -208,7 +209,7 @@ pub(crate) fn run_new<R>(
         trace_id: trace.trace_id,
         capture: trace.recorder.capture,
     };
-    let mut make = Some(move || LocalSpan::unstarted(trace, span_id, parent, kind, name, extras));
+    let mut make = Some(move || LocalSpan::starting_at(Instant::ZERO, trace, span_id, parent, kind, name, extras));
     if let Some(depth) = context::enter_made(&mut make) {
         return run_entered(handle, depth, f, inspect);
     }

@@ -135,38 +135,13 @@ pub(crate) enum LocalState {
 }
 
 impl LocalSpan {
-    /// A span `span_id` of `trace` starting now (one clock read), its state on this
-    /// thread.
+    /// A span `span_id` of `trace` starting at `start`, its state on this thread. A span
+    /// run in scope passes `Instant::ZERO` and takes its reading with
+    /// [`LocalSpan::stamp_start`] once it is on the stack: read before, the reading was
+    /// stored into the new span and the span copied at once, a copy that waited for
+    /// those stores (perf put a quarter of `run_built`'s samples there).
     #[inline(always)]
-    pub(crate) fn start(
-        trace: Arc<SharedTrace>,
-        span_id: SpanId,
-        parent: SpanId,
-        kind: SpanKind,
-        name: Cow<'static, str>,
-        extras: Option<Box<Extras>>,
-    ) -> Self {
-        Self::starting_at(clock::tick(), trace, span_id, parent, kind, name, extras)
-    }
-
-    /// [`LocalSpan::start`] without its clock reading, which
-    /// [`LocalSpan::stamp_start`] takes once the span is where it stays: read before,
-    /// the reading was stored into the new span and the span copied at once, a copy
-    /// that waited for those stores (perf put a quarter of `run_built`'s samples there).
-    #[inline(always)]
-    pub(crate) fn unstarted(
-        trace: Arc<SharedTrace>,
-        span_id: SpanId,
-        parent: SpanId,
-        kind: SpanKind,
-        name: Cow<'static, str>,
-        extras: Option<Box<Extras>>,
-    ) -> Self {
-        Self::starting_at(Instant::ZERO, trace, span_id, parent, kind, name, extras)
-    }
-
-    #[inline(always)]
-    fn starting_at(
+    pub(crate) fn starting_at(
         start: Instant,
         trace: Arc<SharedTrace>,
         span_id: SpanId,
@@ -184,7 +159,7 @@ impl LocalSpan {
         Self::new(trace, span_id, start, state)
     }
 
-    /// Starts the span now (see [`LocalSpan::unstarted`]).
+    /// Starts the span now (see [`LocalSpan::starting_at`]).
     #[inline(always)]
     pub(crate) fn stamp_start(&mut self) {
         let start = clock::tick();
