@@ -33,6 +33,13 @@ pub(crate) enum Refused {
     Full,
 }
 
+/// What the queue holds right after a reservation, this one included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Occupancy {
+    pub(crate) records: usize,
+    pub(crate) bytes: usize,
+}
+
 /// The packed occupancy word and the bounds it is checked against.
 #[derive(Debug)]
 pub(crate) struct Admission {
@@ -57,9 +64,9 @@ impl Admission {
         ONE_RECORD * records + bytes.min(MAX_ITEM_BYTES * records.max(1))
     }
 
-    /// Reserves room for `records` weighing `bytes`; on success, the records queued now
+    /// Reserves room for `records` weighing `bytes`; on success, what is queued now
     /// (this reservation included). A refused reservation leaves the word as it was.
-    pub(crate) fn reserve(&self, records: u64, bytes: u64) -> Result<usize, Refused> {
+    pub(crate) fn reserve(&self, records: u64, bytes: u64) -> Result<Occupancy, Refused> {
         let amount = Self::amount(records, bytes);
         let before = self.state.fetch_add(amount, Ordering::AcqRel);
         let after = before.wrapping_add(amount);
@@ -75,7 +82,10 @@ impl Admission {
                 self.state.fetch_sub(amount, Ordering::AcqRel);
                 Err(reason)
             }
-            None => Ok(queued_records(after)),
+            None => Ok(Occupancy {
+                records: queued_records(after),
+                bytes: queued_bytes(after),
+            }),
         }
     }
 
@@ -134,8 +144,8 @@ mod tests {
     #[test]
     fn reservations_count_records_and_bytes_until_released() {
         let admission = Admission::new(10, 1_000);
-        assert_eq!(admission.reserve(3, 300), Ok(3));
-        assert_eq!(admission.reserve(2, 100), Ok(5));
+        assert_eq!(admission.reserve(3, 300), Ok(Occupancy { records: 3, bytes: 300 }));
+        assert_eq!(admission.reserve(2, 100), Ok(Occupancy { records: 5, bytes: 400 }));
         assert_eq!((admission.queued(), admission.queued_bytes()), (5, 400));
         admission.release(3, 300);
         assert_eq!((admission.queued(), admission.queued_bytes()), (2, 100));
@@ -146,12 +156,15 @@ mod tests {
     #[test]
     fn a_reservation_past_either_bound_is_refused_and_leaves_the_word_unchanged() {
         let admission = Admission::new(4, 1_000);
-        assert_eq!(admission.reserve(4, 10), Ok(4));
-        assert_eq!(admission.reserve(1, 10), Err(Refused::Full));
+        assert_eq!(admission.reserve(4, 10).map(|queued| queued.records), Ok(4));
+        assert_eq!(
+            admission.reserve(1, 10).map(|queued| queued.records),
+            Err(Refused::Full)
+        );
         assert_eq!((admission.queued(), admission.queued_bytes()), (4, 10));
         let bytes = Admission::new(100, 1_000);
-        assert_eq!(bytes.reserve(1, 1_000), Ok(1));
-        assert_eq!(bytes.reserve(1, 1), Err(Refused::Full));
+        assert_eq!(bytes.reserve(1, 1_000).map(|queued| queued.records), Ok(1));
+        assert_eq!(bytes.reserve(1, 1).map(|queued| queued.records), Err(Refused::Full));
         assert_eq!((bytes.queued(), bytes.queued_bytes()), (1, 1_000));
     }
 
@@ -173,12 +186,15 @@ mod tests {
     #[test]
     fn closing_refuses_later_reservations_but_keeps_the_counts() {
         let admission = Admission::new(10, 1_000);
-        assert_eq!(admission.reserve(2, 20), Ok(2));
+        assert_eq!(admission.reserve(2, 20).map(|queued| queued.records), Ok(2));
         assert!(!admission.is_closed());
         admission.close();
         assert!(admission.is_closed());
         assert_eq!(admission.queued(), 2, "the closed bit is not counted as records");
-        assert_eq!(admission.reserve(1, 1), Err(Refused::Closed));
+        assert_eq!(
+            admission.reserve(1, 1).map(|queued| queued.records),
+            Err(Refused::Closed)
+        );
         assert_eq!((admission.queued(), admission.queued_bytes()), (2, 20));
         admission.release(2, 20);
         assert_eq!(admission.queued(), 0);
@@ -199,14 +215,14 @@ mod tests {
     #[test]
     fn a_huge_weight_is_clamped_and_cannot_carry_into_the_records_field() {
         let admission = Admission::new(MAX_QUEUE_RECORDS, MAX_QUEUE_BYTES);
-        assert_eq!(admission.reserve(1, u64::MAX), Ok(1));
+        assert_eq!(admission.reserve(1, u64::MAX).map(|queued| queued.records), Ok(1));
         assert_eq!(admission.queued_bytes() as u64, MAX_ITEM_BYTES);
         assert_eq!(admission.queued(), 1);
         // The full bound of records, each at the largest weight, still fits the fields.
         let full = Admission::new(MAX_QUEUE_RECORDS, MAX_QUEUE_BYTES);
         assert!(full.reserve(MAX_QUEUE_RECORDS as u64, 0).is_ok());
         assert_eq!(full.queued(), MAX_QUEUE_RECORDS);
-        assert_eq!(full.reserve(1, 0), Err(Refused::Full));
+        assert_eq!(full.reserve(1, 0).map(|queued| queued.records), Err(Refused::Full));
         assert!(
             !full.is_closed(),
             "a full records field does not spill into the closed bit"

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::SegQueue;
 
-use super::admission::{Admission, Refused};
+use super::admission::{Admission, Occupancy, Refused};
 use super::chunk::{Chunk, Item, Spares, LOCAL_CHUNK};
 use super::mailbox::Mailbox;
 use crate::export::deadline::SharedDeadline;
@@ -33,6 +33,39 @@ pub(crate) struct Limits {
     pub(crate) max_batch_bytes: usize,
     pub(crate) batch_interval: Duration,
     pub(crate) linger: Duration,
+}
+
+/// How full the queue is when a producer that hands records over wakes the exporter
+/// thread, and when it offers that thread its CPU ([`Pipeline::submit_chunk`]).
+///
+/// The wake is a futex call, and where the exporter thread waits on the producer's own
+/// core (the scheduler places a woken thread beside its waker: `perf record -e
+/// sched:sched_switch` showed it there, on a 2-core VM with the other core idle) each wake
+/// also switches the producer out, for ~30 µs of exporting, every 512 records. So a
+/// producer wakes the exporter only once an eighth of the queue (or a sixteenth of its
+/// bytes) waits: a few wakes per 65,536 records, each with a longer run of work, which
+/// the scheduler spreads to the idle core. Below that the exporter thread's own timer
+/// (the batch interval) or an ended trace wakes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Nudge {
+    wake_records: usize,
+    wake_bytes: usize,
+    yield_records: usize,
+}
+
+impl Nudge {
+    fn new(limits: &Limits) -> Self {
+        Self {
+            wake_records: limits.max_batch_records.max(limits.max_queue_records / 8),
+            wake_bytes: limits.max_batch_bytes.max(limits.max_queue_bytes / 16),
+            yield_records: limits.max_queue_records / 4,
+        }
+    }
+
+    /// Whether a producer that left the queue at `queued` wakes the exporter thread.
+    fn wakes(&self, queued: Occupancy) -> bool {
+        queued.records >= self.wake_records || queued.bytes >= self.wake_bytes
+    }
 }
 
 /// The flush and shutdown requests, under the control lock.
@@ -74,6 +107,8 @@ pub(crate) struct Pipeline {
     /// hook (see [`Pipeline::in_exporter`]).
     pub(crate) in_exporter: AtomicBool,
     pub(crate) limits: Limits,
+    /// When a producer wakes the exporter thread, or offers it its CPU.
+    pub(crate) nudge: Nudge,
     /// The shutdown deadline, as the exporter thread's transports see it mid-request.
     pub(crate) deadline: Arc<SharedDeadline>,
     /// Set when a `shutdown` caller gave up waiting at the deadline and took over the
@@ -103,7 +138,14 @@ impl Pipeline {
         redact: Option<RedactHook>,
         spool: Option<Spool>,
     ) -> Self {
+        let limits = Limits {
+            max_batch_records: limits.max_batch_records.max(1),
+            max_batch_bytes: limits.max_batch_bytes.max(1),
+            linger: limits.linger.min(limits.batch_interval),
+            ..limits
+        };
         Self {
+            nudge: Nudge::new(&limits),
             queue: SegQueue::new(),
             spares: Spares::new(),
             mailboxes: Mutex::new(Vec::new()),
@@ -115,12 +157,7 @@ impl Pipeline {
             in_exporter: AtomicBool::new(false),
             deadline: Arc::new(SharedDeadline::default()),
             abandoned: Mutex::new(false),
-            limits: Limits {
-                max_batch_records: limits.max_batch_records.max(1),
-                max_batch_bytes: limits.max_batch_bytes.max(1),
-                linger: limits.linger.min(limits.batch_interval),
-                ..limits
-            },
+            limits,
             control: Mutex::new(Control::default()),
             changed: Condvar::new(),
             thread: OnceLock::new(),
@@ -140,25 +177,25 @@ impl Pipeline {
     /// `shutdown`) the records are dropped and counted.
     pub(crate) fn submit_chunk(&self, chunk: Chunk) {
         if let Some(queued) = self.enqueue(chunk) {
-            if queued >= self.limits.max_batch_records {
+            if self.nudge.wakes(queued) {
                 self.wake();
             }
-            if queued > self.limits.max_queue_records / 2 && !self.in_exporter.load(Ordering::Relaxed) {
-                // The queue is half full and the exporter thread is not waiting on
-                // its exporter: it is waiting for a CPU, which the program's threads
-                // hold (more busy threads than cores). Offering this thread's CPU
-                // lets it drain before the queue is full and records are dropped.
-                // This never waits: with nothing else runnable here the call returns
-                // at once, and a hung collector (the exporter thread in its
-                // exporter) costs the program nothing.
+            if queued.records > self.nudge.yield_records && !self.in_exporter.load(Ordering::Relaxed) {
+                // A quarter of the queue waits and the exporter thread is not waiting on
+                // its exporter: it is waiting for a CPU, most often this one, where it
+                // was woken (see `Nudge`), or the program's threads hold them all.
+                // Offering this thread's CPU lets it drain before the queue is full and
+                // records are dropped. This never waits: with nothing else runnable here
+                // the call returns at once, and a hung collector (the exporter thread in
+                // its exporter) costs the program nothing.
                 std::thread::yield_now();
             }
         }
     }
 
     /// Counts a chunk's records as produced and queues them, or drops and counts them
-    /// past the queue's bounds or after `shutdown`; the records queued now, if queued.
-    pub(crate) fn enqueue(&self, mut chunk: Chunk) -> Option<usize> {
+    /// past the queue's bounds or after `shutdown`; what is queued now, if queued.
+    pub(crate) fn enqueue(&self, mut chunk: Chunk) -> Option<Occupancy> {
         let count = chunk.len() as u64;
         let weight = chunk.weight();
         match self.reserve(count, weight) {
@@ -178,8 +215,8 @@ impl Pipeline {
 
     /// Counts `count` records weighing `weight` as produced and reserves room for them;
     /// past the queue's bounds or after `shutdown` they are counted as dropped instead.
-    /// The records queued now, if reserved.
-    pub(crate) fn reserve(&self, count: u64, weight: u64) -> Option<usize> {
+    /// What is queued now, if reserved.
+    pub(crate) fn reserve(&self, count: u64, weight: u64) -> Option<Occupancy> {
         self.counters.produced.fetch_add(count, Ordering::Relaxed);
         match self.admission.reserve(count, weight) {
             Err(refused) => {
