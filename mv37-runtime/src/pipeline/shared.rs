@@ -391,3 +391,41 @@ impl Pipeline {
         self.spool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_queue_records: usize, max_queue_bytes: usize) -> Limits {
+        Limits {
+            max_queue_records,
+            max_queue_bytes,
+            max_batch_records: 512,
+            max_batch_bytes: 4 << 20,
+            batch_interval: Duration::from_secs(1),
+            linger: DEFAULT_EXPORT_LINGER,
+        }
+    }
+
+    fn queued(records: usize, bytes: usize) -> Occupancy {
+        Occupancy { records, bytes }
+    }
+
+    #[test]
+    fn producers_wake_the_exporter_at_an_eighth_of_the_records_or_a_sixteenth_of_the_bytes() {
+        let nudge = Nudge::new(&limits(65_536, 64 << 20));
+        assert!(!nudge.wakes(queued(512, 0)), "a full batch alone does not wake it");
+        assert!(!nudge.wakes(queued(8_191, (4 << 20) - 1)));
+        assert!(nudge.wakes(queued(8_192, 0)));
+        assert!(nudge.wakes(queued(1, 4 << 20)));
+        assert_eq!(nudge.yield_records, 16_384);
+    }
+
+    #[test]
+    fn a_small_queue_bound_still_waits_for_a_full_batch() {
+        let nudge = Nudge::new(&limits(1_000, 1 << 20));
+        assert!(!nudge.wakes(queued(511, 0)));
+        assert!(nudge.wakes(queued(512, 0)));
+        assert!(nudge.wakes(queued(1, 4 << 20)), "the batch's byte bound wakes it too");
+    }
+}
