@@ -28,12 +28,16 @@ pub const MODEL_CALLS: u64 = 4;
 pub const TOOL_CALLS: u64 = MODEL_CALLS - 1;
 /// Spans per turn: the root, the agent span, the model calls and the tool calls.
 pub const SPANS_PER_TURN: u64 = 2 + MODEL_CALLS + TOOL_CALLS;
-/// The producing loop flushes the stack every this many turns (9,000 spans, well under
-/// the queue bound), outside its wall time ([`crate::Meter::pause`]): a real agent waits
-/// seconds for each model call, so its exporter keeps up, whereas a loop that makes
-/// turns back to back outruns any exporter that encodes, compresses and sends, and both
-/// stacks would then drop spans and skip their work. The CPU of the flushes counts.
-pub const TURNS_PER_FLUSH: u64 = 1_000;
+/// The producing loop flushes the stack every this many turns (900 spans: one full
+/// batch of 512 and part of another), outside its wall time ([`crate::Meter::pause`]): a
+/// real agent waits seconds for each model call, so its exporter keeps up and sends a
+/// few turns per batch interval, whereas a loop that makes turns back to back outruns
+/// any exporter that encodes, compresses and sends, and both stacks would then drop
+/// spans and skip their work. The CPU of the flushes counts. What is queued between two
+/// flushes is most of either stack's peak memory: at 1,000 turns per flush (before
+/// issue 18's seventh session) mv37 peaked at 19.3 MiB and the OpenTelemetry SDK at
+/// 41 MiB, at 100 turns at 12.0 and 35 MiB.
+pub const TURNS_PER_FLUSH: u64 = 100;
 
 /// The root's name.
 pub const TURN: &str = "agent_turn";

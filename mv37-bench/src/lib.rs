@@ -15,6 +15,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 pub mod agent;
+pub mod remote;
 pub mod sink;
 
 /// The queue bound, in records, given to mv37 and to the OpenTelemetry batch span
@@ -540,7 +541,6 @@ pub struct Meter {
     started: Option<(Instant, Duration)>,
     hot: Option<Duration>,
     paused: Duration,
-    excluded: Duration,
 }
 
 impl Meter {
@@ -565,18 +565,12 @@ impl Meter {
         result
     }
 
-    /// Leaves `cpu` out of the process CPU that [`Meter::finish`] reports: the time the
-    /// loopback receiver's threads spent, which is not the stack's.
-    pub fn exclude(&mut self, cpu: Duration) {
-        self.excluded += cpu;
-    }
-
-    /// The loop's wall time, and the process CPU since [`Meter::start`] less what
-    /// [`Meter::exclude`] left out; call after the stack has flushed.
+    /// The loop's wall time, and the process CPU since [`Meter::start`] (this process's
+    /// threads only: the `agent` case's receiver is a child process); call after the
+    /// stack has flushed.
     pub fn finish(&self) -> Option<(Duration, Duration)> {
         let (_, cpu_at_start) = self.started?;
-        let cpu = process_usage().cpu.saturating_sub(cpu_at_start);
-        Some((self.hot?, cpu.saturating_sub(self.excluded)))
+        Some((self.hot?, process_usage().cpu.saturating_sub(cpu_at_start)))
     }
 }
 
@@ -657,18 +651,6 @@ pub fn process_usage() -> Usage {
         cpu: time(usage.ru_utime) + time(usage.ru_stime),
         peak_rss_kib: usage.ru_maxrss as u64,
     }
-}
-
-/// The CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`); zero if the
-/// clock cannot be read.
-#[allow(unsafe_code)]
-pub fn thread_cpu() -> Duration {
-    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `time` is a valid `timespec` to write; the clock id is a valid constant.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
 }
 
 /// Polls a future to completion on this thread with a no-op waker: every future in the
@@ -835,15 +817,14 @@ mod tests {
     }
 
     #[test]
-    fn a_paused_wait_is_left_out_of_the_loop_time_and_excluded_cpu_out_of_the_cpu() {
+    fn a_paused_wait_is_left_out_of_the_loop_time() {
         let mut meter = Meter::default();
         meter.start();
         meter.pause(|| std::thread::sleep(Duration::from_millis(50)));
         meter.stop();
-        meter.exclude(Duration::from_secs(3600));
         let (hot, cpu) = meter.finish().expect("started and stopped");
         assert!(hot < Duration::from_millis(40), "{hot:?}");
-        assert_eq!(cpu, Duration::ZERO);
+        assert!(cpu < Duration::from_millis(40), "a sleep takes no CPU: {cpu:?}");
     }
 
     #[test]
@@ -937,11 +918,11 @@ mod tests {
     fn the_process_usage_is_measured() {
         let usage = process_usage();
         assert!(usage.peak_rss_kib > 0);
-        let before = thread_cpu();
+        let before = usage.cpu;
         let mut spin = 0u64;
-        while thread_cpu() == before {
+        while process_usage().cpu == before {
             spin = std::hint::black_box(spin + 1);
         }
-        assert!(thread_cpu() > before, "this thread's CPU time advances");
+        assert!(process_usage().cpu > before, "the process's CPU time advances");
     }
 }

@@ -5,11 +5,10 @@
 //! `ExportTraceServiceResponse`. A request it cannot read or decode is answered 400 and
 //! counted as rejected, its spans not counted.
 //!
-//! Its threads run in the measured process, so each one measures its own CPU time
-//! ([`crate::thread_cpu`]) after each request and adds it to [`Sink::cpu`]: the run leaves
-//! it out of the stack's CPU ([`crate::Meter::exclude`]). The spans are counted before the
-//! answer is written, so once the stack's exporter has its answers (after its flush or
-//! shutdown), [`Sink::totals`] holds every span it delivered.
+//! The benchmark runs it in a child process ([`crate::remote`]), so that its memory and
+//! CPU are not counted as the stack's. The spans are counted before the answer is
+//! written, so once the stack's exporter has its answers (after its flush or shutdown),
+//! [`Sink::totals`] holds every span it delivered.
 
 use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -17,13 +16,12 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use flate2::read::GzDecoder;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 
-use crate::{thread_cpu, Wire};
+use crate::Wire;
 
 /// The largest request body the receiver reads, compressed or not.
 const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
@@ -45,7 +43,6 @@ struct Shared {
     spans: AtomicU64,
     attributes: AtomicU64,
     rejected: AtomicU64,
-    cpu_nanos: AtomicU64,
 }
 
 impl Sink {
@@ -84,11 +81,6 @@ impl Sink {
             rejected: load(&shared.rejected),
         }
     }
-
-    /// The CPU time its threads spent reading, decoding and answering requests.
-    pub fn cpu(&self) -> Duration {
-        Duration::from_nanos(self.shared.cpu_nanos.load(Ordering::Acquire))
-    }
 }
 
 impl Drop for Sink {
@@ -125,7 +117,6 @@ fn serve(stream: TcpStream, shared: &Shared) {
     let Ok(read_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
     let mut writer = stream;
-    let mut cpu = thread_cpu();
     loop {
         let (status, close) = match read_request(&mut reader) {
             Ok(None) => return,
@@ -135,11 +126,6 @@ fn serve(stream: TcpStream, shared: &Shared) {
                 ("400 Bad Request", true)
             }
         };
-        let now = thread_cpu();
-        shared
-            .cpu_nanos
-            .fetch_add(now.saturating_sub(cpu).as_nanos() as u64, Ordering::AcqRel);
-        cpu = now;
         let answer = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n{}\r\n",
             if close { "connection: close\r\n" } else { "" }
@@ -461,6 +447,5 @@ mod tests {
             }
         );
         assert_eq!(totals.attributes_per_span(), Some(2.0));
-        assert!(sink.cpu() > Duration::ZERO, "the connection thread's CPU is measured");
     }
 }

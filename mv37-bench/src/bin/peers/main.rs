@@ -23,7 +23,7 @@ mod tracing_stack;
 
 use std::process::ExitCode;
 
-use mv37_bench::sink::Sink;
+use mv37_bench::remote::{self, RemoteSink};
 use mv37_bench::{process_usage, Case, Delivery, Meter, Outcome, Stack, Support, Wire, DEFAULT_QUEUE_RECORDS};
 
 /// Settings shared by the stacks.
@@ -45,6 +45,15 @@ fn usage(error: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(remote::SERVE_ARG) {
+        return match remote::serve(std::io::stdin().lock(), std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: the OTLP receiver: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut positional = Vec::new();
     let mut settings = Settings {
         queue_records: DEFAULT_QUEUE_RECORDS,
@@ -83,7 +92,9 @@ fn main() -> ExitCode {
 
     let mut meter = Meter::default();
     let (delivery, wire): (Delivery, Wire) = if case == Case::Agent {
-        let sink = match Sink::start() {
+        // The receiver runs in a child process, as a collector would: its memory and CPU
+        // are not the stack's.
+        let sink = match std::env::current_exe().and_then(|peers| RemoteSink::spawn(&peers)) {
             Ok(sink) => sink,
             Err(error) => {
                 eprintln!("error: cannot start the loopback OTLP receiver: {error}");
@@ -95,9 +106,14 @@ fn main() -> ExitCode {
             Stack::Otel => otel_stack::agent(spans, settings, &sink, &mut meter),
             _ => return usage(&format!("{} has no `{case}` case", stack.label())),
         };
-        // The receiver's threads run in this process; their CPU is not the stack's.
-        meter.exclude(sink.cpu());
-        (delivery, sink.totals())
+        let wire = match sink.totals() {
+            Ok(wire) => wire,
+            Err(error) => {
+                eprintln!("error: the loopback OTLP receiver's totals: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        (delivery, wire)
     } else {
         let delivery = match stack {
             Stack::Mv37 => mv37_stack::run(case, spans, settings, &mut meter),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use mv37::{Client, Config, ExportError, Exporter, ExporterKind, OtlpConfig, OtlpProtocol, Record, Trace, Usage};
 use mv37_bench::agent::{self, Payloads};
-use mv37_bench::sink::Sink;
+use mv37_bench::remote::RemoteSink;
 use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 
 use crate::Settings;
@@ -132,13 +132,13 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
 /// The agent case: `spans / 9` agent turns exported by mv37's OTLP/HTTP exporter
 /// (protobuf, gzip) to `sink`, flushed every [`agent::TURNS_PER_FLUSH`]; the delivery counts what the receiver decoded, and is
 /// unbalanced unless that is what the client counted exported.
-pub fn agent(spans: u64, settings: Settings, sink: &Sink, meter: &mut Meter) -> Delivery {
+pub fn agent(spans: u64, settings: Settings, sink: &RemoteSink, meter: &mut Meter) -> Delivery {
     let config = Config {
         exporters: vec![ExporterKind::Otlp],
         service_name: Some("mv37-bench".to_owned()),
         max_queue_records: settings.queue_records,
         otlp: OtlpConfig {
-            endpoint: sink.traces_url(),
+            endpoint: sink.traces_url().to_owned(),
             protocol: OtlpProtocol::Protobuf,
             gzip: true,
             ..OtlpConfig::default()
@@ -167,7 +167,7 @@ pub fn agent(spans: u64, settings: Settings, sink: &Sink, meter: &mut Meter) -> 
     if stats.dropped.total() > 0 {
         eprintln!("mv37: dropped {:?}", stats.dropped);
     }
-    let received = sink.totals().spans;
+    let received = sink.spans_received();
     if received != stats.exported {
         eprintln!("error: the receiver decoded {received} spans, the client counted {stats:?}");
     }

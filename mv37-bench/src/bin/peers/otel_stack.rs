@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mv37_bench::agent::{self, Payloads};
-use mv37_bench::sink::Sink;
+use mv37_bench::remote::RemoteSink;
 use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider as _};
@@ -163,7 +163,7 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
 /// exporter (protobuf, gzip, its default blocking reqwest client), sending to `sink`,
 /// flushed every [`agent::TURNS_PER_FLUSH`] turns. The processor counts its drops privately: a drop shows as a span the receiver never
 /// got.
-pub fn agent(spans: u64, settings: Settings, sink: &Sink, meter: &mut Meter) -> Delivery {
+pub fn agent(spans: u64, settings: Settings, sink: &RemoteSink, meter: &mut Meter) -> Delivery {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(sink.traces_url())
@@ -207,7 +207,7 @@ pub fn agent(spans: u64, settings: Settings, sink: &Sink, meter: &mut Meter) -> 
     Delivery {
         expected: spans,
         produced: spans,
-        exported: sink.totals().spans,
+        exported: sink.spans_received(),
         dropped: 0,
         balanced: true,
     }
