@@ -186,12 +186,16 @@ mod tests {
             attributes: 24_576,
             rejected: 1,
         };
-        assert_eq!(parse_totals(&format_totals(wire)).unwrap(), wire);
+        assert_eq!(
+            parse_totals(&format_totals(wire)).expect("a written line reads back"),
+            wire
+        );
     }
 
     #[test]
     fn a_damaged_totals_line_is_an_error_naming_the_field() {
-        let error = parse_totals("totals requests=1 bytes=2 body_bytes=3 spans=x attributes=5 rejected=0").unwrap_err();
+        let error = parse_totals("totals requests=1 bytes=2 body_bytes=3 spans=x attributes=5 rejected=0")
+            .expect_err("`spans` is not a number");
         assert!(error.to_string().contains("`spans`"), "{error}");
         assert!(parse_totals("listening http://127.0.0.1:1/v1/traces").is_err());
     }
@@ -199,19 +203,21 @@ mod tests {
     #[test]
     fn the_served_receiver_listens_and_answers_totals_until_its_input_ends() {
         let mut output = Vec::new();
-        serve(Cursor::new("totals\ntotals\n"), &mut output).unwrap();
-        let output = String::from_utf8(output).unwrap();
+        serve(Cursor::new("totals\ntotals\n"), &mut output).expect("served");
+        let output = String::from_utf8(output).expect("text");
         let lines: Vec<&str> = output.lines().collect();
         assert_eq!(lines.len(), 3, "{output}");
-        let url = lines[0].strip_prefix("listening http://127.0.0.1:").unwrap();
+        let url = lines[0]
+            .strip_prefix("listening http://127.0.0.1:")
+            .expect("a loopback URL first");
         assert!(url.ends_with("/v1/traces"), "{url}");
-        assert_eq!(parse_totals(lines[1]).unwrap(), Wire::default());
+        assert_eq!(parse_totals(lines[1]).expect("totals"), Wire::default());
         assert_eq!(lines[1], lines[2]);
     }
 
     #[test]
     fn an_unknown_request_stops_the_receiver_with_an_error() {
-        let error = serve(Cursor::new("flush\n"), io::sink()).unwrap_err();
+        let error = serve(Cursor::new("flush\n"), io::sink()).expect_err("an unknown request");
         assert!(error.to_string().contains("flush"), "{error}");
     }
 }
