@@ -127,6 +127,15 @@ impl Admission {
     fn queued_bytes(&self) -> usize {
         queued_bytes(self.state.load(Ordering::Acquire))
     }
+
+    /// Records and bytes reserved and not yet released.
+    pub(crate) fn occupancy(&self) -> Occupancy {
+        let state = self.state.load(Ordering::Acquire);
+        Occupancy {
+            records: queued_records(state),
+            bytes: queued_bytes(state),
+        }
+    }
 }
 
 fn queued_records(state: u64) -> usize {
@@ -146,6 +155,7 @@ mod tests {
         let admission = Admission::new(10, 1_000);
         assert_eq!(admission.reserve(3, 300), Ok(Occupancy { records: 3, bytes: 300 }));
         assert_eq!(admission.reserve(2, 100), Ok(Occupancy { records: 5, bytes: 400 }));
+        assert_eq!(admission.occupancy(), Occupancy { records: 5, bytes: 400 });
         assert_eq!((admission.queued(), admission.queued_bytes()), (5, 400));
         admission.release(3, 300);
         assert_eq!((admission.queued(), admission.queued_bytes()), (2, 100));

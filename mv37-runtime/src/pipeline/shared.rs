@@ -256,7 +256,7 @@ impl Pipeline {
         if chunk.len() >= LOCAL_CHUNK {
             if let Some(full) = held.take() {
                 self.push_reserved(full);
-                if self.admission.queued() >= self.limits.max_batch_records {
+                if self.nudge.wakes(self.admission.occupancy()) {
                     self.wake();
                 }
             }
