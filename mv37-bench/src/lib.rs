@@ -421,10 +421,7 @@ impl Outcome {
         let d = &self.delivery;
         let w = &self.wire;
         let wire = if self.case == Case::Agent || *w != Wire::default() {
-            format!(
-                "requests={} wire_bytes={} body_bytes={} sink_spans={} sink_attributes={} rejected={} ",
-                w.requests, w.bytes, w.body_bytes, w.spans, w.attributes, w.rejected
-            )
+            format!("{} ", w.to_fields())
         } else {
             String::new()
         };
@@ -483,14 +480,7 @@ impl Outcome {
                 .ok()
                 .map(|text| number("baseline_ns_per_span", text))
                 .transpose()?,
-            wire: Wire {
-                requests: wire("requests")?,
-                bytes: wire("wire_bytes")?,
-                body_bytes: wire("body_bytes")?,
-                spans: wire("sink_spans")?,
-                attributes: wire("sink_attributes")?,
-                rejected: wire("rejected")?,
-            },
+            wire: Wire::from_fields(wire)?,
         })
     }
 }
@@ -514,6 +504,27 @@ pub struct Wire {
 }
 
 impl Wire {
+    /// Its fields as `key=value` pairs, as report lines carry them: `requests=N
+    /// wire_bytes=N body_bytes=N sink_spans=N sink_attributes=N rejected=N`.
+    pub fn to_fields(self) -> String {
+        format!(
+            "requests={} wire_bytes={} body_bytes={} sink_spans={} sink_attributes={} rejected={}",
+            self.requests, self.bytes, self.body_bytes, self.spans, self.attributes, self.rejected
+        )
+    }
+
+    /// Reads back what [`Wire::to_fields`] wrote, each field's number from `field(key)`.
+    pub fn from_fields<E>(mut field: impl FnMut(&str) -> Result<u64, E>) -> Result<Self, E> {
+        Ok(Wire {
+            requests: field("requests")?,
+            bytes: field("wire_bytes")?,
+            body_bytes: field("body_bytes")?,
+            spans: field("sink_spans")?,
+            attributes: field("sink_attributes")?,
+            rejected: field("rejected")?,
+        })
+    }
+
     /// `total / spans received`, or `None` when none arrived.
     fn per_span(self, total: u64) -> Option<f64> {
         (self.spans > 0).then(|| total as f64 / self.spans as f64)

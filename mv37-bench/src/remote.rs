@@ -9,8 +9,8 @@
 //! and `ru_maxrss` of the benchmark process then hold the stack under test only.
 //!
 //! The protocol, one line each way: the child first writes `listening <traces URL>`;
-//! to `totals` it answers `totals requests=N bytes=N body_bytes=N spans=N attributes=N
-//! rejected=N` ([`Wire`]); at the end of its input it stops.
+//! to `totals` it answers `totals ` and [`Wire::to_fields`]; at the end of its input it
+//! stops.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -143,30 +143,19 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> io::Result<()> {
 }
 
 fn format_totals(wire: Wire) -> String {
-    format!(
-        "totals requests={} bytes={} body_bytes={} spans={} attributes={} rejected={}",
-        wire.requests, wire.bytes, wire.body_bytes, wire.spans, wire.attributes, wire.rejected
-    )
+    format!("totals {}", wire.to_fields())
 }
 
 fn parse_totals(line: &str) -> io::Result<Wire> {
     let fields = line
         .strip_prefix("totals ")
         .ok_or_else(|| broken(format!("not a totals line: {line:?}")))?;
-    let field = |name: &str| -> io::Result<u64> {
+    Wire::from_fields(|name| {
         fields
             .split_ascii_whitespace()
             .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
             .and_then(|value| value.parse().ok())
             .ok_or_else(|| broken(format!("no number for `{name}` in {line:?}")))
-    };
-    Ok(Wire {
-        requests: field("requests")?,
-        bytes: field("bytes")?,
-        body_bytes: field("body_bytes")?,
-        spans: field("spans")?,
-        attributes: field("attributes")?,
-        rejected: field("rejected")?,
     })
 }
 
@@ -194,9 +183,10 @@ mod tests {
 
     #[test]
     fn a_damaged_totals_line_is_an_error_naming_the_field() {
-        let error = parse_totals("totals requests=1 bytes=2 body_bytes=3 spans=x attributes=5 rejected=0")
-            .expect_err("`spans` is not a number");
-        assert!(error.to_string().contains("`spans`"), "{error}");
+        let error =
+            parse_totals("totals requests=1 wire_bytes=2 body_bytes=3 sink_spans=x sink_attributes=5 rejected=0")
+                .expect_err("`spans` is not a number");
+        assert!(error.to_string().contains("`sink_spans`"), "{error}");
         assert!(parse_totals("listening http://127.0.0.1:1/v1/traces").is_err());
     }
 
