@@ -406,6 +406,36 @@ fn records_past_the_queue_bound_are_counted_as_queue_full_exactly() {
     assert!(stats.is_balanced(), "{stats:?}");
 }
 
+#[test]
+fn a_queue_bound_smaller_than_a_batch_wakes_the_exporter_before_it_fills() {
+    // Within one open trace nothing asks for an export, and the batch interval is an
+    // hour: only a producer's wake moves the records, once half of the 64-record bound
+    // waits (a full batch, 512, would never be reached).
+    let memory = MemoryExporter::new();
+    let client = Client::builder()
+        .exporter(memory.clone())
+        .max_queue_records(64)
+        .batch_interval(Duration::from_secs(3600))
+        .build()
+        .expect("client");
+    client.trace("long").run(|trace| {
+        for round in 1..=10u64 {
+            // A thread hands its spans over 32 at a time.
+            for _ in 0..32 {
+                trace.task("step").run(|_| ());
+            }
+            wait_until(&format!("round {round}'s spans to be exported"), || {
+                client.stats().exported == 32 * round
+            });
+        }
+    });
+    client.shutdown().expect("shutdown");
+    let stats = client.stats();
+    assert_eq!(stats.dropped.total(), 0, "{stats:?}");
+    assert_eq!(stats.exported, 321, "320 spans and the trace: {stats:?}");
+    assert!(stats.is_balanced(), "{stats:?}");
+}
+
 /// A fresh directory under the system's temporary one.
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(

@@ -67,9 +67,11 @@ pub struct Config {
     pub release: Option<String>,
     /// Service name (`OTEL_SERVICE_NAME`).
     pub service_name: Option<String>,
-    /// Records per batch (`MV37_BATCH_SIZE`), 1 to 4194303.
+    /// Records per batch (`MV37_BATCH_SIZE`), 1 to 4194303; a batch holds at most half of
+    /// `max_queue_records`.
     pub max_batch_records: usize,
-    /// Bytes per batch, approximately (`MV37_BATCH_BYTES`), 1 to 512 GiB.
+    /// Bytes per batch, approximately (`MV37_BATCH_BYTES`), 1 to 512 GiB; at most half of
+    /// `max_queue_bytes`.
     pub max_batch_bytes: usize,
     /// Longest time a record waits before its batch is exported (`MV37_BATCH_INTERVAL_MS`),
     /// from [`MIN_BATCH_INTERVAL`] (1 ms) to one day.

@@ -43,9 +43,10 @@ pub(crate) struct Limits {
 /// sched:sched_switch` showed it there, on a 2-core VM with the other core idle) each wake
 /// also switches the producer out, for ~30 µs of exporting, every 512 records. So a
 /// producer wakes the exporter only once an eighth of the queue (or a sixteenth of its
-/// bytes) waits: a few wakes per 65,536 records, each with a longer run of work, which
-/// the scheduler spreads to the idle core. Below that the exporter thread's own timer
-/// (the batch interval) or an ended trace wakes it.
+/// bytes) waits: a few wakes per 65,536 records, each with a longer run of work (the
+/// traces after the change show the exporter on a core of its own). Never before a full
+/// batch waits, which is never more than half the queue bound. Below that the exporter
+/// thread's own timer (the batch interval) or an ended trace wakes it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Nudge {
     wake_records: usize,
@@ -139,8 +140,12 @@ impl Pipeline {
         spool: Option<Spool>,
     ) -> Self {
         let limits = Limits {
-            max_batch_records: limits.max_batch_records.max(1),
-            max_batch_bytes: limits.max_batch_bytes.max(1),
+            // A batch is exported when it is full, and the records it holds count in the
+            // queue: one allowed to grow past half the queue bound would hold the
+            // producers' records back, while the queue filled and dropped them, until
+            // the batch interval.
+            max_batch_records: limits.max_batch_records.min(limits.max_queue_records / 2).max(1),
+            max_batch_bytes: limits.max_batch_bytes.min(limits.max_queue_bytes / 2).max(1),
             linger: limits.linger.min(limits.batch_interval),
             ..limits
         };
@@ -422,10 +427,24 @@ mod tests {
     }
 
     #[test]
-    fn a_small_queue_bound_still_waits_for_a_full_batch() {
-        let nudge = Nudge::new(&limits(1_000, 1 << 20));
+    fn a_small_queue_bound_wakes_the_exporter_at_a_full_batch() {
+        let nudge = Nudge::new(&limits(2_000, 64 << 20));
         assert!(!nudge.wakes(queued(511, 0)));
-        assert!(nudge.wakes(queued(512, 0)));
-        assert!(nudge.wakes(queued(1, 4 << 20)), "the batch's byte bound wakes it too");
+        assert!(nudge.wakes(queued(512, 0)), "a full batch");
+    }
+
+    #[test]
+    fn a_batch_never_holds_more_than_half_the_queue_bound() {
+        let pipeline = Pipeline::new(limits(100, 1 << 20), TraceResource::default(), None, None);
+        assert_eq!(pipeline.limits.max_batch_records, 50);
+        assert_eq!(pipeline.limits.max_batch_bytes, 512 << 10);
+        assert!(!pipeline.nudge.wakes(queued(49, (512 << 10) - 1)));
+        assert!(pipeline.nudge.wakes(queued(50, 0)));
+        assert!(pipeline.nudge.wakes(queued(1, 512 << 10)));
+        let pipeline = Pipeline::new(limits(1, 1), TraceResource::default(), None, None);
+        assert_eq!(
+            (pipeline.limits.max_batch_records, pipeline.limits.max_batch_bytes),
+            (1, 1)
+        );
     }
 }
