@@ -8,8 +8,9 @@
 //! most of its time there (see docs/PERFORMANCE.md). This writer appends `&str`s to a
 //! `String` (nothing to check afterwards) and scans each string for characters to escape
 //! once. Numbers are formatted by the crates `serde_json` itself uses (`itoa`, `zmij`),
-//! so they come out the same; the tests compare the two writers over every shape `serde`
-//! has.
+//! so they come out the same, except that an `f64` with a few decimals (`0.75`) is
+//! written by [`decimal`] with the same digits and no division loop; the tests compare
+//! the two writers over every shape `serde` has.
 //!
 //! Over 500 lines: `serde::Serializer` and its seven compound traits are long, and the
 //! map-key serializer repeats the shape once more; they are one writer and read best
@@ -18,6 +19,8 @@
 use std::fmt::{self, Display};
 
 use serde::ser::{self, Impossible, Serialize};
+
+use super::decimal;
 
 use super::{json_depth, DEPTH_MARKER, MAX_DEPTH};
 
@@ -99,6 +102,21 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
+    /// ASCII bytes (a number written by hand), without checking them as UTF-8 again.
+    #[inline]
+    fn put_ascii(&mut self, ascii: &[u8]) {
+        if self.skipping.is_some() {
+            return;
+        }
+        self.total = self.total.saturating_add(ascii.len());
+        let room = self.limit.saturating_sub(self.out.len());
+        let kept = ascii.get(..room.min(ascii.len())).unwrap_or_default();
+        self.out.extend(kept.iter().map(|&byte| char::from(byte)));
+        if kept.len() < ascii.len() {
+            self.limit = self.out.len();
+        }
+    }
+
     /// As much of `text` as fits under the limit, cut at a character boundary.
     #[cold]
     fn put_part(&mut self, text: &str) {
@@ -140,7 +158,7 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// An object's key and the colon after it, with the comma before it unless `first`.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, key: &str, first: bool) {
         let len = key.len() + 3 + usize::from(!first);
         if self.skipping.is_none() && self.fits(len) && !needs_escape(key) {
@@ -387,7 +405,11 @@ impl<'w, 'a> ser::Serializer for &'w mut JsonWriter<'a> {
     #[inline]
     fn serialize_f64(self, value: f64) -> Result {
         if value.is_finite() {
-            self.float(value);
+            let mut buffer = [0; decimal::BUFFER_LEN];
+            match decimal::short_decimal(value, &mut buffer) {
+                Some(at) => self.put_ascii(buffer.get(at..).unwrap_or_default()),
+                None => self.float(value),
+            }
         } else {
             self.put("null");
         }
@@ -572,17 +594,25 @@ impl<'w, 'a> Compound<'w, 'a> {
     #[inline]
     fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result {
         if self.raw {
-            return match serde_json::to_value(value) {
-                Ok(serde_json::Value::String(json)) => {
-                    self.writer.raw(&json);
-                    Ok(())
-                }
-                _ => Err(ser::Error::custom("expected RawValue")),
-            };
+            return self.raw_field(value);
         }
         let first = std::mem::replace(&mut self.first, false);
         self.writer.key(key, first);
         value.serialize(&mut *self.writer)
+    }
+
+    /// The one field of a `RawValue` (or an arbitrary-precision number): its JSON text.
+    /// Out of line, so that the common field stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn raw_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::String(json)) => {
+                self.writer.raw(&json);
+                Ok(())
+            }
+            _ => Err(ser::Error::custom("expected RawValue")),
+        }
     }
 
     #[inline]

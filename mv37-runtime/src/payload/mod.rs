@@ -16,6 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use json::JsonWriter;
 
+mod decimal;
 mod json;
 
 /// Key of the marker object that replaces a value larger than the payload limit.
