@@ -752,6 +752,43 @@ fn the_byte_bound_holds_for_large_payloads_and_every_record_is_counted() {
 }
 
 #[test]
+fn a_queued_span_weighs_its_compact_form_not_the_record_it_becomes() {
+    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let client = Client::builder()
+        .exporter(Gate {
+            open: Arc::clone(&open),
+        })
+        .max_queue_records(1_000_000)
+        .max_queue_bytes(4 << 20)
+        .max_batch_records(10)
+        .build()
+        .expect("client");
+    let produce = |spans: usize| {
+        client
+            .trace("t")
+            .run(|trace| (0..spans).for_each(|_| trace.task("s").run(|_| ())))
+    };
+    // 20,000 queued spans hold ~2.8 MB (a 128-byte item each, in chunks of 32): under
+    // the 4 MiB bound. Counted at the ~600 bytes of the records they become on the
+    // exporter thread, fewer than 7,000 would fit.
+    produce(20_000);
+    let during = client.stats();
+    assert_eq!(during.dropped.queue_full, 0, "{during:?}");
+    // The bound still holds: no more than 4 MiB of 128-byte items wait.
+    produce(40_000);
+    let full = client.stats();
+    assert!(full.dropped.queue_full > 0, "{full:?}");
+    assert!(full.queued < (4 << 20) / 128, "{full:?}");
+    *open.0.lock().expect("lock") = true;
+    open.1.notify_all();
+    client.shutdown().expect("shutdown drains");
+    let after = client.stats();
+    assert_eq!(after.produced, 60_002);
+    assert_eq!(after.exported + after.dropped.queue_full, 60_002, "{after:?}");
+    assert!(after.is_balanced());
+}
+
+#[test]
 fn accounting_balances_after_shutdown_and_late_records_are_counted() {
     let (client, memory) = memory_client();
     for _ in 0..100 {

@@ -12,7 +12,7 @@ use super::reuse::ReusedRecords;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::Payload;
 use crate::progress::{Extras, SpanState, TraceResource, TraceState};
-use crate::record::{Record, TraceScope};
+use crate::record::{Record, TraceScope, RECORD_BASE_BYTES};
 
 /// Records a thread gathers before it hands them to the queue in one operation.
 pub(crate) const LOCAL_CHUNK: usize = 32;
@@ -99,7 +99,11 @@ pub(crate) struct Chunk {
     retired: Vec<Arc<TraceScope>>,
     parked: Vec<Parked>,
     data: String,
+    /// The approximate size of the records the items become (what a batch counts).
     bytes: u64,
+    /// Items still in their compact form (spans and traces, not boxed records): the
+    /// base size of the record each becomes is in `bytes`, but not held while queued.
+    compact: u32,
     /// What the chunk's records hold reserved in the admission word (given back exactly
     /// when they leave the queue).
     reserved: u64,
@@ -114,6 +118,7 @@ impl Chunk {
             parked: Vec::new(),
             data: String::new(),
             bytes: 0,
+            compact: 0,
             reserved: 0,
         }
     }
@@ -138,6 +143,7 @@ impl Chunk {
             Item::Trace { trace, scope, parked } => (scope, parked, trace.extras_slot()),
             Item::Record(_) => return,
         };
+        self.compact += 1;
         if let Some(index) = index {
             *index_slot = index;
         }
@@ -223,6 +229,7 @@ impl Chunk {
             from.data = String::new();
         }
         self.bytes += std::mem::take(&mut from.bytes);
+        self.compact += std::mem::take(&mut from.compact);
     }
 
     /// What the chunk's records hold reserved in the admission word.
@@ -240,14 +247,24 @@ impl Chunk {
         self.bytes
     }
 
-    /// What the chunk counts against the queue's byte bound while queued: its records'
-    /// approximate size and its own memory.
+    /// What the chunk counts against the queue's byte bound while queued: its own
+    /// memory and what its items hold outside it.
     pub(crate) fn weight(&self) -> u64 {
         let memory = std::mem::size_of::<Self>()
             + self.items.capacity() * std::mem::size_of::<Item>()
             + self.parked.capacity() * std::mem::size_of::<Parked>()
             + self.data.capacity();
-        self.bytes + memory as u64
+        self.held_outside() + memory as u64
+    }
+
+    /// What the items hold outside the chunk's own memory while queued, approximately:
+    /// a boxed record its size, an item in compact form its extras (its input and output
+    /// counted again, though parked in the chunk's text). A compact item's record is
+    /// built on the exporter thread, a batch at a time, so its base size is not held
+    /// here: a queued sync span weighs its 128-byte item, not the ~600-byte record.
+    pub(crate) fn held_outside(&self) -> u64 {
+        self.bytes
+            .saturating_sub(u64::from(self.compact) * RECORD_BASE_BYTES as u64)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -273,6 +290,7 @@ impl Chunk {
         }
         self.data.clear();
         self.bytes = 0;
+        self.compact = 0;
         self.reserved = 0;
     }
 
@@ -378,8 +396,9 @@ impl Chunk {
         if self.items.is_empty() {
             self.clear_data();
         } else {
-            // Counted in the batch that took the first items.
+            // Counted in the batch that took the first items (and in the reservation).
             self.bytes = 0;
+            self.compact = 0;
         }
     }
 }

@@ -54,12 +54,20 @@ pub(crate) struct Nudge {
     yield_records: usize,
 }
 
+/// The most records a producer lets wait before it wakes the exporter, and before it
+/// offers its CPU, however deep the queue: a deeper queue is room to ride out a stall
+/// of the exporter thread, not a reason to wake it less often.
+const MOST_WAKE_RECORDS: usize = 8_192;
+const MOST_YIELD_RECORDS: usize = 16_384;
+
 impl Nudge {
     fn new(limits: &Limits) -> Self {
         Self {
-            wake_records: limits.max_batch_records.max(limits.max_queue_records / 8),
+            wake_records: limits
+                .max_batch_records
+                .max((limits.max_queue_records / 8).min(MOST_WAKE_RECORDS)),
             wake_bytes: limits.max_batch_bytes.max(limits.max_queue_bytes / 16),
-            yield_records: limits.max_queue_records / 4,
+            yield_records: (limits.max_queue_records / 4).min(MOST_YIELD_RECORDS),
         }
     }
 
@@ -241,7 +249,7 @@ impl Pipeline {
     /// past them); a chunk that fills up there is queued.
     pub(crate) fn deposit(&self, mailbox: &Mailbox, from: &mut Chunk) {
         let count = from.len() as u64;
-        let weight = from.bytes() + (from.len() * std::mem::size_of::<Item>()) as u64;
+        let weight = from.held_outside() + (from.len() * std::mem::size_of::<Item>()) as u64;
         if self.reserve(count, weight).is_none() {
             from.clear();
             return;
@@ -424,6 +432,16 @@ mod tests {
         assert!(nudge.wakes(queued(8_192, 0)));
         assert!(nudge.wakes(queued(1, 4 << 20)));
         assert_eq!(nudge.yield_records, 16_384);
+    }
+
+    #[test]
+    fn a_deeper_queue_does_not_make_producers_wake_the_exporter_later() {
+        for depth in [131_072, 1 << 22] {
+            let nudge = Nudge::new(&limits(depth, 64 << 20));
+            assert!(!nudge.wakes(queued(8_191, 0)), "{depth}");
+            assert!(nudge.wakes(queued(8_192, 0)), "{depth}");
+            assert_eq!(nudge.yield_records, 16_384, "{depth}");
+        }
     }
 
     #[test]
