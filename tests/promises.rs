@@ -615,7 +615,7 @@ fn an_earlier_process_s_records_the_backend_rejects_are_counted_as_lost_from_ear
 /// producer goes on for a few traces after it has seen shutdown begin.
 fn race_producers_against_shutdown(threads: usize, after_shutdown: u64) {
     // The largest queue there is: on a loaded machine this thread and the exporter's can
-    // wait long for a core while eight producers fill the default queue (65,536 records),
+    // wait long for a core while eight producers fill the default queue (262,144 records),
     // and records dropped as queue-full (a bound tested on its own above) would hide what
     // this test counts, the records caught in the race with shutdown.
     let memory = MemoryExporter::new();

@@ -20,7 +20,7 @@ pub mod sink;
 
 /// The queue bound, in records, given to mv37 and to the OpenTelemetry batch span
 /// processor unless `--queue` says otherwise: mv37's default (OpenTelemetry's is 2048).
-pub const DEFAULT_QUEUE_RECORDS: usize = 65_536;
+pub const DEFAULT_QUEUE_RECORDS: usize = 262_144;
 
 /// What one run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

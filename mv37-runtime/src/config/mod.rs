@@ -129,7 +129,7 @@ impl Default for Config {
             max_batch_bytes: 4 * 1024 * 1024,
             batch_interval: Duration::from_millis(1000),
             export_linger: crate::pipeline::DEFAULT_EXPORT_LINGER,
-            max_queue_records: 65_536,
+            max_queue_records: 262_144,
             max_queue_bytes: 64 * 1024 * 1024,
             max_payload_bytes: 32 * 1024,
             capture_content: true,
