@@ -215,6 +215,13 @@ impl Chunk {
             // iterator, whose state was stored and at once copied (perf: half of the
             // samples of `extend` on the tiny-trace case waited on that copy).
             std::mem::swap(&mut self.scopes, &mut from.scopes);
+        } else if from.scopes.len() == 1 {
+            // A mailbox gathering short traces: one scope per deposit, moved without
+            // the draining iterator either (its state, stored and at once reloaded,
+            // was three quarters of `extend`'s samples on the tiny-trace case).
+            if let Some(scope) = from.scopes.pop() {
+                self.scopes.push(scope);
+            }
         } else {
             self.scopes.append(&mut from.scopes);
         }
