@@ -40,14 +40,16 @@ pub(super) fn short_decimal(value: f64, buffer: &mut [u8; BUFFER_LEN]) -> Option
         if product >= MAX_SCALED {
             return None;
         }
-        // Below 1e15 and positive: the truncation is exact and in range.
-        let digits = (product + 0.5) as u64;
+        // Below 1e15 and positive: the truncation is exact and in range. Signed, as the
+        // conversions to and from `i64` are one instruction each on x86-64 (`u64` takes
+        // several without AVX-512).
+        let digits = (product + 0.5) as i64;
         // Digits that pass lie within 2^-52 of the product (relative), so anything
         // farther fails without the division, which is the slow step.
         let near = (product - digits as f64).abs() <= product * NEAR;
         (near && digits as f64 / scale == magnitude).then_some((digits, decimals))
     })?;
-    let mut digits = digits;
+    let mut digits = digits.unsigned_abs();
     let mut at = BUFFER_LEN;
     let mut put = |byte: u8| {
         at -= 1;
