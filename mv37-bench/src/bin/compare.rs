@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use mv37_bench::{Case, DeliverySummary, Outcome, Stack, Support, Wire, DEFAULT_QUEUE_RECORDS};
+use mv37_bench::{queue_bounds, Case, DeliverySummary, Outcome, Stack, Support, Wire};
 
 /// Longest time one run may take before it is killed and counted failed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
@@ -30,7 +30,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 struct Options {
     runs: usize,
     spans: u64,
-    queue: Option<String>,
+    queue: Option<usize>,
     stacks: Vec<Stack>,
     cases: Vec<Case>,
     /// Fail when any run dropped or lost a record, not only on crashes and on mv37
@@ -53,7 +53,7 @@ fn parse_options() -> Result<Options, String> {
         match arg.as_str() {
             "--runs" => options.runs = value()?.parse().map_err(|_| "`--runs` takes a whole number")?,
             "--spans" => options.spans = value()?.parse().map_err(|_| "`--spans` takes a whole number")?,
-            "--queue" => options.queue = Some(value()?),
+            "--queue" => options.queue = Some(value()?.parse().map_err(|_| "`--queue` takes a whole number")?),
             "--stacks" => options.stacks = value()?.split(',').map(str::parse).collect::<Result<_, _>>()?,
             "--cases" => options.cases = value()?.split(',').map(str::parse).collect::<Result<_, _>>()?,
             "--strict" => options.strict = true,
@@ -150,8 +150,8 @@ fn peers_binary() -> Result<PathBuf, String> {
 fn run_once(peers: &PathBuf, stack: Stack, case: Case, options: &Options) -> Result<Outcome, String> {
     let mut command = Command::new(peers);
     command.args([stack.name(), case.name(), &options.spans.to_string()]);
-    if let Some(queue) = &options.queue {
-        command.args(["--queue", queue]);
+    if let Some(queue) = options.queue {
+        command.args(["--queue", &queue.to_string()]);
     }
     let mut child = command
         .stdout(Stdio::piped())
@@ -273,14 +273,10 @@ fn print_tables(pairs: &[Pair], options: &Options) {
     let find = |stack: Stack, case: Case| pairs.iter().find(|pair| pair.stack == stack && pair.case == case);
 
     println!(
-        "{} spans per run, median of {} runs, one process per run; queue bound {} records (mv37 and the \
-         OpenTelemetry batch processor; fastrace has none).",
+        "{} spans per run, median of {} runs, one process per run; {}.",
         options.spans,
         options.runs,
-        options
-            .queue
-            .clone()
-            .unwrap_or_else(|| DEFAULT_QUEUE_RECORDS.to_string()),
+        queue_bounds(options.queue),
     );
     println!();
     println!("| case | stack | ns/span (hot path) | CPU ns/span (all threads) | peak RSS MiB | delivery |");

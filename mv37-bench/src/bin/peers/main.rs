@@ -24,14 +24,28 @@ mod tracing_stack;
 use std::process::ExitCode;
 
 use mv37_bench::remote::{self, RemoteSink};
-use mv37_bench::{process_usage, Case, Delivery, Meter, Outcome, Stack, Support, Wire, DEFAULT_QUEUE_RECORDS};
+use mv37_bench::{
+    process_usage, Case, Delivery, Meter, Outcome, Stack, Support, Wire, MV37_QUEUE_RECORDS, OTEL_QUEUE_RECORDS,
+};
 
 /// Settings shared by the stacks.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     /// Queue bound in records, for mv37 and for the OpenTelemetry batch span processor
-    /// (fastrace has no bound to set).
-    pub queue_records: usize,
+    /// (fastrace has no bound to set); `None`: each its own (see `mv37_bench`).
+    pub queue_records: Option<usize>,
+}
+
+impl Settings {
+    /// The queue bound mv37 gets.
+    pub fn mv37_queue(self) -> usize {
+        self.queue_records.unwrap_or(MV37_QUEUE_RECORDS)
+    }
+
+    /// The queue bound the OpenTelemetry batch span processor gets.
+    pub fn otel_queue(self) -> usize {
+        self.queue_records.unwrap_or(OTEL_QUEUE_RECORDS)
+    }
 }
 
 fn usage(error: &str) -> ExitCode {
@@ -55,14 +69,12 @@ fn main() -> ExitCode {
         };
     }
     let mut positional = Vec::new();
-    let mut settings = Settings {
-        queue_records: DEFAULT_QUEUE_RECORDS,
-    };
+    let mut settings = Settings { queue_records: None };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         if arg == "--queue" {
             match rest.next().map(|value| value.parse()) {
-                Some(Ok(records)) => settings.queue_records = records,
+                Some(Ok(records)) => settings.queue_records = Some(records),
                 _ => return usage("`--queue` takes a number of records"),
             }
         } else {

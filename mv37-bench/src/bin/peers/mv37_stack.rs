@@ -48,7 +48,7 @@ impl Exporter for CountingExporter {
 pub(crate) fn client(settings: Settings, exporter: CountingExporter) -> Client {
     Client::builder()
         .exporter(exporter)
-        .max_queue_records(settings.queue_records)
+        .max_queue_records(settings.mv37_queue())
         .build()
         .unwrap_or_else(|error| {
             eprintln!("error: mv37 client: {error}");
@@ -136,7 +136,7 @@ pub fn agent(spans: u64, settings: Settings, sink: &RemoteSink, meter: &mut Mete
     let config = Config {
         exporters: vec![ExporterKind::Otlp],
         service_name: Some("mv37-bench".to_owned()),
-        max_queue_records: settings.queue_records,
+        max_queue_records: settings.mv37_queue(),
         otlp: OtlpConfig {
             endpoint: sink.traces_url().to_owned(),
             protocol: OtlpProtocol::Protobuf,

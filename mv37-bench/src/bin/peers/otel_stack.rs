@@ -35,7 +35,7 @@ impl SpanExporter for CountingExporter {
     }
 }
 
-/// A tracer provider with a batch span processor (queue bound `settings.queue_records`,
+/// A tracer provider with a batch span processor (queue bound `settings.otel_queue()`,
 /// batches of 512) in front of a counting exporter, and the exporter's count.
 pub fn pipeline(settings: Settings) -> (SdkTracerProvider, Arc<AtomicU64>) {
     let received = Arc::new(AtomicU64::new(0));
@@ -45,7 +45,7 @@ pub fn pipeline(settings: Settings) -> (SdkTracerProvider, Arc<AtomicU64>) {
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
-                .with_max_queue_size(settings.queue_records)
+                .with_max_queue_size(settings.otel_queue())
                 .with_max_export_batch_size(512)
                 .build(),
         )
@@ -159,7 +159,7 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
 }
 
 /// The agent case: `spans / 9` agent turns through a batch span processor (queue bound
-/// `settings.queue_records`, batches of 512) in front of opentelemetry-otlp's HTTP
+/// `settings.otel_queue()`, batches of 512) in front of opentelemetry-otlp's HTTP
 /// exporter (protobuf, gzip, its default blocking reqwest client), sending to `sink`,
 /// flushed every [`agent::TURNS_PER_FLUSH`] turns. The processor counts its drops privately: a drop shows as a span the receiver never
 /// got.
@@ -177,7 +177,7 @@ pub fn agent(spans: u64, settings: Settings, sink: &RemoteSink, meter: &mut Mete
     let processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             BatchConfigBuilder::default()
-                .with_max_queue_size(settings.queue_records)
+                .with_max_queue_size(settings.otel_queue())
                 .with_max_export_batch_size(512)
                 .build(),
         )
