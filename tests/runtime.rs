@@ -1,5 +1,8 @@
 //! Behaviour of traces, spans, context and the export pipeline, observed through the
 //! in-memory exporter.
+//!
+//! Over 500 lines: one test binary for the runtime's behaviour as a user sees it, so
+//! that `cargo test` links it once; the tests share the helpers at the top.
 
 // Tests fail by panicking.
 #![allow(clippy::panic)]
