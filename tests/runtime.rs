@@ -677,6 +677,25 @@ struct Gate {
     open: Arc<(Mutex<bool>, std::sync::Condvar)>,
 }
 
+impl Gate {
+    /// A closed gate, and the latch that opens it (see [`open_gate`]).
+    fn closed() -> (Self, Arc<(Mutex<bool>, std::sync::Condvar)>) {
+        let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        (
+            Gate {
+                open: Arc::clone(&open),
+            },
+            open,
+        )
+    }
+}
+
+/// Lets every export that waits at the gate, and every later one, through.
+fn open_gate(open: &(Mutex<bool>, std::sync::Condvar)) {
+    *open.0.lock().expect("lock") = true;
+    open.1.notify_all();
+}
+
 impl Exporter for Gate {
     fn export(&mut self, _batch: &[Record]) -> Result<(), ExportError> {
         let (lock, condvar) = &*self.open;
@@ -690,11 +709,9 @@ impl Exporter for Gate {
 
 #[test]
 fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
-    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let (gate, open) = Gate::closed();
     let client = Client::builder()
-        .exporter(Gate {
-            open: Arc::clone(&open),
-        })
+        .exporter(gate)
         .max_queue_records(100)
         .max_batch_records(10)
         .build()
@@ -709,8 +726,7 @@ fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
     // Queued counts what the exporter holds too: one batch, and the rest of the chunk
     // the batch was cut from (a thread hands over at most 32 records at once).
     assert!(during.queued <= 100 + 10 + 31, "bounded queue: {during:?}");
-    *open.0.lock().expect("lock") = true;
-    open.1.notify_all();
+    open_gate(&open);
     client.shutdown().expect("shutdown drains");
     let after = client.stats();
     assert_eq!(after.produced, 2_000);
@@ -721,11 +737,9 @@ fn a_full_queue_drops_and_counts_without_blocking_the_caller() {
 
 #[test]
 fn the_byte_bound_holds_for_large_payloads_and_every_record_is_counted() {
-    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let (gate, open) = Gate::closed();
     let client = Client::builder()
-        .exporter(Gate {
-            open: Arc::clone(&open),
-        })
+        .exporter(gate)
         .max_queue_records(100_000)
         .max_queue_bytes(256 * 1024)
         .max_batch_records(10)
@@ -745,8 +759,7 @@ fn the_byte_bound_holds_for_large_payloads_and_every_record_is_counted() {
     // chunks' own memory) drops most of them, counted.
     assert!(during.dropped.queue_full > 500, "{during:?}");
     assert!(during.queued < 100, "{during:?}");
-    *open.0.lock().expect("lock") = true;
-    open.1.notify_all();
+    open_gate(&open);
     client.shutdown().expect("shutdown drains");
     let after = client.stats();
     assert_eq!(after.produced, 1_000);
@@ -756,11 +769,9 @@ fn the_byte_bound_holds_for_large_payloads_and_every_record_is_counted() {
 
 #[test]
 fn a_queued_span_weighs_its_compact_form_not_the_record_it_becomes() {
-    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let (gate, open) = Gate::closed();
     let client = Client::builder()
-        .exporter(Gate {
-            open: Arc::clone(&open),
-        })
+        .exporter(gate)
         .max_queue_records(1_000_000)
         .max_queue_bytes(4 << 20)
         .max_batch_records(10)
@@ -782,8 +793,7 @@ fn a_queued_span_weighs_its_compact_form_not_the_record_it_becomes() {
     let full = client.stats();
     assert!(full.dropped.queue_full > 0, "{full:?}");
     assert!(full.queued < (4 << 20) / 128, "{full:?}");
-    *open.0.lock().expect("lock") = true;
-    open.1.notify_all();
+    open_gate(&open);
     client.shutdown().expect("shutdown drains");
     let after = client.stats();
     assert_eq!(after.produced, 60_002);
@@ -818,13 +828,8 @@ fn accounting_balances_after_shutdown_and_late_records_are_counted() {
 
 #[test]
 fn shutdown_past_its_deadline_counts_what_the_exporter_held_and_a_second_call_does_not_wait_again() {
-    let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
-    let client = Client::builder()
-        .exporter(Gate {
-            open: Arc::clone(&open),
-        })
-        .build()
-        .expect("client");
+    let (gate, open) = Gate::closed();
+    let client = Client::builder().exporter(gate).build().expect("client");
     for _ in 0..10 {
         client.trace("t").run(|_| ());
     }
@@ -841,8 +846,7 @@ fn shutdown_past_its_deadline_counts_what_the_exporter_held_and_a_second_call_do
     assert_eq!(at_deadline.queued, 0);
     assert_eq!(at_deadline.dropped.shutdown_timeout, 10, "{at_deadline:?}");
     assert!(at_deadline.is_balanced(), "{at_deadline:?}");
-    *open.0.lock().expect("lock") = true;
-    open.1.notify_all();
+    open_gate(&open);
     // The first deadline holds for every later call: this one does not wait another.
     let started = std::time::Instant::now();
     let _ = client.shutdown();
