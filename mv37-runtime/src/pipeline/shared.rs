@@ -62,12 +62,15 @@ const MOST_YIELD_RECORDS: usize = 16_384;
 
 impl Nudge {
     fn new(limits: &Limits) -> Self {
+        let wake_records = limits
+            .max_batch_records
+            .max((limits.max_queue_records / 8).min(MOST_WAKE_RECORDS));
         Self {
-            wake_records: limits
-                .max_batch_records
-                .max((limits.max_queue_records / 8).min(MOST_WAKE_RECORDS)),
+            wake_records,
             wake_bytes: limits.max_batch_bytes.max(limits.max_queue_bytes / 16),
-            yield_records: (limits.max_queue_records / 4).min(MOST_YIELD_RECORDS),
+            // Never before the exporter was woken: yielding to a sleeping thread is a
+            // system call per hand-over for nothing (large batches wake it late).
+            yield_records: (limits.max_queue_records / 4).min(MOST_YIELD_RECORDS).max(wake_records),
         }
     }
 
@@ -442,6 +445,16 @@ mod tests {
             assert!(nudge.wakes(queued(8_192, 0)), "{depth}");
             assert_eq!(nudge.yield_records, 16_384, "{depth}");
         }
+    }
+
+    #[test]
+    fn producers_do_not_yield_before_the_exporter_was_woken() {
+        let mut large_batches = limits(1 << 20, 64 << 20);
+        large_batches.max_batch_records = 100_000;
+        let nudge = Nudge::new(&large_batches);
+        assert!(!nudge.wakes(queued(99_999, 0)));
+        assert!(nudge.wakes(queued(100_000, 0)));
+        assert_eq!(nudge.yield_records, 100_000);
     }
 
     #[test]
