@@ -171,6 +171,19 @@ impl Payload {
         Self(json.into())
     }
 
+    /// [`Payload::trusted`], written into the buffer of `spare` (a payload no longer
+    /// needed) unless it is large: no allocation when it has room.
+    pub(crate) fn refilled(spare: Option<Payload>, json: &str) -> Self {
+        match spare {
+            Some(Payload(mut buffer)) if buffer.capacity() <= SPARE_TEXT_BYTES => {
+                buffer.clear();
+                buffer.push_str(json);
+                Self(buffer)
+            }
+            _ => Self::trusted(json),
+        }
+    }
+
     /// A payload holding `value` (no size limit applied; parts nested deeper than
     /// [`MAX_DEPTH`] are replaced by a marker).
     pub fn from_value(value: &serde_json::Value) -> Self {

@@ -1,5 +1,9 @@
 //! Chunks: the records one thread hands over together, and the pools of empty chunks
 //! that the exporter thread allocates for the producing threads to reuse.
+//!
+//! Over 500 lines: a chunk is filled on a producing thread and drained into records on
+//! the exporter thread, and both halves work on the same parked text, scope indices and
+//! reservations; they read best side by side.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -323,18 +327,18 @@ impl Chunk {
                 .filter(|item| matches!(item, Item::Span { parked: true, .. } | Item::Trace { parked: true, .. }))
                 .count()
         };
-        let (scopes, data, retired) = (&self.scopes, &self.data, &mut self.retired);
+        let (scopes, data, retired) = (&self.scopes, self.data.as_str(), &mut self.retired);
         let mut parked = self.parked.drain(..parked_count);
-        // Puts a parked item's extras back, or gives its input and output when they
-        // were all it had.
-        let mut unpark = |slot: &mut Option<Box<Extras>>, is_parked: bool| {
+        // Puts a parked item's extras back, or gives the text of its input and output
+        // when they were all it had (for the record to copy into buffers it holds).
+        let mut unpark = move |slot: &mut Option<Box<Extras>>, is_parked: bool| {
             let Parked { extras, input, output } = is_parked.then(|| parked.next()).flatten()?;
-            let text = |range: Option<Range<usize>>| range.and_then(|range| data.get(range)).map(Payload::trusted);
+            let text = |range: Option<Range<usize>>| range.and_then(|range| data.get(range));
             let (input, output) = (text(input), text(output));
             match extras {
                 Some(mut extras) => {
-                    extras.input = input;
-                    extras.output = output;
+                    extras.input = input.map(Payload::trusted);
+                    extras.output = output.map(Payload::trusted);
                     *slot = Some(extras);
                     None
                 }
@@ -355,12 +359,13 @@ impl Chunk {
                     let scope = scopes.get(scope as usize);
                     match records.refill_span() {
                         Some(used) => {
+                            let held = Held::take(payloads.is_some(), &mut used.input, &mut used.output);
                             retired.extend(span.fill(used, trace_id, span_id, scope));
-                            give(payloads, &mut used.input, &mut used.output);
+                            held.give(payloads, &mut used.input, &mut used.output);
                         }
                         None => {
                             let mut record = span.into_record(trace_id, span_id, scope);
-                            give(payloads, &mut record.input, &mut record.output);
+                            Held::NONE.give(payloads, &mut record.input, &mut record.output);
                             records.push(Record::Span(record));
                         }
                     }
@@ -377,12 +382,13 @@ impl Chunk {
                     }
                     match records.refill_trace() {
                         Some(used) => {
+                            let held = Held::take(payloads.is_some(), &mut used.input, &mut used.output);
                             trace.fill(used, scope, resource);
-                            give(payloads, &mut used.input, &mut used.output);
+                            held.give(payloads, &mut used.input, &mut used.output);
                         }
                         None => {
                             let mut record = trace.into_record(scope, resource);
-                            give(payloads, &mut record.input, &mut record.output);
+                            Held::NONE.give(payloads, &mut record.input, &mut record.output);
                             records.push(Record::Trace(record));
                         }
                     }
@@ -399,7 +405,7 @@ impl Chunk {
                 }
             }
         }
-        drop(parked);
+        drop(unpark);
         if self.items.is_empty() {
             self.clear_data();
         } else {
@@ -410,16 +416,45 @@ impl Chunk {
     }
 }
 
-/// Gives a record the input and output its item carried without other extras.
-#[inline(always)]
-fn give(
-    payloads: Option<(Option<Payload>, Option<Payload>)>,
-    input: &mut Option<Payload>,
-    output: &mut Option<Payload>,
-) {
-    if let Some((given_input, given_output)) = payloads {
-        *input = given_input;
-        *output = given_output;
+/// The input and output a used record held, taken before it is refilled so that the
+/// text of the new ones is copied into their buffers: a capture-heavy program's exporter
+/// thread then allocates and frees no payload per record.
+struct Held {
+    input: Option<Payload>,
+    output: Option<Payload>,
+}
+
+impl Held {
+    const NONE: Held = Held {
+        input: None,
+        output: None,
+    };
+
+    /// The record's payloads, if payloads are `coming` to take their place.
+    #[inline(always)]
+    fn take(coming: bool, input: &mut Option<Payload>, output: &mut Option<Payload>) -> Self {
+        if coming {
+            Held {
+                input: input.take(),
+                output: output.take(),
+            }
+        } else {
+            Held::NONE
+        }
+    }
+
+    /// Gives a record the input and output its item carried without other extras.
+    #[inline(always)]
+    fn give(
+        self,
+        payloads: Option<(Option<&str>, Option<&str>)>,
+        input: &mut Option<Payload>,
+        output: &mut Option<Payload>,
+    ) {
+        if let Some((given_input, given_output)) = payloads {
+            *input = given_input.map(|text| Payload::refilled(self.input, text));
+            *output = given_output.map(|text| Payload::refilled(self.output, text));
+        }
     }
 }
 
