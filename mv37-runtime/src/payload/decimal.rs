@@ -51,8 +51,10 @@ pub(super) fn short_decimal(value: f64, buffer: &mut [u8; BUFFER_LEN]) -> Option
     })?;
     let mut digits = digits.unsigned_abs();
     let mut at = BUFFER_LEN;
+    // At most 19 bytes are written (15 digits, a point, a zero, a sign), so `at` never
+    // reaches the start; saturating all the same, as no input may panic here.
     let mut put = |byte: u8| {
-        at -= 1;
+        at = at.saturating_sub(1);
         if let Some(slot) = buffer.get_mut(at) {
             *slot = byte;
         }
