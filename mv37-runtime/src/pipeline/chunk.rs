@@ -272,7 +272,7 @@ impl Chunk {
     /// a boxed record its size, an item in compact form its extras (its input and output
     /// counted again, though parked in the chunk's text). A compact item's record is
     /// built on the exporter thread, a batch at a time, so its base size is not held
-    /// here: a queued sync span weighs its 128-byte item, not the ~600-byte record.
+    /// here: a queued sync span weighs its 104-byte item, not the ~600-byte record.
     pub(crate) fn held_outside(&self) -> u64 {
         self.bytes
             .saturating_sub(u64::from(self.compact) * RECORD_BASE_BYTES as u64)

@@ -105,7 +105,7 @@ mod tests {
     use crate::ids::{SpanId, TraceId};
     use crate::payload::Payload;
     use crate::pipeline::{Chunk, Item};
-    use crate::progress::{Extras, Progress, SpanState, TraceResource, TraceState};
+    use crate::progress::{Extras, KindCode, Progress, SpanState, TraceResource, TraceState};
     use crate::record::{
         Attributes, Content, DocumentRecord, ErrorInfo, EventRecord, FeedbackRecord, MessageRecord, Role, SpanKind,
         Status, TraceScope, Usage,
@@ -114,7 +114,7 @@ mod tests {
     fn span(name: &'static str) -> Record {
         let state = SpanState {
             parent: SpanId::random(),
-            kind: SpanKind::Task,
+            kind: KindCode::Task,
             name: name.into(),
             progress: Progress::new(fastant::Instant::now(), None),
         };
@@ -241,7 +241,7 @@ mod tests {
         };
         let span = SpanState {
             parent: root,
-            kind: SpanKind::Tool,
+            kind: KindCode::Tool,
             name: "span".into(),
             progress: Progress::new(start, extras()),
         };

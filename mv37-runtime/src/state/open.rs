@@ -17,7 +17,7 @@ use crate::clock;
 use crate::ids::{SpanId, TraceId};
 use crate::payload::CapturePolicy;
 use crate::pipeline::Pipeline;
-use crate::progress::{Extras, OpenRecord, Progress, SpanState, TraceState};
+use crate::progress::{Extras, KindCode, OpenRecord, Progress, SpanState, TraceState};
 use crate::record::{MessageRecord, SpanKind, TraceScope};
 
 /// Enabled clients alive in the process: while it is zero, every call is a no-op after
@@ -150,6 +150,15 @@ impl LocalSpan {
         name: Cow<'static, str>,
         extras: Option<Box<Extras>>,
     ) -> Self {
+        let (kind, custom) = KindCode::split(kind);
+        let extras = match custom {
+            None => extras,
+            Some(custom) => {
+                let mut extras = extras.unwrap_or_else(Extras::boxed);
+                extras.retyped.get_or_insert((None, None)).0.get_or_insert(custom);
+                Some(extras)
+            }
+        };
         let state = SpanState {
             parent,
             name,
