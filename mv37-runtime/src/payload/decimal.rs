@@ -5,10 +5,11 @@
 //!
 //! Why it is exact: for an integer `m < 2^53` and `k ≤ 22`, `m / 10^k` in `f64` is the
 //! double nearest to the rational `m/10^k`, which is what parsing `"m·10^-k"` gives; so
-//! when it equals the value, those digits round-trip. Trying `k = 0, 1, 2, …` finds the
-//! fewest decimals, hence the shortest digits, and `m = round(value·10^k)` is the
-//! closest candidate: the product's rounding error (half an ulp of a number under
-//! [`MAX_SCALED`]) is far below the 0.5 that would change the rounded integer. In this
+//! when it equals the value, those digits round-trip. The candidate is `round(value·10^6)`
+//! with its trailing zeros dropped: a short form `m·10^-k` (`k ≤ 6`) scales to
+//! `m·10^(6-k)` within the product's rounding error (half an ulp of a number under
+//! [`MAX_SCALED`], far below the 0.5 that would change the rounded integer), and the
+//! zeros come off down to `k`, the fewest decimals, hence the shortest digits. In this
 //! range both writers use plain decimal notation. The tests compare the two over
 //! millions of values.
 
@@ -33,22 +34,11 @@ pub(super) fn short_decimal(value: f64, buffer: &mut [u8; BUFFER_LEN]) -> Option
     if !(MIN_MAGNITUDE..MAX_SCALED).contains(&magnitude) {
         return None;
     }
-    let (digits, decimals) = SCALES.iter().enumerate().find_map(|(decimals, &scale)| {
-        // Rounded by adding a half and truncating (`f64::round` is a libm call here): a
-        // product within a fifth of an integer, the only kind that can pass, lands on it.
-        let product = magnitude * scale;
-        if product >= MAX_SCALED {
-            return None;
-        }
-        // Below 1e15 and positive: the truncation is exact and in range. Signed, as the
-        // conversions to and from `i64` are one instruction each on x86-64 (`u64` takes
-        // several without AVX-512).
-        let digits = (product + 0.5) as i64;
-        // Digits that pass lie within 2^-52 of the product (relative), so anything
-        // farther fails without the division, which is the slow step.
-        let near = (product - digits as f64).abs() <= product * NEAR;
-        (near && digits as f64 / scale == magnitude).then_some((digits, decimals))
-    })?;
+    let (digits, decimals) = candidate(magnitude)?;
+    // The check that makes the digits exact (see the module doc); the only division.
+    if digits as f64 / SCALES.get(decimals).copied().unwrap_or(f64::NAN) != magnitude {
+        return None;
+    }
     let mut digits = digits.unsigned_abs();
     let mut at = BUFFER_LEN;
     // At most 19 bytes are written (15 digits, a point, a zero, a sign), so `at` never
@@ -77,6 +67,36 @@ pub(super) fn short_decimal(value: f64, buffer: &mut [u8; BUFFER_LEN]) -> Option
         put(b'-');
     }
     Some(at)
+}
+
+/// The digits and decimals `magnitude` would be written with if it has a short form:
+/// `round(magnitude·10^6)` with its trailing zeros dropped (a short form `m·10^-k`, if
+/// there is one, scales to `m·10^(6-k)` within a fifth, so the rounding finds it and
+/// the zeros come off down to `k`). Past 1e9 six decimals do not fit under
+/// [`MAX_SCALED`]: only integers are taken there.
+#[inline(always)]
+fn candidate(magnitude: f64) -> Option<(i64, usize)> {
+    let product = magnitude * SCALES[MAX_DECIMALS];
+    if product >= MAX_SCALED {
+        // Below 1e15: the truncation is exact.
+        let digits = magnitude as i64;
+        return (digits as f64 == magnitude).then_some((digits, 0));
+    }
+    // Rounded by adding a half and truncating (`f64::round` is a libm call here), through
+    // `i64`, whose conversions are one instruction each on x86-64 (`u64`'s are several
+    // without AVX-512).
+    let mut digits = (product + 0.5) as i64;
+    // Digits that pass lie within 2^-52 of the product (relative): anything farther has
+    // no short form, and is rejected before the division.
+    if (product - digits as f64).abs() > product * NEAR {
+        return None;
+    }
+    let mut decimals = MAX_DECIMALS;
+    while decimals > 0 && digits % 10 == 0 {
+        digits /= 10;
+        decimals -= 1;
+    }
+    Some((digits, decimals))
 }
 
 #[cfg(test)]
