@@ -30,11 +30,24 @@ pub(crate) const SMALL_CHUNK: usize = 4;
 /// freed by a thread other than the one that allocated it (such a free contends for the
 /// lock of the allocating thread's malloc arena, and the arena's bookkeeping shares cache
 /// lines with the producer's live objects).
-const SPARE_FULL: usize = 64;
+///
+/// The exporter thread wakes every few thousand records, so a busy producer hands over
+/// up to 256 full chunks between two of its rounds. With room for only 64 (until issue
+/// 18's ninth session) the pool ran dry in every such burst: the producer allocated a
+/// new chunk for most hand-overs and the exporter thread freed what it could not keep,
+/// the cross-thread free this pool exists to avoid. Room for 512 (1.7 MB of items at
+/// most) keeps every chunk taken back; only 32 are allocated ahead, since allocating
+/// more on the exporter thread at start-up stalled both threads (eighth session).
+const SPARE_FULL: usize = 512;
 const SPARE_SMALL: usize = 512;
+/// How many of each the exporter thread allocates ahead (at each of its rounds, up to
+/// this many are waiting); the rest of a pool fills with the chunks it takes back.
+const TOP_UP_FULL: usize = 32;
+const TOP_UP_SMALL: usize = 256;
 
-/// A chunk's data buffer larger than this is not kept for reuse.
-const MAX_KEPT_DATA: usize = 64 * 1024;
+/// A chunk's data buffer larger than this is not kept for reuse: the pools hold at most
+/// 16 MiB of text buffers (1,024 chunks), however large the captured payloads were.
+const MAX_KEPT_DATA: usize = 16 * 1024;
 
 /// What a thread hands over: finished spans and traces in their compact form (turned
 /// into records on the exporter thread), other records boxed.
@@ -513,15 +526,48 @@ impl Spares {
         }
     }
 
-    /// Allocates spare chunks (on the exporter thread), up to half of each pool.
+    /// Allocates spare chunks (on the exporter thread), up to [`TOP_UP_FULL`] and
+    /// [`TOP_UP_SMALL`] waiting.
     pub(crate) fn top_up(&self) {
-        for (pool, capacity) in [(&self.small, SMALL_CHUNK), (&self.full, LOCAL_CHUNK)] {
-            let want = pool.capacity() / 2;
+        for (pool, capacity, want) in [
+            (&self.small, SMALL_CHUNK, TOP_UP_SMALL),
+            (&self.full, LOCAL_CHUNK, TOP_UP_FULL),
+        ] {
             for _ in pool.len()..want {
                 if pool.push(Chunk::with_capacity(capacity)).is_err() {
                     break;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pools_keep_what_the_exporter_takes_back_beyond_what_it_allocates_ahead() {
+        let spares = Spares::new();
+        spares.top_up();
+        assert_eq!(spares.full.len(), TOP_UP_FULL, "allocated ahead");
+        assert_eq!(spares.small.len(), TOP_UP_SMALL);
+        // A burst of hand-overs between two rounds of the exporter thread: the chunks it
+        // takes back are all kept, so that the next burst reuses them instead of
+        // allocating on the producing thread (and freeing on the exporter thread).
+        let taken: Vec<Chunk> = (0..300).map(|_| spares.take(LOCAL_CHUNK)).collect();
+        assert_eq!(spares.full.len(), 0);
+        for chunk in taken {
+            spares.recycle(chunk);
+        }
+        assert_eq!(spares.full.len(), 300);
+        // Topping up does not grow a pool that holds enough.
+        spares.top_up();
+        assert_eq!(spares.full.len(), 300);
+        // Past the pool's capacity, chunks are freed.
+        for _ in 0..SPARE_FULL {
+            spares.recycle(Chunk::with_capacity(LOCAL_CHUNK));
+        }
+        assert_eq!(spares.full.len(), SPARE_FULL);
     }
 }
