@@ -22,6 +22,7 @@ use crate::progress::{error_info, Extras, OpenRecord, Progress, TraceState};
 use crate::record::{Attributes, Content, Record, Role, SignalRecord, SpanKind, Status, TraceScope};
 use crate::scope::{failed_on_err, never_failed, run_scope, Scope, ScopeFuture, ScopeGuard};
 use crate::span::json_value;
+use crate::state::local::trace_ref;
 use crate::state::open::{Recorder, SharedTrace};
 
 /// A handle to an open trace: open spans in it, record messages, feedback and signals.
@@ -86,7 +87,7 @@ impl Trace {
 
     /// A span of any kind (`"retrieval"`, `SpanKind::Task`, or your own string).
     pub fn span(&self, kind: impl Into<SpanKind>) -> SpanBuilder {
-        SpanBuilder::new(self.inner.clone(), kind.into())
+        SpanBuilder::new(self.inner.as_ref().map(trace_ref), kind.into())
     }
 
     /// A model call.

@@ -53,30 +53,60 @@ impl Frame {
 
 /// One entry of the stack: a frame (a trace or a shared span, entered by a guard, a
 /// future or a captured context), or a span run here whose state the stack holds.
+///
+/// A frame also keeps a spare reference to its trace: a child span run on it gives its
+/// own reference back there when it ends, and the next child takes it from there when
+/// it starts, so that a run of child spans under one frame changes no reference count
+/// (an atomic read-modify-write at each end of every span: 7 to 9 ns each on an Intel
+/// Xeon, a tenth of the span). The spare goes with the entry; the frame holds the trace
+/// anyway, so it keeps nothing alive that would not be.
 enum Entry {
-    Frame(Frame),
+    Frame(Frame, Option<Arc<SharedTrace>>),
     Local(LocalSpan),
 }
 
 impl Entry {
     fn trace(&self) -> &Arc<SharedTrace> {
         match self {
-            Entry::Frame(frame) => frame.trace(),
+            Entry::Frame(frame, _) => frame.trace(),
             Entry::Local(span) => span.trace(),
         }
     }
 
     fn span_id(&self) -> SpanId {
         match self {
-            Entry::Frame(frame) => frame.span_id(),
+            Entry::Frame(frame, _) => frame.span_id(),
             Entry::Local(span) => span.span_id(),
+        }
+    }
+
+    /// A reference to the entry's trace for a span starting on it: the frame's spare if
+    /// it keeps one, else a new one.
+    #[inline(always)]
+    fn trace_ref(&mut self) -> Arc<SharedTrace> {
+        match self {
+            Entry::Frame(frame, spare) => spare.take().unwrap_or_else(|| Arc::clone(frame.trace())),
+            Entry::Local(span) => Arc::clone(span.trace()),
+        }
+    }
+
+    /// Keeps `trace`, the reference of a span that ended on this entry, as the frame's
+    /// spare; gives it back if the entry is not a frame of that trace or has one.
+    #[inline(always)]
+    fn keep_spare(&mut self, trace: Arc<SharedTrace>) -> Option<Arc<SharedTrace>> {
+        match self {
+            Entry::Frame(frame, spare @ None) if Arc::ptr_eq(frame.trace(), &trace) => {
+                *spare = Some(trace);
+                None
+            }
+            _ => Some(trace),
         }
     }
 
     /// The entry as a frame to hand out; a local span becomes shared.
     fn frame(&mut self) -> Option<Frame> {
         match self {
-            Entry::Frame(frame) => Some(frame.clone()),
+            Entry::Frame(frame, _) => Some(frame.clone()),
             Entry::Local(span) => span.share().map(Frame::Span),
         }
     }
@@ -131,7 +161,7 @@ fn push<T>(value: T, entry: impl FnOnce(T) -> Entry) -> Result<usize, T> {
 
 /// Pushes a frame; returns the depth to give back to [`exit`].
 pub(crate) fn enter(frame: Frame) -> usize {
-    push(frame, Entry::Frame).unwrap_or(usize::MAX)
+    push(frame, |frame| Entry::Frame(frame, None)).unwrap_or(usize::MAX)
 }
 
 /// Moves the span in `slot` onto the stack, in one move (an async span comes here at
@@ -286,9 +316,13 @@ fn leave_innermost(depth: usize, span_id: SpanId, close: impl FnOnce(&mut SpanSt
         state
             .records
             .add(&trace.recorder.pipeline, item, Some(&trace.scope), bytes, idle);
-        // Dropped after the borrow: the last reference to a client shuts it down, which
-        // hands this thread's records over.
-        Some(trace)
+        // Kept by the frame below for the next span, or dropped after the borrow: the
+        // last reference to a client shuts it down, which hands this thread's records
+        // over.
+        Some(match state.stack.last_mut() {
+            Some(below) => below.keep_spare(trace),
+            None => Some(trace),
+        })
     })
     .flatten();
     left.is_some()
@@ -379,14 +413,23 @@ pub(crate) fn current_trace_and_parent() -> Option<(Arc<SharedTrace>, SpanId)> {
     }
     STATE
         .try_with(|state| {
-            let state = state.try_borrow().ok()?;
-            state
-                .stack
-                .last()
-                .map(|entry| (Arc::clone(entry.trace()), entry.span_id()))
+            let mut state = state.try_borrow_mut().ok()?;
+            state.stack.last_mut().map(|entry| (entry.trace_ref(), entry.span_id()))
         })
         .ok()
         .flatten()
+}
+
+/// A reference to `trace` for a span starting now: the spare of the innermost entry if
+/// that is a frame of `trace` that keeps one (no reference count changes), else a new
+/// one.
+pub(crate) fn trace_ref(trace: &Arc<SharedTrace>) -> Arc<SharedTrace> {
+    with_state(|state| match state.stack.last_mut() {
+        Some(Entry::Frame(frame, spare)) if Arc::ptr_eq(frame.trace(), trace) => spare.take(),
+        _ => None,
+    })
+    .flatten()
+    .unwrap_or_else(|| Arc::clone(trace))
 }
 
 /// The innermost frame open here (a span run here becomes shareable).
@@ -553,6 +596,52 @@ mod tests {
         drop(trace);
         assert_eq!(depth(), 0);
         assert!(current_trace().is_none());
+    }
+
+    #[test]
+    fn child_spans_reuse_one_spare_reference_that_goes_with_the_frame() {
+        let (client, memory) = client();
+        let trace = client.trace("t").start();
+        let shared = current_trace().expect("a trace is open");
+        // This handle, the guard's handle and scope, and the frame on the stack.
+        let base = Arc::strong_count(&shared);
+        trace
+            .task("first")
+            .run(|_| assert_eq!(Arc::strong_count(&shared), base + 1));
+        assert_eq!(
+            Arc::strong_count(&shared),
+            base + 1,
+            "the span's reference is the frame's spare"
+        );
+        for _ in 0..3 {
+            trace.task("next").run(|_| {
+                assert_eq!(Arc::strong_count(&shared), base + 1, "the next span took the spare");
+                // A span nested in a local span gets its own reference.
+                trace
+                    .tool("nested")
+                    .run(|_| assert_eq!(Arc::strong_count(&shared), base + 2));
+            });
+            assert_eq!(Arc::strong_count(&shared), base + 1, "one spare, not one per span");
+        }
+        drop(trace);
+        assert_eq!(depth(), 0);
+        assert_eq!(
+            Arc::strong_count(&shared),
+            1,
+            "only this handle is left: the spare went with the frame"
+        );
+        client.flush().expect("flush");
+        assert_eq!(memory.spans().len(), 7);
+        let first = memory.span("first").expect("sent");
+        assert_eq!(
+            memory.span("nested").expect("sent").parent_span_id,
+            memory
+                .spans()
+                .iter()
+                .find(|span| span.name == "next")
+                .map(|span| span.span_id)
+        );
+        assert_eq!(first.parent_span_id, memory.traces().first().map(|trace| trace.span_id));
     }
 
     #[test]
