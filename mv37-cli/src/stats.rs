@@ -4,6 +4,9 @@
 //! Memory grows with the number of distinct models, tools, kinds and users, never with
 //! the number of records: latencies go into a [`Sketch`] (1% relative error), and with
 //! `--by` each trace keeps only a few counters until its `trace` record names the user.
+//!
+//! Longer than 500 lines because the tallies and their two renderings (text tables and
+//! `--json`) change together: a field added to one is added to the others here.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -139,6 +142,26 @@ fn rate(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         part as f64 / whole as f64
+    }
+}
+
+/// `value` with every object's keys in sorted order, whatever serde_json's
+/// `preserve_order` is in this build (another crate of the build can turn it on): `--json`
+/// prints the same text in every build.
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, sorted_keys(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
     }
 }
 
@@ -319,7 +342,7 @@ pub fn run(args: StatsArgs) -> Result<u8, CliError> {
     summary.finish();
     let malformed = reader.diagnostics.malformed;
     let text = if args.json {
-        let mut text = serde_json::to_string_pretty(&to_json(&summary, args.by, malformed))
+        let mut text = serde_json::to_string_pretty(&sorted_keys(to_json(&summary, args.by, malformed)))
             .map_err(|e| CliError::Output(io::Error::other(e)))?;
         text.push('\n');
         escape_json(&text).into_owned()
@@ -563,4 +586,16 @@ fn to_text(summary: &Summary, by: Option<GroupBy>, malformed: u64) -> String {
         RELATIVE_ACCURACY * 100.0
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_keys_are_sorted_in_every_build() {
+        let value = serde_json::json!({"zeta": 1, "alpha": {"y": [{"b": 1, "a": 2}], "x": 0}});
+        assert_eq!(
+            super::sorted_keys(value).to_string(),
+            r#"{"alpha":{"x":0,"y":[{"a":2,"b":1}]},"zeta":1}"#
+        );
+    }
 }

@@ -229,11 +229,18 @@ impl Serialize for Payload {
     }
 }
 
+/// A payload read back (a JSONL file, the spool) is the JSON text it was written as,
+/// its object keys in their order. Streamed from any deserializer straight into JSON
+/// text (`serde_transcode`), so that this works inside tagged enums too; read through a
+/// `serde_json::Value` it came out with its keys sorted, or in their order when another
+/// crate in the build turns on serde_json's `preserve_order` (rig does): the same file
+/// read two ways.
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Through a `Value`, so that this works inside tagged enums too.
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Ok(Self(value.to_string()))
+        let mut text = Vec::new();
+        serde_transcode::transcode(deserializer, &mut serde_json::Serializer::new(&mut text))
+            .map_err(serde::de::Error::custom)?;
+        String::from_utf8(text).map(Self).map_err(serde::de::Error::custom)
     }
 }
 

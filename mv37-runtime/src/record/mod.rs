@@ -69,15 +69,22 @@ impl Record {
     /// Parses one JSON line; a record of a newer schema version than this crate knows is
     /// an error naming both versions.
     pub fn from_json_line(line: &str) -> Result<Self, RecordParseError> {
-        let value: Value = serde_json::from_str(line).map_err(RecordParseError::Json)?;
-        let version = value.get("v").and_then(Value::as_u64).unwrap_or(0);
+        // The version first, the record then straight from the text (not through a
+        // `Value`, which would put the keys of its payloads in another order).
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            v: Option<Value>,
+        }
+        let version: Version = serde_json::from_str(line).map_err(RecordParseError::Json)?;
+        let version = version.v.as_ref().and_then(Value::as_u64).unwrap_or(0);
         if version > u64::from(SCHEMA_VERSION) {
             return Err(RecordParseError::NewerSchema {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        serde_json::from_value(value).map_err(RecordParseError::Json)
+        serde_json::from_str(line).map_err(RecordParseError::Json)
     }
 
     /// A rough size in bytes, used to bound the queue's memory.
@@ -718,6 +725,64 @@ mod tests {
         );
         assert!(line.contains(r#"{"content":{"mv37.truncated":true"#), "{line}");
         assert_eq!(Record::from_json_line(&line).expect("parses"), record);
+    }
+
+    #[test]
+    fn a_payload_read_back_keeps_its_keys_in_their_order() {
+        #[derive(Serialize)]
+        struct Args {
+            zone: &'static str,
+            after: Inner,
+            amount: f64,
+        }
+        #[derive(Serialize)]
+        struct Inner {
+            y: u32,
+            b: Vec<u8>,
+        }
+        let args = Args {
+            zone: "eu",
+            after: Inner { y: 2, b: vec![1] },
+            amount: 1.5,
+        };
+        let input = Payload::capture(&args, 1000);
+        let written = r#"{"zone":"eu","after":{"y":2,"b":[1]},"amount":1.5}"#;
+        assert_eq!(input.as_json(), written);
+        let record = Record::Span(SpanRecord {
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
+            parent_span_id: None,
+            kind: SpanKind::Tool,
+            name: Cow::Borrowed("book"),
+            start_time_unix_nano: 1,
+            end_time_unix_nano: 2,
+            latency_ns: 1,
+            status: Status::Ok,
+            error: None,
+            model: None,
+            provider: None,
+            usage: None,
+            request: None,
+            response: None,
+            input: Some(input),
+            output: None,
+            documents: Vec::new(),
+            attributes: Map::new(),
+            messages: Vec::new(),
+            events: Vec::new(),
+            scope: None,
+        });
+        let line = record.to_json_line().expect("serializes");
+        let read = Record::from_json_line(&line).expect("parses");
+        let input = match &read {
+            Record::Span(span) => span.input.as_ref().map(Payload::as_json),
+            _ => None,
+        };
+        // Not sorted (`{"after":..,"amount":..,"zone":..}`), whatever serde_json's
+        // features in this build.
+        assert_eq!(input, Some(written), "{line}");
+        let payload: Payload = serde_json::from_str(r#"{"b": 1, "a": [{"d": 2, "c": null}]}"#).expect("json");
+        assert_eq!(payload.as_json(), r#"{"b":1,"a":[{"d":2,"c":null}]}"#);
     }
 
     #[test]
