@@ -620,9 +620,9 @@ pub struct SignalRecord {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_span_record_round_trips_through_its_json_line() {
-        let record = Record::Span(SpanRecord {
+    /// A failed retrieval span with an input and usage.
+    fn search_span() -> SpanRecord {
+        SpanRecord {
             trace_id: TraceId::random(),
             span_id: SpanId::random(),
             parent_span_id: Some(SpanId::random()),
@@ -651,7 +651,12 @@ mod tests {
             messages: Vec::new(),
             events: Vec::new(),
             scope: None,
-        });
+        }
+    }
+
+    #[test]
+    fn a_span_record_round_trips_through_its_json_line() {
+        let record = Record::Span(search_span());
         let line = record.to_json_line().expect("serializes");
         assert!(line.starts_with(r#"{"v":1,"type":"span""#), "{line}");
         assert_eq!(Record::from_json_line(&line).expect("parses"), record);
@@ -749,28 +754,8 @@ mod tests {
         let written = r#"{"zone":"eu","after":{"y":2,"b":[1]},"amount":1.5}"#;
         assert_eq!(input.as_json(), written);
         let record = Record::Span(SpanRecord {
-            trace_id: TraceId::random(),
-            span_id: SpanId::random(),
-            parent_span_id: None,
-            kind: SpanKind::Tool,
-            name: Cow::Borrowed("book"),
-            start_time_unix_nano: 1,
-            end_time_unix_nano: 2,
-            latency_ns: 1,
-            status: Status::Ok,
-            error: None,
-            model: None,
-            provider: None,
-            usage: None,
-            request: None,
-            response: None,
             input: Some(input),
-            output: None,
-            documents: Vec::new(),
-            attributes: Map::new(),
-            messages: Vec::new(),
-            events: Vec::new(),
-            scope: None,
+            ..search_span()
         });
         let line = record.to_json_line().expect("serializes");
         let read = Record::from_json_line(&line).expect("parses");
