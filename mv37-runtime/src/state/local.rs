@@ -57,9 +57,10 @@ impl Frame {
 /// A frame also keeps a spare reference to its trace: a child span run on it gives its
 /// own reference back there when it ends, and the next child takes it from there when
 /// it starts, so that a run of child spans under one frame changes no reference count
-/// (an atomic read-modify-write at each end of every span: 7 to 9 ns each on an Intel
-/// Xeon, a tenth of the span). The spare goes with the entry; the frame holds the trace
-/// anyway, so it keeps nothing alive that would not be.
+/// (a locked read-modify-write at each end of every span, 9 ns alone on an Intel Xeon;
+/// in place the span measured no faster for it on that host, see PERFORMANCE.md's tenth
+/// session). The spare goes with the entry; the frame holds the trace anyway, so it
+/// keeps nothing alive that would not be.
 enum Entry {
     Frame(Frame, Option<Arc<SharedTrace>>),
     Local(LocalSpan),
@@ -425,7 +426,7 @@ pub(crate) fn current_trace_and_parent() -> Option<(Arc<SharedTrace>, SpanId)> {
 /// one.
 pub(crate) fn trace_ref(trace: &Arc<SharedTrace>) -> Arc<SharedTrace> {
     with_state(|state| match state.stack.last_mut() {
-        Some(Entry::Frame(frame, spare)) if Arc::ptr_eq(frame.trace(), trace) => spare.take(),
+        Some(entry) if Arc::ptr_eq(entry.trace(), trace) => Some(entry.trace_ref()),
         _ => None,
     })
     .flatten()
