@@ -413,4 +413,40 @@ mod tests {
         assert_eq!(joined.len(), 4);
         assert_eq!(joined.as_slice(), apart.as_slice());
     }
+
+    /// A mailbox gathering traces of one scope holds that scope once, and the thread's
+    /// gathering chunk keeps its own reference for its next records (which then take
+    /// none); the records drain with their scope all the same.
+    #[test]
+    fn a_chunk_of_the_scope_held_already_keeps_its_reference_and_drains_the_same() {
+        let start = fastant::Instant::now();
+        let shared = scope(true);
+        let all_ids = [ids(), ids(), ids()];
+        let resource = TraceResource::default();
+        let mut mailbox = trace_items(true, start, Some(&shared), all_ids[0]);
+        let mut gathering = trace_items(false, start, Some(&shared), all_ids[1]);
+        mailbox.take_from(&mut gathering);
+        assert!(gathering.is_empty());
+        assert_eq!((mailbox.scope_count(), gathering.scope_count()), (1, 1));
+        let references = Arc::strong_count(&shared);
+        let mut next_items = trace_items(true, start, Some(&shared), all_ids[2]);
+        gathering.take_from(&mut next_items);
+        assert_eq!(gathering.scope_count(), 1, "the scope gathered again is not held twice");
+        mailbox.take_from(&mut gathering);
+        assert_eq!((mailbox.scope_count(), gathering.scope_count()), (1, 1));
+        drop(next_items);
+        assert_eq!(
+            Arc::strong_count(&shared),
+            references,
+            "one reference per chunk, no more"
+        );
+        let mut joined = ReusedRecords::default();
+        mailbox.drain_into(&mut joined, &resource, None, usize::MAX);
+        let mut apart = ReusedRecords::default();
+        for (rich, ids) in [(true, all_ids[0]), (false, all_ids[1]), (true, all_ids[2])] {
+            trace_items(rich, start, Some(&shared), ids).drain_into(&mut apart, &resource, None, usize::MAX);
+        }
+        assert_eq!(joined.len(), 6);
+        assert_eq!(joined.as_slice(), apart.as_slice());
+    }
 }
