@@ -90,6 +90,60 @@ fn a_span_of_a_free_form_kind_keeps_its_kind_and_name() {
     assert_eq!(guarded.input.expect("input").as_json(), "\"draft\"");
 }
 
+/// A span with nothing set but its kind and a static name starts by a shorter path than
+/// a built one (an owned name, a parent, an input): both record the same kind, name,
+/// parent and outcome.
+#[test]
+fn plain_and_built_spans_record_the_same_kind_name_parent_and_outcome() {
+    let (client, memory) = memory_client();
+    let kinds = [
+        SpanKind::Llm,
+        SpanKind::Tool,
+        SpanKind::Task,
+        SpanKind::Retrieval,
+        SpanKind::Agent,
+        SpanKind::Span,
+    ];
+    client.trace("t").run(|trace| {
+        for kind in &kinds {
+            trace.span(kind.clone()).run(|_| ());
+            trace
+                .span(kind.clone())
+                .name(format!("owned_{}", kind.as_str()))
+                .run(|_| ());
+        }
+        trace.task("outer").run(|outer| {
+            let outer_id = outer.id().expect("recording");
+            trace.tool("plain_in_outer").run(|_| ());
+            trace.tool("explicit_parent").parent(outer_id).run(|_| ());
+            let failed: Result<(), &str> = trace.llm("plain_failed").try_run(|_| Err("no"));
+            assert!(failed.is_err());
+        });
+    });
+    flushed(&client);
+    let root = memory.traces()[0].span_id;
+    for kind in &kinds {
+        let plain = memory
+            .span(kind.as_str())
+            .expect("the plain span, named after its kind");
+        let owned = memory
+            .span(&format!("owned_{}", kind.as_str()))
+            .expect("the built span");
+        assert_eq!((&plain.kind, &owned.kind), (kind, kind));
+        assert_eq!((plain.parent_span_id, owned.parent_span_id), (Some(root), Some(root)));
+    }
+    let outer = memory.span("outer").expect("outer").span_id;
+    let plain = memory.span("plain_in_outer").expect("plain child");
+    let explicit = memory.span("explicit_parent").expect("built child");
+    assert_eq!(
+        (plain.parent_span_id, explicit.parent_span_id),
+        (Some(outer), Some(outer))
+    );
+    let failed = memory.span("plain_failed").expect("failed span");
+    assert_eq!((failed.kind.clone(), failed.status), (SpanKind::Llm, Status::Error));
+    assert_eq!(failed.error.expect("error").message, "no");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_spans_record_their_parent_across_await() {
     let (client, memory) = memory_client();

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::ids::SpanId;
-use crate::progress::{error_info, Extras, Outcome};
+use crate::progress::{error_info, Extras, KindCode, Outcome};
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, Inspect, Scope, ScopeFuture, ScopeGuard};
 use crate::scoped::{run_new, ScopedSpan};
@@ -131,6 +131,41 @@ impl SpanBuilder {
         Some(start_local(trace, parent, kind, name, extras))
     }
 
+    /// The builder as a [`Plain`] span, if that is all it is: recording, nothing set but
+    /// a static name. Inlined where the builder was made (`trace.task("step").run(..)`),
+    /// these checks fold away and the span's start gets its trace, kind and name in
+    /// registers: the 80-byte builder, written by the caller and read back at once by
+    /// an out-of-line `run_built`, cost a copy that waited for those writes.
+    #[inline(always)]
+    fn into_plain(self) -> Result<Plain, Self> {
+        let SpanBuilder {
+            trace,
+            kind,
+            name,
+            parent,
+            extras,
+        } = self;
+        let code = match (&parent, &extras) {
+            (None, None) => KindCode::built_in(&kind),
+            _ => None,
+        };
+        let static_name = match &name {
+            Some(Cow::Borrowed(name)) => Some(*name),
+            Some(Cow::Owned(_)) => None,
+            None => Some(static_kind_name(&kind)),
+        };
+        match (trace, code, static_name) {
+            (Some(trace), Some(kind), Some(name)) => Ok(Plain { trace, kind, name }),
+            (trace, _, _) => Err(SpanBuilder {
+                trace,
+                kind,
+                name,
+                parent,
+                extras,
+            }),
+        }
+    }
+
     /// What the span starts from: its trace, its parent (the current span of the trace
     /// here unless one was given), its kind, its name (the kind's when none was given)
     /// and its extras; `None` when the builder records nothing.
@@ -183,19 +218,21 @@ impl SpanBuilder {
     /// shareable [`Span`].
     #[inline]
     pub fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R) -> R {
-        if !self.is_recording() {
-            return f(&ScopedSpan::disabled());
+        match self.into_plain() {
+            Ok(Plain { trace, kind, name }) => run_plain(trace, kind, name, f, never_failed),
+            Err(builder) if builder.is_recording() => run_built(builder, f, never_failed),
+            Err(_) => f(&ScopedSpan::disabled()),
         }
-        run_built(self, f, never_failed)
     }
 
     /// Runs `f` inside the span; `Err` (or a panic) marks it failed with the error's text.
     #[inline]
     pub fn try_run<T, E: Display>(self, f: impl FnOnce(&ScopedSpan) -> Result<T, E>) -> Result<T, E> {
-        if !self.is_recording() {
-            return f(&ScopedSpan::disabled());
+        match self.into_plain() {
+            Ok(Plain { trace, kind, name }) => run_plain(trace, kind, name, f, failed_on_err::<T, E>),
+            Err(builder) if builder.is_recording() => run_built(builder, f, failed_on_err::<T, E>),
+            Err(_) => f(&ScopedSpan::disabled()),
         }
-        run_built(self, f, failed_on_err::<T, E>)
     }
 
     /// Runs the future made by `f` inside the span: the span is current at every poll,
@@ -265,6 +302,28 @@ impl Drop for DetachedSpan {
             scope.finish(Outcome::Ok);
         }
     }
+}
+
+/// A span with nothing set but its kind and a static name (see
+/// [`SpanBuilder::into_plain`]).
+struct Plain {
+    trace: Arc<SharedTrace>,
+    kind: KindCode,
+    name: &'static str,
+}
+
+/// [`SpanBuilder::run`] for a [`Plain`] span: out of line, as `run_built`, with its
+/// parts as arguments rather than in a builder in memory.
+#[inline(never)]
+fn run_plain<R>(
+    trace: Arc<SharedTrace>,
+    kind: KindCode,
+    name: &'static str,
+    f: impl FnOnce(&ScopedSpan) -> R,
+    inspect: Inspect<R>,
+) -> R {
+    let parent = parent_in(&trace);
+    run_new(trace, parent, kind.kind(), Cow::Borrowed(name), None, f, inspect)
 }
 
 /// [`SpanBuilder::run`] when recording: out of line, so that the span's state is made

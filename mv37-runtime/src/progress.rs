@@ -220,23 +220,31 @@ pub(crate) enum KindCode {
 }
 
 impl KindCode {
-    /// The code for `kind`, and the custom kind it leaves for the extras.
+    /// The code of a built-in kind; `None` for a custom one.
     #[inline(always)]
-    pub(crate) fn split(kind: SpanKind) -> (Self, Option<SpanKind>) {
-        let code = match kind {
+    pub(crate) fn built_in(kind: &SpanKind) -> Option<Self> {
+        Some(match kind {
             SpanKind::Llm => KindCode::Llm,
             SpanKind::Tool => KindCode::Tool,
             SpanKind::Task => KindCode::Task,
             SpanKind::Retrieval => KindCode::Retrieval,
             SpanKind::Agent => KindCode::Agent,
             SpanKind::Span => KindCode::Span,
-            custom @ SpanKind::Custom(_) => return (KindCode::Custom, Some(custom)),
-        };
-        (code, None)
+            SpanKind::Custom(_) => return None,
+        })
+    }
+
+    /// The code for `kind`, and the custom kind it leaves for the extras.
+    #[inline(always)]
+    pub(crate) fn split(kind: SpanKind) -> (Self, Option<SpanKind>) {
+        match Self::built_in(&kind) {
+            Some(code) => (code, None),
+            None => (KindCode::Custom, Some(kind)),
+        }
     }
 
     /// The kind a record gets (a custom one is then set from the extras).
-    fn kind(self) -> SpanKind {
+    pub(crate) fn kind(self) -> SpanKind {
         match self {
             KindCode::Llm => SpanKind::Llm,
             KindCode::Tool => SpanKind::Tool,
