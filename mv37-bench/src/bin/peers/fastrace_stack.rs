@@ -10,7 +10,7 @@ use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
 use fastrace::future::FutureExt as _;
 use fastrace::local::LocalSpan;
 use fastrace::Span;
-use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
+use mv37_bench::{block_on, measured, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 
 /// fastrace keeps at most 10240 local spans per local-parent scope and ignores the rest,
 /// so the long-lived root is re-entered as the local parent every this many spans (as a
@@ -74,53 +74,63 @@ pub fn run(case: Case, spans: u64, meter: &mut Meter) -> Delivery {
         Case::Sync => {
             let root = root();
             meter.start();
-            under_local_parent(&root, spans, |i| {
-                let _span = LocalSpan::enter_with_local_parent("step");
-                black_box(i);
+            measured(|| {
+                under_local_parent(&root, spans, |i| {
+                    let _span = LocalSpan::enter_with_local_parent("step");
+                    black_box(i);
+                });
             });
             meter.stop();
         }
         Case::Macro => {
             let root = root();
             meter.start();
-            under_local_parent(&root, spans, |i| {
-                black_box(step(i));
+            measured(|| {
+                under_local_parent(&root, spans, |i| {
+                    black_box(step(i));
+                });
             });
             meter.stop();
         }
         Case::Async => {
             let root = root();
-            block_on(
-                async {
-                    meter.start();
-                    for i in 0..spans {
-                        black_box(step_async(i).await);
+            measured(|| {
+                block_on(
+                    async {
+                        meter.start();
+                        for i in 0..spans {
+                            black_box(step_async(i).await);
+                        }
+                        meter.stop();
                     }
-                    meter.stop();
-                }
-                .in_span(root),
-            );
+                    .in_span(root),
+                )
+            });
         }
         Case::Capture => {
             let query = Query::sample();
             let json = |value: &Query| serde_json::to_string(value).unwrap_or_default();
             let root = root();
             meter.start();
-            under_local_parent(&root, spans, |_| {
-                let _span =
-                    LocalSpan::enter_with_local_parent("step").with_property(|| ("input", json(black_box(&query))));
-                LocalSpan::add_property(|| ("output", json(black_box(&query))));
+            measured(|| {
+                under_local_parent(&root, spans, |_| {
+                    let _span =
+                        LocalSpan::enter_with_local_parent("step").with_property(|| ("input", json(black_box(&query))));
+                    LocalSpan::add_property(|| ("output", json(black_box(&query))));
+                });
             });
             meter.stop();
         }
         Case::Tiny => {
             meter.start();
-            for i in 0..spans / 2 {
-                let root = root();
-                let _parent = root.set_local_parent();
-                let _span = LocalSpan::enter_with_local_parent("step");
-                black_box(i);
-            }
+            measured(|| {
+                for i in 0..spans / 2 {
+                    let root = root();
+                    let _parent = root.set_local_parent();
+                    let _span = LocalSpan::enter_with_local_parent("step");
+                    black_box(i);
+                }
+            });
             meter.stop();
         }
         Case::Threads2 => run_producers(meter, spans, |share, gate| {

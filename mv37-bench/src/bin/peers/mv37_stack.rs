@@ -11,7 +11,7 @@ use std::sync::Arc;
 use mv37::{Client, Config, ExportError, Exporter, ExporterKind, OtlpConfig, OtlpProtocol, Record, Trace, Usage};
 use mv37_bench::agent::{self, Payloads};
 use mv37_bench::remote::RemoteSink;
-use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
+use mv37_bench::{block_on, measured, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 
 use crate::Settings;
 
@@ -74,45 +74,55 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
     match case {
         Case::Sync => client.trace("bench").run(|trace| {
             meter.start();
-            for i in 0..spans {
-                trace.task("step").run(|_| black_box(i));
-            }
+            measured(|| {
+                for i in 0..spans {
+                    trace.task("step").run(|_| black_box(i));
+                }
+            });
             meter.stop();
         }),
         Case::Macro => client.trace("bench").run(|_| {
             meter.start();
-            for i in 0..spans {
-                black_box(step(i));
-            }
+            measured(|| {
+                for i in 0..spans {
+                    black_box(step(i));
+                }
+            });
             meter.stop();
         }),
-        Case::Async => block_on(client.trace("bench").run_async(|_| async {
-            meter.start();
-            for i in 0..spans {
-                black_box(step_async(i).await);
-            }
-            meter.stop();
-        })),
+        Case::Async => measured(|| {
+            block_on(client.trace("bench").run_async(|_| async {
+                meter.start();
+                for i in 0..spans {
+                    black_box(step_async(i).await);
+                }
+                meter.stop();
+            }))
+        }),
         Case::Capture => {
             let query = Query::sample();
             client.trace("bench").run(|trace| {
                 meter.start();
-                for _ in 0..spans {
-                    trace.task("step").run(|span| {
-                        span.record_input(black_box(&query));
-                        span.record_output(black_box(&query));
-                    });
-                }
+                measured(|| {
+                    for _ in 0..spans {
+                        trace.task("step").run(|span| {
+                            span.record_input(black_box(&query));
+                            span.record_output(black_box(&query));
+                        });
+                    }
+                });
                 meter.stop();
             })
         }
         Case::Tiny => {
             meter.start();
-            for i in 0..spans / 2 {
-                client
-                    .trace("bench")
-                    .run(|trace| trace.task("step").run(|_| black_box(i)));
-            }
+            measured(|| {
+                for i in 0..spans / 2 {
+                    client
+                        .trace("bench")
+                        .run(|trace| trace.task("step").run(|_| black_box(i)));
+                }
+            });
             meter.stop();
         }
         Case::Threads2 => run_producers(meter, spans, |share, gate| {
@@ -151,14 +161,16 @@ pub fn agent(spans: u64, settings: Settings, sink: &RemoteSink, meter: &mut Mete
     });
     let payloads = Payloads::sample();
     meter.start();
-    for turn in 1..=spans / agent::SPANS_PER_TURN {
-        agent_turn(&client, &payloads);
-        if turn % agent::TURNS_PER_FLUSH == 0 {
-            if let Err(error) = meter.pause(|| client.flush()) {
-                eprintln!("mv37: flush: {error}");
+    measured(|| {
+        for turn in 1..=spans / agent::SPANS_PER_TURN {
+            agent_turn(&client, &payloads);
+            if turn % agent::TURNS_PER_FLUSH == 0 {
+                if let Err(error) = meter.pause(|| client.flush()) {
+                    eprintln!("mv37: flush: {error}");
+                }
             }
         }
-    }
+    });
     meter.stop();
     if let Err(error) = client.shutdown() {
         eprintln!("mv37: shutdown: {error}");
@@ -249,9 +261,11 @@ pub fn plain_call_ns(spans: u64) -> f64 {
 fn without_client(spans: u64, meter: &mut Meter) -> Delivery {
     let installed = mv37::client().is_some();
     meter.start();
-    for i in 0..spans {
-        black_box(step(i));
-    }
+    measured(|| {
+        for i in 0..spans {
+            black_box(step(i));
+        }
+    });
     meter.stop();
     Delivery {
         balanced: !installed,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use mv37_bench::agent::{self, Payloads};
 use mv37_bench::remote::RemoteSink;
-use mv37_bench::{block_on, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
+use mv37_bench::{block_on, measured, run_producers, Case, Delivery, Meter, Query, PRODUCER_THREADS};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -89,30 +89,34 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
             {
                 let _attached = root.clone().attach();
                 meter.start();
-                for i in 0..spans {
-                    tracer.in_span("step", |_| black_box(i));
-                }
+                measured(|| {
+                    for i in 0..spans {
+                        tracer.in_span("step", |_| black_box(i));
+                    }
+                });
                 meter.stop();
             }
             root.span().end();
         }
         Case::Async => {
             let root = root();
-            block_on(
-                async {
-                    meter.start();
-                    for i in 0..spans {
-                        let span = tracer.start("step");
-                        black_box(
-                            async { black_box(i) }
-                                .with_context(Context::current_with_span(span))
-                                .await,
-                        );
+            measured(|| {
+                block_on(
+                    async {
+                        meter.start();
+                        for i in 0..spans {
+                            let span = tracer.start("step");
+                            black_box(
+                                async { black_box(i) }
+                                    .with_context(Context::current_with_span(span))
+                                    .await,
+                            );
+                        }
+                        meter.stop();
                     }
-                    meter.stop();
-                }
-                .with_context(root.clone()),
-            );
+                    .with_context(root.clone()),
+                )
+            });
             root.span().end();
         }
         Case::Capture => {
@@ -121,15 +125,17 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
             {
                 let _attached = root.clone().attach();
                 meter.start();
-                for _ in 0..spans {
-                    let builder = tracer
-                        .span_builder("step")
-                        .with_attributes([KeyValue::new("input", json(black_box(&query)))]);
-                    tracer.in_span_with_builder(builder, |cx| {
-                        cx.span()
-                            .set_attribute(KeyValue::new("output", json(black_box(&query))));
-                    });
-                }
+                measured(|| {
+                    for _ in 0..spans {
+                        let builder = tracer
+                            .span_builder("step")
+                            .with_attributes([KeyValue::new("input", json(black_box(&query)))]);
+                        tracer.in_span_with_builder(builder, |cx| {
+                            cx.span()
+                                .set_attribute(KeyValue::new("output", json(black_box(&query))));
+                        });
+                    }
+                });
                 meter.stop();
             }
             root.span().end();
@@ -148,9 +154,11 @@ pub fn run(case: Case, spans: u64, settings: Settings, meter: &mut Meter) -> Del
         }),
         Case::Tiny => {
             meter.start();
-            for i in 0..spans / 2 {
-                tracer.in_span("bench", |_| tracer.in_span("step", |_| black_box(i)));
-            }
+            measured(|| {
+                for i in 0..spans / 2 {
+                    tracer.in_span("bench", |_| tracer.in_span("step", |_| black_box(i)));
+                }
+            });
             meter.stop();
         }
         Case::Macro | Case::NoClient | Case::Agent => {}
@@ -189,14 +197,16 @@ pub fn agent(spans: u64, settings: Settings, sink: &RemoteSink, meter: &mut Mete
     let tracer = provider.tracer("mv37-bench");
     let payloads = Payloads::sample();
     meter.start();
-    for turn in 1..=spans / agent::SPANS_PER_TURN {
-        agent_turn(&tracer, &payloads);
-        if turn % agent::TURNS_PER_FLUSH == 0 {
-            if let Err(error) = meter.pause(|| provider.force_flush()) {
-                eprintln!("opentelemetry_sdk: force_flush: {error}");
+    measured(|| {
+        for turn in 1..=spans / agent::SPANS_PER_TURN {
+            agent_turn(&tracer, &payloads);
+            if turn % agent::TURNS_PER_FLUSH == 0 {
+                if let Err(error) = meter.pause(|| provider.force_flush()) {
+                    eprintln!("opentelemetry_sdk: force_flush: {error}");
+                }
             }
         }
-    }
+    });
     meter.stop();
     if let Err(error) = provider.force_flush() {
         eprintln!("opentelemetry_sdk: force_flush: {error}");
