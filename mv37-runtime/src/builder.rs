@@ -15,7 +15,7 @@ use crate::ids::SpanId;
 use crate::progress::{error_info, Extras, KindCode, Outcome};
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, Inspect, Scope, ScopeFuture, ScopeGuard};
-use crate::scoped::{run_new, ScopedSpan};
+use crate::scoped::{run_coded, run_new, ScopedSpan};
 use crate::span::{json_value, Span};
 use crate::state::local::parent_in;
 use crate::state::open::{LocalSpan, SharedTrace};
@@ -323,7 +323,7 @@ fn run_plain<R>(
     inspect: Inspect<R>,
 ) -> R {
     let parent = parent_in(&trace);
-    run_new(trace, parent, kind.kind(), Cow::Borrowed(name), None, f, inspect)
+    run_coded(trace, parent, kind, Cow::Borrowed(name), None, f, inspect)
 }
 
 /// [`SpanBuilder::run`] when recording: out of line, so that the span's state is made

@@ -243,6 +243,20 @@ impl KindCode {
         }
     }
 
+    /// The code for `kind`, with a custom kind moved into `extras` (boxed for it if
+    /// there were none).
+    #[inline(always)]
+    pub(crate) fn split_into(kind: SpanKind, extras: Option<Box<Extras>>) -> (Self, Option<Box<Extras>>) {
+        match Self::split(kind) {
+            (code, None) => (code, extras),
+            (code, Some(custom)) => {
+                let mut extras = extras.unwrap_or_else(Extras::boxed);
+                extras.retyped.get_or_insert((None, None)).0.get_or_insert(custom);
+                (code, Some(extras))
+            }
+        }
+    }
+
     /// The kind a record gets (a custom one is then set from the extras).
     pub(crate) fn kind(self) -> SpanKind {
         match self {

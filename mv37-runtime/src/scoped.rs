@@ -19,7 +19,7 @@ use pin_project_lite::pin_project;
 
 use crate::ids::{SpanId, TraceId};
 use crate::payload::CapturePolicy;
-use crate::progress::{panic_info, Extras, Outcome, Progress};
+use crate::progress::{panic_info, Extras, KindCode, Outcome, Progress};
 use crate::record::SpanKind;
 use crate::scope::{run_scope, Inspect, Scope};
 use crate::span::{recording_methods, Span};
@@ -202,6 +202,24 @@ pub(crate) fn run_new<R>(
     f: impl FnOnce(&ScopedSpan) -> R,
     inspect: Inspect<R>,
 ) -> R {
+    let (kind, extras) = KindCode::split_into(kind, extras);
+    run_coded(trace, parent, kind, name, extras, f, inspect)
+}
+
+/// [`run_new`] with the kind as its code already (a custom kind in `extras`): a span
+/// whose kind is known to be built in (a plain builder's, a macro's) does not turn it
+/// into a [`SpanKind`] and back inside the push (a jump table and a dozen
+/// instructions, callgrind).
+#[inline(always)]
+pub(crate) fn run_coded<R>(
+    trace: Arc<SharedTrace>,
+    parent: SpanId,
+    kind: KindCode,
+    name: Cow<'static, str>,
+    extras: Option<Box<Extras>>,
+    f: impl FnOnce(&ScopedSpan) -> R,
+    inspect: Inspect<R>,
+) -> R {
     let span_id = SpanId::random();
     let handle = LocalHandle {
         depth: 0,
@@ -209,8 +227,11 @@ pub(crate) fn run_new<R>(
         trace_id: trace.trace_id,
         capture: trace.recorder.capture,
     };
-    let mut make = Some(move || LocalSpan::starting_at(Instant::ZERO, trace, span_id, parent, kind, name, extras));
+    let mut make = Some(move || LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, name, extras));
     if let Some(depth) = context::enter_made(&mut make) {
+        // Taken by the push: nothing is left to drop (a call to its drop glue, which
+        // cannot know that, saved).
+        std::mem::forget(make);
         return run_entered(handle, depth, f, inspect);
     }
     match make.take() {

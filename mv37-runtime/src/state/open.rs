@@ -150,15 +150,22 @@ impl LocalSpan {
         name: Cow<'static, str>,
         extras: Option<Box<Extras>>,
     ) -> Self {
-        let (kind, custom) = KindCode::split(kind);
-        let extras = match custom {
-            None => extras,
-            Some(custom) => {
-                let mut extras = extras.unwrap_or_else(Extras::boxed);
-                extras.retyped.get_or_insert((None, None)).0.get_or_insert(custom);
-                Some(extras)
-            }
-        };
+        let (kind, extras) = KindCode::split_into(kind, extras);
+        Self::starting_coded(start, trace, span_id, parent, kind, name, extras)
+    }
+
+    /// [`LocalSpan::starting_at`] with the kind as its code already (a custom kind in
+    /// `extras`).
+    #[inline(always)]
+    pub(crate) fn starting_coded(
+        start: Instant,
+        trace: Arc<SharedTrace>,
+        span_id: SpanId,
+        parent: SpanId,
+        kind: KindCode,
+        name: Cow<'static, str>,
+        extras: Option<Box<Extras>>,
+    ) -> Self {
         let state = SpanState {
             parent,
             name,
