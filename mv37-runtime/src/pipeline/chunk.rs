@@ -260,15 +260,21 @@ impl Chunk {
         } else {
             self.scopes.append(&mut from.scopes);
         }
-        self.parked.append(&mut from.parked);
+        // Most records park nothing (no input or output): the appends, each a call
+        // to copy nothing, are skipped then.
+        if !from.parked.is_empty() {
+            self.parked.append(&mut from.parked);
+        }
         // The text is copied, and `from` keeps its buffer: a thread's gathering chunk
         // then writes its next records' text without growing a buffer again from
         // nothing (swapping the buffers instead gave it a spare's, often new, and the
         // capture case paid about 160 instructions per span growing it back).
-        self.data.push_str(&from.data);
-        from.data.clear();
-        if from.data.capacity() > MAX_KEPT_DATA {
-            from.data = String::new();
+        if !from.data.is_empty() {
+            self.data.push_str(&from.data);
+            from.data.clear();
+            if from.data.capacity() > MAX_KEPT_DATA {
+                from.data = String::new();
+            }
         }
         self.bytes += std::mem::take(&mut from.bytes);
         self.compact += std::mem::take(&mut from.compact);
