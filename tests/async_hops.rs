@@ -315,6 +315,50 @@ thread_local! {
     static POLLED_AT_EXIT: PolledAtExit = const { PolledAtExit(std::cell::RefCell::new(None)) };
 }
 
+/// A trace handle on which a thread-local destructor runs a plain span.
+struct SpanAtExit(std::cell::RefCell<Option<mv37::Trace>>);
+
+impl Drop for SpanAtExit {
+    fn drop(&mut self) {
+        if let Some(trace) = self.0.borrow_mut().take() {
+            trace.task("run_at_exit").run(|span| span.record_output(&"done"));
+        }
+    }
+}
+
+thread_local! {
+    static SPAN_AT_EXIT: SpanAtExit = const { SpanAtExit(std::cell::RefCell::new(None)) };
+}
+
+/// A plain span (`trace.task("..").run(..)`, which goes to the context stack by its own
+/// path) run where the thread has no context stack left is run all the same, and kept.
+#[test]
+fn a_plain_span_run_after_its_thread_dropped_its_context_is_still_recorded() {
+    let (client, memory) = memory_client();
+    let trace_id = {
+        let client = client.clone();
+        thread::spawn(move || {
+            // Touched first, so destroyed after mv37's thread state.
+            SPAN_AT_EXIT.with(|_| {});
+            client.trace("exiting_thread").run(|trace| {
+                SPAN_AT_EXIT.with(|slot| *slot.0.borrow_mut() = Some(trace.clone()));
+                trace.id()
+            })
+        })
+        .join()
+        .expect("the thread")
+    };
+    flushed(&client);
+    let span = memory.span("run_at_exit").expect("the span run at exit was exported");
+    assert_eq!(Some(span.trace_id), trace_id);
+    assert_eq!(
+        span.parent_span_id,
+        Some(memory.trace("exiting_thread").expect("trace").span_id)
+    );
+    assert_eq!(span.output.map(|o| o.to_value()), Some(serde_json::json!("done")));
+    assert!(client.stats().is_balanced(), "{:?}", client.stats());
+}
+
 #[test]
 fn an_async_span_polled_after_its_thread_dropped_its_context_is_still_recorded_and_ended() {
     let (client, memory) = memory_client();

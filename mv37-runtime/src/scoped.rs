@@ -245,6 +245,37 @@ pub(crate) fn run_coded<R>(
     }
 }
 
+/// [`run_coded`] for a span with a static name and no extras (a plain builder's, a
+/// macro's): its parts go to the push in registers ([`context::enter_static`]).
+#[inline(always)]
+pub(crate) fn run_static<R>(
+    trace: Arc<SharedTrace>,
+    parent: SpanId,
+    kind: KindCode,
+    name: &'static str,
+    f: impl FnOnce(&ScopedSpan) -> R,
+    inspect: Inspect<R>,
+) -> R {
+    let span_id = SpanId::random();
+    let handle = LocalHandle {
+        depth: 0,
+        span_id,
+        trace_id: trace.trace_id,
+        capture: trace.recorder.capture,
+    };
+    match context::enter_static(trace, span_id, parent, kind, name) {
+        Ok(depth) => run_entered(handle, depth, f, inspect),
+        Err(Some(trace)) => {
+            let mut span =
+                LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, Cow::Borrowed(name), None);
+            span.stamp_start();
+            run_unentered(span, f, inspect)
+        }
+        // Not reached: the trace is taken only when the stack takes the span.
+        Err(None) => f(&ScopedSpan::disabled()),
+    }
+}
+
 /// The body of a span run at `depth` of this thread's stack, and the span's end.
 #[inline(always)]
 fn run_entered<R>(handle: LocalHandle, depth: usize, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {

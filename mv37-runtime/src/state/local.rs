@@ -9,15 +9,18 @@
 //! share that one borrow of the thread's state and must stay together; a fifth of the
 //! file is their tests.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
+
+use fastant::Instant;
 
 use super::open::{any_client_live, LocalSpan, LocalState, Recorder, SharedSpan, SharedTrace};
 use crate::ids::SpanId;
 use crate::payload::limit_depth;
 use crate::pipeline::{Chunk, FlushError, Gathering, Item, Pipeline, ShutdownError, MAX_ITEM_BYTES};
-use crate::progress::{Outcome, SpanState};
+use crate::progress::{KindCode, Outcome, SpanState};
 use crate::record::{Record, TraceScope};
 
 /// One entry of the context stack as handed out: an open span (which knows its trace),
@@ -198,6 +201,37 @@ pub(crate) fn enter_made(make: &mut Option<impl FnOnce() -> LocalSpan>) -> Optio
         })
         .ok()
         .flatten()
+}
+
+/// Pushes a span of `trace` with a static name and no extras (a plain builder's, a
+/// macro's) and starts it; its depth, or the trace back if there is no stack to hold
+/// it. Its parts come in registers: the span maker of [`enter_made`], a closure in
+/// memory, was written by the caller and read back at once here, the name with a wider
+/// load than its stores (a load that waits for them).
+#[inline(never)]
+pub(crate) fn enter_static(
+    trace: Arc<SharedTrace>,
+    span_id: SpanId,
+    parent: SpanId,
+    kind: KindCode,
+    name: &'static str,
+) -> Result<usize, Option<Arc<SharedTrace>>> {
+    let mut trace = Some(trace);
+    let entered = STATE
+        .try_with(|state| {
+            let mut state = state.try_borrow_mut().ok()?;
+            let trace = trace.take()?;
+            let span =
+                LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, Cow::Borrowed(name), None);
+            state.stack.push(Entry::Local(span));
+            if let Some(Entry::Local(span)) = state.stack.last_mut() {
+                span.stamp_start();
+            }
+            Some(state.stack.len() - 1)
+        })
+        .ok()
+        .flatten();
+    entered.ok_or(trace)
 }
 
 /// Pops back to `depth` and returns the entry that was there. Entries above it (leaked
