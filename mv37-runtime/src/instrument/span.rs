@@ -12,9 +12,10 @@ use super::{ErrorDisplay, OptionText};
 use crate::builder::{start_local, SpanBuilder};
 use crate::client::client;
 use crate::ids::SpanId;
+use crate::progress::KindCode;
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, run_scope, Inspect, Scope, ScopeFuture};
-use crate::scoped::{run_new, OkOnly, OutputFn, ScopedFuture, ScopedSpan};
+use crate::scoped::{run_static, OkOnly, OutputFn, ScopedFuture, ScopedSpan};
 use crate::state::local::current_trace_and_parent;
 use crate::state::open::{any_client_live, LocalSpan, SharedTrace};
 
@@ -35,14 +36,20 @@ pub fn begin_span(kind: SpanKind, name: &'static str) -> SpanSetup {
 #[inline(never)]
 fn begin_live_span(kind: SpanKind, name: &'static str) -> SpanSetup {
     if let Some((trace, parent)) = current_trace_and_parent() {
-        return SpanSetup {
-            setup: Setup::Child(Child {
+        let setup = match KindCode::built_in(&kind) {
+            Some(kind) => Setup::Child(Child {
                 trace,
                 parent,
                 kind,
                 name,
             }),
+            // A custom kind travels in the extras: the builder's way.
+            None => Setup::Built {
+                implicit: None,
+                builder: SpanBuilder::new(Some(trace), kind).name(name).parent(parent),
+            },
         };
+        return SpanSetup { setup };
     }
     // No trace open here: the span opens an implicit trace of its own (when a default
     // client exists).
@@ -80,11 +87,12 @@ enum Setup {
     },
 }
 
-/// What a plain child span starts from: its trace, its parent, its kind and its name.
+/// What a plain child span starts from: its trace, its parent, its (built-in) kind and
+/// its name.
 struct Child {
     trace: Arc<SharedTrace>,
     parent: SpanId,
-    kind: SpanKind,
+    kind: KindCode,
     name: &'static str,
 }
 
@@ -92,25 +100,23 @@ impl Child {
     /// Runs `f` in the span, made in place on this thread's context stack.
     #[inline(always)]
     fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
-        run_new(
-            self.trace,
-            self.parent,
-            self.kind,
-            Cow::Borrowed(self.name),
-            None,
-            f,
-            inspect,
-        )
+        run_static(self.trace, self.parent, self.kind, self.name, f, inspect)
     }
 
     /// The span's state at its start, for a future to hold.
     fn start(self) -> LocalSpan {
-        start_local(self.trace, self.parent, self.kind, Cow::Borrowed(self.name), None)
+        start_local(
+            self.trace,
+            self.parent,
+            self.kind.kind(),
+            Cow::Borrowed(self.name),
+            None,
+        )
     }
 
     /// The builder of the same span, for a setup that sets more on it.
     fn builder(self) -> SpanBuilder {
-        SpanBuilder::new(Some(self.trace), self.kind)
+        SpanBuilder::new(Some(self.trace), self.kind.kind())
             .name(self.name)
             .parent(self.parent)
     }
