@@ -1,6 +1,10 @@
 //! The state of a span or trace while it is open ([`SpanState`], [`TraceState`]): built
 //! up by the handles, closed once with its latency and status, then sent as it is to the
 //! exporter thread, where it becomes a record. Also how a scope ended ([`Outcome`]).
+//!
+//! Over 500 lines: the open state and the record it fills on the exporter thread are
+//! written field for field against each other (`fill`, `into_record`), and read best in
+//! one place.
 
 use std::borrow::Cow;
 use std::cell::Cell;

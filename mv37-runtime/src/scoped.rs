@@ -72,13 +72,18 @@ struct LocalHandle {
 }
 
 impl LocalHandle {
-    fn of(span: &LocalSpan) -> Self {
+    /// The handle of span `span_id` of `trace`, before it has a depth.
+    fn new(trace: &SharedTrace, span_id: SpanId) -> Self {
         Self {
             depth: 0,
-            span_id: span.span_id(),
-            trace_id: span.trace.trace_id,
-            capture: span.trace.recorder.capture,
+            span_id,
+            trace_id: trace.trace_id,
+            capture: trace.recorder.capture,
         }
+    }
+
+    fn of(span: &LocalSpan) -> Self {
+        Self::new(&span.trace, span.span_id())
     }
 
     fn at(self, depth: usize) -> ScopedSpan {
@@ -221,12 +226,7 @@ pub(crate) fn run_coded<R>(
     inspect: Inspect<R>,
 ) -> R {
     let span_id = SpanId::random();
-    let handle = LocalHandle {
-        depth: 0,
-        span_id,
-        trace_id: trace.trace_id,
-        capture: trace.recorder.capture,
-    };
+    let handle = LocalHandle::new(&trace, span_id);
     let mut make = Some(move || LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, name, extras));
     if let Some(depth) = context::enter_made(&mut make) {
         // Taken by the push: nothing is left to drop (a call to its drop glue, which
@@ -257,12 +257,7 @@ pub(crate) fn run_static<R>(
     inspect: Inspect<R>,
 ) -> R {
     let span_id = SpanId::random();
-    let handle = LocalHandle {
-        depth: 0,
-        span_id,
-        trace_id: trace.trace_id,
-        capture: trace.recorder.capture,
-    };
+    let handle = LocalHandle::new(&trace, span_id);
     match context::enter_static(trace, span_id, parent, kind, name) {
         Ok(depth) => run_entered(handle, depth, f, inspect),
         Err(Some(trace)) => {
