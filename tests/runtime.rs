@@ -826,9 +826,13 @@ fn the_byte_bound_holds_for_large_payloads_and_every_record_is_counted() {
     }
     let during = client.stats();
     // 500 spans of 8 KB would be 4 MB: the 256 KiB bound (records, payload text and the
-    // chunks' own memory) drops most of them, counted.
+    // chunks' own memory) drops most of them, counted, where the record bound (100,000)
+    // would have queued all 1,000 records. How many stay queued depends on whether the
+    // exporter thread had taken its first batch when the stats were read (about 100
+    // records fit; `< 100` failed one run in five when it had not), so the check is
+    // that the bytes, not the records, stopped them.
     assert!(during.dropped.queue_full > 500, "{during:?}");
-    assert!(during.queued < 100, "{during:?}");
+    assert!(during.queued < 200, "{during:?}");
     open_gate(&open);
     client.shutdown().expect("shutdown drains");
     let after = client.stats();
