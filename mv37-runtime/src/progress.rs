@@ -125,6 +125,11 @@ impl Progress {
         }
     }
 
+    /// The start reading.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
     /// Start in Unix nanoseconds, and the duration on the monotonic clock in nanoseconds.
     pub(crate) fn start_and_latency(&self) -> (u64, u64) {
         clock::unix_nanos_and_latency(self.start, self.end)

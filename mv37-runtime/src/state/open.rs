@@ -100,11 +100,11 @@ pub(crate) struct SharedSpan {
 }
 
 impl SharedSpan {
-    fn new(trace: Arc<SharedTrace>, span_id: SpanId, start: Instant, state: SpanState) -> Self {
+    fn new(trace: Arc<SharedTrace>, span_id: SpanId, state: SpanState) -> Self {
         Self {
             trace,
             span_id,
-            record: OpenRecord::new(start, state),
+            record: OpenRecord::new(state.progress.start(), state),
         }
     }
 
@@ -121,7 +121,6 @@ impl SharedSpan {
 pub(crate) struct LocalSpan {
     pub(crate) trace: Arc<SharedTrace>,
     span_id: SpanId,
-    start: Instant,
     pub(crate) state: LocalState,
 }
 
@@ -172,24 +171,21 @@ impl LocalSpan {
             kind,
             progress: Progress::new(start, extras),
         };
-        Self::new(trace, span_id, start, state)
+        Self::new(trace, span_id, state)
     }
 
     /// Starts the span now (see [`LocalSpan::starting_at`]).
     #[inline(always)]
     pub(crate) fn stamp_start(&mut self) {
-        let start = clock::tick();
-        self.start = start;
         if let LocalState::Local(state) = &mut self.state {
-            state.progress.restart(start);
+            state.progress.restart(clock::tick());
         }
     }
 
-    pub(crate) fn new(trace: Arc<SharedTrace>, span_id: SpanId, start: Instant, state: SpanState) -> Self {
+    pub(crate) fn new(trace: Arc<SharedTrace>, span_id: SpanId, state: SpanState) -> Self {
         Self {
             trace,
             span_id,
-            start,
             state: LocalState::Local(state),
         }
     }
@@ -219,12 +215,7 @@ impl LocalSpan {
     pub(crate) fn share(&mut self) -> Option<Arc<SharedSpan>> {
         match std::mem::replace(&mut self.state, LocalState::Moving) {
             LocalState::Local(state) => {
-                let inner = Arc::new(SharedSpan::new(
-                    Arc::clone(&self.trace),
-                    self.span_id,
-                    self.start,
-                    state,
-                ));
+                let inner = Arc::new(SharedSpan::new(Arc::clone(&self.trace), self.span_id, state));
                 self.state = LocalState::Shared(Arc::clone(&inner));
                 Some(inner)
             }
@@ -239,7 +230,7 @@ impl LocalSpan {
     /// Made shareable from the start (a span that is not run in a scope).
     pub(crate) fn into_shared(self) -> Option<Arc<SharedSpan>> {
         match self.state {
-            LocalState::Local(state) => Some(Arc::new(SharedSpan::new(self.trace, self.span_id, self.start, state))),
+            LocalState::Local(state) => Some(Arc::new(SharedSpan::new(self.trace, self.span_id, state))),
             LocalState::Shared(inner) => Some(inner),
             LocalState::Moving => None,
         }
