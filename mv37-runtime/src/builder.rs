@@ -332,8 +332,7 @@ fn run_plain<R>(
     f: impl FnOnce(&ScopedSpan) -> R,
     inspect: Inspect<R>,
 ) -> R {
-    let parent = parent_in(&trace);
-    run_static(trace, parent, kind, name, f, inspect)
+    run_static(trace, None, kind, name, f, inspect)
 }
 
 /// [`SpanBuilder::run`] when recording: out of line, so that the span's state is made

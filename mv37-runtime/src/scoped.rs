@@ -250,7 +250,7 @@ pub(crate) fn run_coded<R>(
 #[inline(always)]
 pub(crate) fn run_static<R>(
     trace: Arc<SharedTrace>,
-    parent: SpanId,
+    parent: Option<SpanId>,
     kind: KindCode,
     name: &'static str,
     f: impl FnOnce(&ScopedSpan) -> R,
@@ -261,6 +261,7 @@ pub(crate) fn run_static<R>(
     match context::enter_static(trace, span_id, parent, kind, name) {
         Ok(depth) => run_entered(handle, depth, f, inspect),
         Err(Some(trace)) => {
+            let parent = parent.unwrap_or(trace.root_span_id);
             let mut span =
                 LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, Cow::Borrowed(name), None);
             span.stamp_start();

@@ -100,7 +100,7 @@ impl Child {
     /// Runs `f` in the span, made in place on this thread's context stack.
     #[inline(always)]
     fn run<R>(self, f: impl FnOnce(&ScopedSpan) -> R, inspect: Inspect<R>) -> R {
-        run_static(self.trace, self.parent, self.kind, self.name, f, inspect)
+        run_static(self.trace, Some(self.parent), self.kind, self.name, f, inspect)
     }
 
     /// The span's state at its start, for a future to hold.

@@ -212,7 +212,7 @@ pub(crate) fn enter_made(make: &mut Option<impl FnOnce() -> LocalSpan>) -> Optio
 pub(crate) fn enter_static(
     trace: Arc<SharedTrace>,
     span_id: SpanId,
-    parent: SpanId,
+    parent: Option<SpanId>,
     kind: KindCode,
     name: &'static str,
 ) -> Result<usize, Option<Arc<SharedTrace>>> {
@@ -221,6 +221,8 @@ pub(crate) fn enter_static(
         .try_with(|state| {
             let mut state = state.try_borrow_mut().ok()?;
             let trace = trace.take()?;
+            // Looked up in the same borrow as the push (one thread-local access fewer).
+            let parent = parent.unwrap_or_else(|| parent_on(&state.stack, &trace));
             let span =
                 LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, Cow::Borrowed(name), None);
             state.stack.push(Entry::Local(span));
@@ -419,18 +421,20 @@ pub(crate) fn with_local<R>(depth: usize, span_id: SpanId, f: impl FnOnce(&mut L
 /// The innermost span of `trace` open here, or the trace's root span.
 pub(crate) fn parent_in(trace: &Arc<SharedTrace>) -> SpanId {
     STATE
-        .try_with(|state| {
-            let state = state.try_borrow().ok()?;
-            state
-                .stack
-                .iter()
-                .rev()
-                .find(|entry| Arc::ptr_eq(entry.trace(), trace))
-                .map(Entry::span_id)
-        })
+        .try_with(|state| Some(parent_on(&state.try_borrow().ok()?.stack, trace)))
         .ok()
         .flatten()
         .unwrap_or(trace.root_span_id)
+}
+
+/// The innermost span of `trace` on `stack`, or the trace's root span.
+#[inline(always)]
+fn parent_on(stack: &[Entry], trace: &Arc<SharedTrace>) -> SpanId {
+    stack
+        .iter()
+        .rev()
+        .find(|entry| Arc::ptr_eq(entry.trace(), trace))
+        .map_or(trace.root_span_id, Entry::span_id)
 }
 
 /// The innermost frame of `trace` open here.
