@@ -87,6 +87,31 @@ fn a_span_fn_called_outside_a_trace_opens_an_implicit_trace_named_after_it() {
     assert_eq!(trace.status, Status::Ok);
 }
 
+/// Nothing recorded but the span itself: it is looked up when it runs.
+#[mv37::task(skip_all, output = false)]
+fn bare_step() -> u32 {
+    7
+}
+
+#[test]
+fn a_bare_span_fn_runs_in_the_trace_open_here_or_opens_an_implicit_one() {
+    let rec = recorder();
+    assert_eq!(bare_step(), 7);
+    let implicit = rec.trace("bare_step");
+    let alone = rec.span("bare_step");
+    assert_eq!(alone.trace_id, implicit.trace_id);
+    assert_eq!(alone.parent_span_id, Some(implicit.span_id));
+    let inside = mv37::traced!("agent", |_trace| bare_step());
+    assert_eq!(inside, 7);
+    let root = rec.trace("agent");
+    let spans = rec.flushed().spans();
+    let under_root = spans
+        .iter()
+        .filter(|span| span.name == "bare_step" && span.parent_span_id == Some(root.span_id))
+        .count();
+    assert_eq!(under_root, 1, "{spans:?}");
+}
+
 #[mv37::tool]
 fn issue_refund(order: u32) -> f64 {
     f64::from(order) / 100.0

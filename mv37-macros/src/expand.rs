@@ -189,7 +189,13 @@ fn begin(model: &Model, private: &TokenStream) -> TokenStream {
                 }
                 _ => quote!(#private::SpanKind::Task),
             };
-            quote!(#private::begin_span(#span_kind, #name))
+            // An `async fn` looks its span up when its future is made, a sync fn when
+            // it runs (see `begin_span_async` and `begin_span`).
+            let entry = match model.body {
+                Body::Sync(_) => quote!(begin_span),
+                Body::Async(_) | Body::AsyncTrait { .. } => quote!(begin_span_async),
+            };
+            quote!(#private::#entry(#span_kind, #name))
         }
     };
     let text_options = [

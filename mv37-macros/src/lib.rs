@@ -163,7 +163,7 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```ignore
 /// async fn f(x: u32) -> u32 {
-///     let setup = ::mv37::__private::begin_span(SpanKind::Task, "f").input(/* … */);
+///     let setup = ::mv37::__private::begin_span_async(SpanKind::Task, "f").input(/* … */);
 ///     setup.run_async(async move { /* the body */ }, |span, out| /* … */).await
 /// }
 /// ```

@@ -29,7 +29,7 @@ pub use self::input::{
     NotSerialize,
 };
 pub use self::output::{record_output, Handle, OutputValue, Recorded};
-pub use self::span::{begin_span, SpanFuture, SpanSetup};
+pub use self::span::{begin_span, begin_span_async, SpanFuture, SpanSetup};
 pub use self::trace::{begin_trace, trace_on, TraceFuture, TraceSetup, ENCLOSING_TRACE_ID_KEY};
 pub use crate::builder::SpanBuilder;
 pub use crate::client::trace as new_trace;
