@@ -208,23 +208,6 @@ pub(crate) fn run_new<R>(
     inspect: Inspect<R>,
 ) -> R {
     let (kind, extras) = KindCode::split_into(kind, extras);
-    run_coded(trace, parent, kind, name, extras, f, inspect)
-}
-
-/// [`run_new`] with the kind as its code already (a custom kind in `extras`): a span
-/// whose kind is known to be built in (a plain builder's, a macro's) does not turn it
-/// into a [`SpanKind`] and back inside the push (a jump table and a dozen
-/// instructions, callgrind).
-#[inline(always)]
-pub(crate) fn run_coded<R>(
-    trace: Arc<SharedTrace>,
-    parent: SpanId,
-    kind: KindCode,
-    name: Cow<'static, str>,
-    extras: Option<Box<Extras>>,
-    f: impl FnOnce(&ScopedSpan) -> R,
-    inspect: Inspect<R>,
-) -> R {
     let span_id = SpanId::random();
     let handle = LocalHandle::new(&trace, span_id);
     let mut make = Some(move || LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, name, extras));
@@ -245,7 +228,7 @@ pub(crate) fn run_coded<R>(
     }
 }
 
-/// [`run_coded`] for a span with a static name and no extras (a plain builder's, a
+/// [`run_new`] for a span with a static name and no extras (a plain builder's, a
 /// macro's): its parts go to the push in registers ([`context::enter_static`]).
 #[inline(always)]
 pub(crate) fn run_static<R>(

@@ -286,6 +286,12 @@ pub fn current_trace() -> Trace {
     Trace::from_inner(crate::state::local::current_trace())
 }
 
+/// Whether a span made now would record anything: a trace is open here, or a client is
+/// installed to open one.
+pub(crate) fn anything_records() -> bool {
+    current_trace().is_recording() || client().is_some_and(|client| client.is_enabled())
+}
+
 /// The innermost span open in the current context (a no-op handle when none is).
 pub fn current_span() -> Span {
     Context::current().span()

@@ -10,13 +10,13 @@ use serde::Serialize;
 use super::output::{recorded, recorded_ok};
 use super::{ErrorDisplay, OptionText};
 use crate::builder::{start_local, SpanBuilder};
-use crate::client::client;
+use crate::client::{anything_records, client};
 use crate::ids::SpanId;
 use crate::progress::KindCode;
 use crate::record::SpanKind;
 use crate::scope::{failed_on_err, never_failed, run_scope, Inspect, Scope, ScopeFuture};
 use crate::scoped::{run_static, OkOnly, OutputFn, ScopedFuture, ScopedSpan};
-use crate::state::local::{current_trace, current_trace_and_parent};
+use crate::state::local::current_trace_and_parent;
 use crate::state::open::{any_client_live, LocalSpan, SharedTrace};
 
 /// Describes the span of a `#[task]`, `#[llm]`, `#[tool]`, `#[agent]` or `#[span]` fn: in
@@ -164,7 +164,7 @@ impl SpanSetup {
     pub fn is_recording(&self) -> bool {
         match &self.setup {
             Setup::Off => false,
-            Setup::Pending { .. } => current_trace().is_some() || client().is_some(),
+            Setup::Pending { .. } => anything_records(),
             Setup::Child(_) => true,
             Setup::Built { builder, .. } => builder.is_recording(),
         }

@@ -14,7 +14,7 @@ use super::api::{azure_deployment, http_error, provider_of, Api, STATUS_CODE};
 use super::body::{record_json_body, RecordedBody};
 use super::Options;
 use crate::builder::DetachedSpan;
-use crate::client::{client, current_trace};
+use crate::client::{anything_records, current_trace};
 use crate::llm::call::{anthropic_request_params, openai_request_params};
 use crate::llm::chat::{anthropic_messages, openai_messages, record_messages};
 use crate::llm::stream::{trace_try_stream, SseAccumulator, StreamAccumulator};
@@ -67,12 +67,6 @@ impl std::fmt::Debug for LlmCall {
             .field("span", &self.span)
             .finish()
     }
-}
-
-/// Whether a span made now would record anything (a trace is open here, or a client is
-/// installed to open one): when not, a request is not even parsed.
-fn anything_records() -> bool {
-    current_trace().is_recording() || client().is_some_and(|client| client.is_enabled())
 }
 
 /// Opens a span for `name` in the current trace, or in a new trace of that name.
