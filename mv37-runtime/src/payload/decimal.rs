@@ -1,102 +1,127 @@
 //! A fast path for the `f64`s that payloads are full of (`0.75`, `0.7`, `1.5`, `42.0`):
-//! values with at most [`MAX_DECIMALS`] decimals, written without the general
-//! shortest-representation algorithm, exactly as that algorithm (`zmij`, which
-//! `serde_json` uses) writes them.
+//! values with at most six decimals, written without the general shortest-representation
+//! algorithm, exactly as that algorithm (`zmij`, which `serde_json` uses) writes them.
 //!
 //! Why it is exact: for an integer `m < 2^53` and `k ≤ 22`, `m / 10^k` in `f64` is the
 //! double nearest to the rational `m/10^k`, which is what parsing `"m·10^-k"` gives; so
-//! when it equals the value, those digits round-trip. The candidate is `round(value·10^6)`
-//! with its trailing zeros dropped: a short form `m·10^-k` (`k ≤ 6`) scales to
-//! `m·10^(6-k)` within the product's rounding error (half an ulp of a number under
-//! [`MAX_SCALED`], far below the 0.5 that would change the rounded integer), and the
-//! zeros come off down to `k`, the fewest decimals, hence the shortest digits. In this
-//! range both writers use plain decimal notation. The tests compare the two over
-//! millions of values.
+//! when it equals the value, those digits round-trip. The candidate is
+//! `d = round(value·10^6)`: a short form `m·10^-k` (`k ≤ 6`) scales to `m·10^(6-k)` within
+//! the product's rounding error (half an ulp of a number under [`MAX_SCALED`], far below
+//! the 0.5 that would change the rounded integer). `d / 10^6` and `m / 10^k` are the same
+//! rational, so one division checks the candidate whatever `k` is; the digits written are
+//! `d`'s with the trailing zeros of its six decimals dropped, the fewest decimals, hence
+//! the shortest digits. In this range both writers use plain decimal notation. The tests
+//! compare the two over millions of values.
+//!
+//! The text is pushed character by character from registers (the six decimals spread one
+//! per byte of a word), with no buffer to copy and no loop of divisions.
 
-/// The most decimals tried.
-const MAX_DECIMALS: usize = 6;
 /// The scaled value stays below this, so that it and its rounding are exact integers.
 const MAX_SCALED: f64 = 1e15;
 /// The smallest magnitude taken (below it `zmij` may switch to exponent notation).
 const MIN_MAGNITUDE: f64 = 1e-3;
 /// How far (relative) the product may be from its digits and still pass: 2^-52 with room.
 const NEAR: f64 = 1e-15;
-const SCALES: [f64; MAX_DECIMALS + 1] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6];
+/// Six decimals.
+const SCALE: f64 = 1e6;
+const SCALE_INT: u64 = 1_000_000;
 
-/// Room for a sign, 16 digits, a point and a leading zero.
-pub(super) const BUFFER_LEN: usize = 24;
+/// The most bytes a short form takes: a sign, 15 digits, a point and six decimals.
+pub(super) const MAX_LEN: usize = 23;
 
-/// `value` written into the end of `buffer` if it has a short decimal form; the text
-/// starts at the returned index. `None` for anything else (use the general algorithm).
+/// A value's short decimal form: `whole.fraction`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Short {
+    negative: bool,
+    whole: u64,
+    /// The six decimals, one digit (0–9, not yet ASCII) per byte, the first in the
+    /// lowest.
+    fraction: u64,
+    /// How many of the decimals are written: at least one (`42.0`).
+    decimals: u32,
+}
+
+/// `value`'s short decimal form if it has one; `None` for anything else (use the general
+/// algorithm).
 #[inline]
-pub(super) fn short_decimal(value: f64, buffer: &mut [u8; BUFFER_LEN]) -> Option<usize> {
+pub(super) fn short_decimal(value: f64) -> Option<Short> {
     let magnitude = value.abs();
     if !(MIN_MAGNITUDE..MAX_SCALED).contains(&magnitude) {
         return None;
     }
-    let (digits, decimals) = candidate(magnitude)?;
-    // The check that makes the digits exact (see the module doc); the only division.
-    if digits as f64 / SCALES.get(decimals).copied().unwrap_or(f64::NAN) != magnitude {
-        return None;
-    }
-    let mut digits = digits.unsigned_abs();
-    let mut at = BUFFER_LEN;
-    // At most 19 bytes are written (15 digits, a point, a zero, a sign), so `at` never
-    // reaches the start; saturating all the same, as no input may panic here.
-    let mut put = |byte: u8| {
-        at = at.saturating_sub(1);
-        if let Some(slot) = buffer.get_mut(at) {
-            *slot = byte;
+    let product = magnitude * SCALE;
+    let (whole, fraction) = if product >= MAX_SCALED {
+        // Past 1e9 six decimals do not fit under `MAX_SCALED`: only integers are taken,
+        // and below 1e15 the truncation is exact.
+        let whole = magnitude as i64;
+        if whole as f64 != magnitude {
+            return None;
         }
+        (whole.unsigned_abs(), 0)
+    } else {
+        // Rounded by adding a half and truncating (`f64::round` is a libm call here),
+        // through `i64`, whose conversions are one instruction each on x86-64 (`u64`'s
+        // are several without AVX-512).
+        let digits = (product + 0.5) as i64;
+        // Digits that pass lie within 2^-52 of the product (relative): anything farther
+        // has no short form, and is rejected before the division.
+        if (product - digits as f64).abs() > product * NEAR {
+            return None;
+        }
+        // The check that makes the digits exact (see the module doc).
+        if digits as f64 / SCALE != magnitude {
+            return None;
+        }
+        let digits = digits.unsigned_abs();
+        (digits / SCALE_INT, (digits % SCALE_INT) as u32)
     };
-    if decimals == 0 {
-        put(b'0');
-        put(b'.');
-    }
-    for written in 1.. {
-        put(b'0' + (digits % 10) as u8);
-        digits /= 10;
-        if written == decimals {
-            put(b'.');
-        }
-        if digits == 0 && written > decimals {
-            break;
-        }
-    }
-    if value < 0.0 {
-        put(b'-');
-    }
-    Some(at)
+    let fraction_digits = spread(fraction);
+    // The trailing zero decimals are the word's high zero bytes (six digits in eight bytes).
+    let decimals = match fraction {
+        0 => 1,
+        _ => 6 - (fraction_digits << 16).leading_zeros() / 8,
+    };
+    Some(Short {
+        negative: value < 0.0,
+        whole,
+        fraction: fraction_digits,
+        decimals,
+    })
 }
 
-/// The digits and decimals `magnitude` would be written with if it has a short form:
-/// `round(magnitude·10^6)` with its trailing zeros dropped (a short form `m·10^-k`, if
-/// there is one, scales to `m·10^(6-k)` within a fifth, so the rounding finds it and
-/// the zeros come off down to `k`). Past 1e9 six decimals do not fit under
-/// [`MAX_SCALED`]: only integers are taken there.
+/// The six digits of `fraction` (below 10^6), one per byte, the first in the lowest byte.
 #[inline(always)]
-fn candidate(magnitude: f64) -> Option<(i64, usize)> {
-    let product = magnitude * SCALES[MAX_DECIMALS];
-    if product >= MAX_SCALED {
-        // Below 1e15: the truncation is exact.
-        let digits = magnitude as i64;
-        return (digits as f64 == magnitude).then_some((digits, 0));
+fn spread(fraction: u32) -> u64 {
+    let three = |part: u32| {
+        let (hundreds, rest) = (part / 100, part % 100);
+        u64::from(hundreds) | u64::from(rest / 10) << 8 | u64::from(rest % 10) << 16
+    };
+    three(fraction / 1000) | three(fraction % 1000) << 24
+}
+
+/// The ASCII digit in the low four bits of `value`.
+#[inline(always)]
+fn digit(value: u64) -> char {
+    char::from(b'0' + (value as u8 & 0x0f))
+}
+
+impl Short {
+    /// Appends the text to `out`.
+    #[inline]
+    pub(super) fn write(self, out: &mut String) {
+        if self.negative {
+            out.push('-');
+        }
+        if self.whole < 10 {
+            out.push(digit(self.whole));
+        } else {
+            out.push_str(itoa::Buffer::new().format(self.whole));
+        }
+        out.push('.');
+        for at in 0..self.decimals {
+            out.push(digit(self.fraction >> (8 * at)));
+        }
     }
-    // Rounded by adding a half and truncating (`f64::round` is a libm call here), through
-    // `i64`, whose conversions are one instruction each on x86-64 (`u64`'s are several
-    // without AVX-512).
-    let mut digits = (product + 0.5) as i64;
-    // Digits that pass lie within 2^-52 of the product (relative): anything farther has
-    // no short form, and is rejected before the division.
-    if (product - digits as f64).abs() > product * NEAR {
-        return None;
-    }
-    let mut decimals = MAX_DECIMALS;
-    while decimals > 0 && digits % 10 == 0 {
-        digits /= 10;
-        decimals -= 1;
-    }
-    Some((digits, decimals))
 }
 
 #[cfg(test)]
@@ -104,9 +129,9 @@ mod tests {
     use super::*;
 
     fn fast(value: f64) -> Option<String> {
-        let mut buffer = [0; BUFFER_LEN];
-        let at = short_decimal(value, &mut buffer)?;
-        Some(String::from_utf8(buffer[at..].to_vec()).expect("ASCII"))
+        let mut text = String::new();
+        short_decimal(value)?.write(&mut text);
+        Some(text)
     }
 
     fn general(value: f64) -> String {

@@ -60,14 +60,19 @@ fn float_key_must_be_finite() -> JsonError {
 }
 
 /// Appends compact JSON to `out`, keeping at most `limit` bytes of it (cut at a
-/// character boundary) and counting in `total` the bytes the whole value takes.
+/// character boundary) and counting in `cut` the bytes past the limit, so that
+/// [`JsonWriter::total`] is the bytes the whole value takes. Nothing is counted on the
+/// way when everything fits: a running total was a load and a store per write, in a
+/// chain through memory.
 /// Containers nested deeper than [`MAX_DEPTH`] are written as the depth marker and their
 /// contents skipped.
 pub(crate) struct JsonWriter<'a> {
     out: &'a mut String,
     limit: usize,
-    /// Bytes of the value written so far, kept or not.
-    pub(crate) total: usize,
+    /// The length `out` had before the value.
+    start: usize,
+    /// Bytes of the value not kept (past the limit).
+    cut: usize,
     depth: usize,
     /// The depth of the container being skipped, if any.
     skipping: Option<usize>,
@@ -76,12 +81,18 @@ pub(crate) struct JsonWriter<'a> {
 impl<'a> JsonWriter<'a> {
     pub(crate) fn new(out: &'a mut String, limit: usize) -> Self {
         Self {
+            start: out.len(),
             out,
             limit,
-            total: 0,
+            cut: 0,
             depth: 0,
             skipping: None,
         }
+    }
+
+    /// The bytes the whole value takes, kept or not (skipped containers aside).
+    pub(crate) fn total(&self) -> usize {
+        (self.out.len() - self.start).saturating_add(self.cut)
     }
 
     /// The text written, cut at the limit.
@@ -94,7 +105,6 @@ impl<'a> JsonWriter<'a> {
         if self.skipping.is_some() {
             return;
         }
-        self.total = self.total.saturating_add(text.len());
         if self.out.len() + text.len() <= self.limit {
             self.out.push_str(text);
         } else {
@@ -102,19 +112,21 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
-    /// ASCII bytes (a number written by hand), without checking them as UTF-8 again.
+    /// A number in its short decimal form, pushed straight into the text when it fits.
     #[inline]
-    fn put_ascii(&mut self, ascii: &[u8]) {
-        if self.skipping.is_some() {
-            return;
+    fn short_decimal(&mut self, short: decimal::Short) {
+        if self.skipping.is_none() && self.fits(decimal::MAX_LEN) {
+            short.write(self.out);
+        } else {
+            self.short_decimal_near_limit(short);
         }
-        self.total = self.total.saturating_add(ascii.len());
-        let room = self.limit.saturating_sub(self.out.len());
-        let kept = ascii.get(..room.min(ascii.len())).unwrap_or_default();
-        self.out.extend(kept.iter().map(|&byte| char::from(byte)));
-        if kept.len() < ascii.len() {
-            self.limit = self.out.len();
-        }
+    }
+
+    #[cold]
+    fn short_decimal_near_limit(&mut self, short: decimal::Short) {
+        let mut text = String::with_capacity(decimal::MAX_LEN);
+        short.write(&mut text);
+        self.put(&text);
     }
 
     /// As much of `text` as fits under the limit, cut at a character boundary.
@@ -125,6 +137,7 @@ impl<'a> JsonWriter<'a> {
             room -= 1;
         }
         self.out.push_str(text.get(..room).unwrap_or_default());
+        self.cut = self.cut.saturating_add(text.len() - room);
         // Nothing more is kept, not even a byte that would still fit: the kept text
         // stays a prefix of the whole.
         self.limit = self.out.len();
@@ -136,9 +149,10 @@ impl<'a> JsonWriter<'a> {
         if self.skipping.is_some() {
             return;
         }
-        self.total = self.total.saturating_add(1);
         if self.out.len() < self.limit {
             self.out.push(ascii);
+        } else {
+            self.cut = self.cut.saturating_add(1);
         }
     }
 
@@ -147,7 +161,6 @@ impl<'a> JsonWriter<'a> {
     #[inline]
     fn string(&mut self, text: &str) {
         if self.skipping.is_none() && self.fits(text.len() + 2) && !needs_escape(text) {
-            self.total = self.total.saturating_add(text.len() + 2);
             self.out.reserve(text.len() + 2);
             self.out.push('"');
             self.out.push_str(text);
@@ -162,7 +175,6 @@ impl<'a> JsonWriter<'a> {
     fn key(&mut self, key: &str, first: bool) {
         let len = key.len() + 3 + usize::from(!first);
         if self.skipping.is_none() && self.fits(len) && !needs_escape(key) {
-            self.total = self.total.saturating_add(len);
             self.out.reserve(len);
             if !first {
                 self.out.push(',');
@@ -256,9 +268,14 @@ impl<'a> JsonWriter<'a> {
         }
     }
 
+    /// An integer; one digit (a count, an index, a `top_k`) is pushed as it is, without
+    /// formatting into a buffer and copying from it.
     #[inline]
-    fn integer(&mut self, value: impl itoa::Integer) {
-        self.put(itoa::Buffer::new().format(value));
+    fn integer<I: itoa::Integer + TryInto<u8> + Copy>(&mut self, value: I) {
+        match value.try_into() {
+            Ok(digit) if digit < 10 => self.put_char(char::from(b'0' + digit)),
+            _ => self.put(itoa::Buffer::new().format(value)),
+        }
     }
 
     #[inline]
@@ -296,7 +313,7 @@ fn needs_escape(text: &str) -> bool {
 // What follows `\` for each byte that must be escaped (`u`: `\u00XX`); 0 for the rest.
 const UU: u8 = b'u';
 const __: u8 = 0;
-static ESCAPE: [u8; 256] = {
+const ESCAPE: [u8; 256] = {
     let mut table = [__; 256];
     let mut byte = 0;
     while byte < 0x20 {
@@ -405,9 +422,8 @@ impl<'w, 'a> ser::Serializer for &'w mut JsonWriter<'a> {
     #[inline]
     fn serialize_f64(self, value: f64) -> Result {
         if value.is_finite() {
-            let mut buffer = [0; decimal::BUFFER_LEN];
-            match decimal::short_decimal(value, &mut buffer) {
-                Some(at) => self.put_ascii(buffer.get(at..).unwrap_or_default()),
+            match decimal::short_decimal(value) {
+                Some(short) => self.short_decimal(short),
                 None => self.float(value),
             }
         } else {
@@ -1139,6 +1155,24 @@ mod tests {
     }
 
     #[test]
+    fn integers_around_the_one_digit_path_come_out_as_serde_json_writes_them() {
+        for value in -12_i64..=12 {
+            same_as_serde_json(&value);
+            same_as_serde_json(&(value as i8, value as i16, value as i32, i128::from(value)));
+            let unsigned = value.unsigned_abs();
+            same_as_serde_json(&(
+                unsigned as u8,
+                unsigned as u16,
+                unsigned as u32,
+                unsigned,
+                u128::from(unsigned),
+            ));
+            same_as_serde_json(&BTreeMap::from([(value, unsigned)]));
+        }
+        same_as_serde_json(&(u8::MAX, i8::MIN, u64::MAX, i64::MIN, 256_u16, 266_u32));
+    }
+
+    #[test]
     fn map_keys_that_are_not_strings_come_out_as_serde_json_writes_them() {
         same_as_serde_json(&BTreeMap::from([(-1_i64, 'a'), (7, 'b')]));
         same_as_serde_json(&BTreeMap::from([(u128::MAX, ())]));
@@ -1203,7 +1237,7 @@ mod tests {
             let mut out = String::new();
             let mut writer = super::JsonWriter::new(&mut out, limit);
             value.serialize(&mut writer).expect("written");
-            assert_eq!(writer.total, whole.len(), "limit {limit}");
+            assert_eq!(writer.total(), whole.len(), "limit {limit}");
             let kept = writer.kept().to_owned();
             assert!(kept.len() <= limit, "limit {limit}: {kept}");
             assert!(whole.starts_with(&kept), "limit {limit}: {kept}");

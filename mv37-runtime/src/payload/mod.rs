@@ -134,7 +134,7 @@ impl Payload {
         let result = value.serialize(&mut writer);
         match result {
             Err(error) => Some(Self::serialization_error(&error.to_string())),
-            Ok(()) if writer.total > limit => Some(Self::truncated(writer.kept(), writer.total, limit)),
+            Ok(()) if writer.total() > limit => Some(Self::truncated(writer.kept(), writer.total(), limit)),
             Ok(()) => None,
         }
     }
