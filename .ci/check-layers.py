@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parent.parent / "mv37-runtime" / "src"
 
 # Lowest first. A module not listed here is an error, so a new module must be placed.
 LAYERS = [
-    ("data", ["ids", "otel", "clock", "payload", "payload::decimal", "payload::json", "usage", "record", "record::content", "record::call", "redact", "stats",
+    ("data", ["ids", "in_place", "otel", "clock", "payload", "payload::decimal", "payload::json", "usage", "record", "record::content", "record::call", "redact", "stats",
               "progress", "llm", "llm::cost", "llm::call", "render", "render::group", "render::tree",
               "config::error", "config::entries", "config::endpoint"]),
     ("exporters", ["export", "export::deadline", "export::feedback", "export::memory", "export::jsonl",

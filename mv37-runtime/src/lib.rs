@@ -9,6 +9,7 @@
 // Data:
 mod clock;
 mod ids;
+mod in_place;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 mod payload;

@@ -298,11 +298,12 @@ impl SpanState {
         self.progress.close(clock::tick(), status, error);
     }
 
-    /// Closes the span now, as succeeded (unless it was marked otherwise). Inlined where
-    /// the state is then read, so that the end reading goes there from a register.
+    /// Closes the span as succeeded (unless it was marked otherwise) at `end`, a reading
+    /// taken when its code returned. Inlined where the state is then read, so that the
+    /// reading goes there from a register.
     #[inline(always)]
-    pub(crate) fn close_ok(&mut self) {
-        self.progress.end = clock::tick();
+    pub(crate) fn close_ok_at(&mut self, end: Instant) {
+        self.progress.end = end;
     }
 
     /// Where the extras are, to move them out and back in transit.

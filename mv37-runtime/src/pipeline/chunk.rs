@@ -11,9 +11,11 @@ use std::sync::Arc;
 use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 
+use super::admission::MAX_ITEM_BYTES;
 use super::recent::RecentTraces;
 use super::reuse::ReusedRecords;
 use crate::ids::{SpanId, TraceId};
+use crate::in_place::push_in_place;
 use crate::payload::Payload;
 use crate::progress::{Extras, SpanState, TraceResource, TraceState};
 use crate::record::{Record, TraceScope, RECORD_BASE_BYTES};
@@ -146,10 +148,11 @@ impl Chunk {
     /// index and taking its extras before the push stored into it just before the push
     /// copied it, and that copy waited for the stores (perf: a third of this function's
     /// samples on the tiny-trace case).
+    #[inline(always)]
     pub(crate) fn add(&mut self, item: Item, scope: Option<&Arc<TraceScope>>, bytes: u64) {
         self.bytes += bytes;
-        let index = scope.map(|scope| scope_index(&mut self.scopes, scope));
-        self.items.push(item);
+        let index = scope.map(|scope| self.scope_index(scope));
+        push_in_place(&mut self.items, item);
         let Some(last) = self.items.last_mut() else {
             return;
         };
@@ -168,6 +171,50 @@ impl Chunk {
             *parked = true;
             self.park(boxed);
         }
+    }
+
+    /// Adds a finished span, made here from its parts: its scope's index comes from
+    /// [`Chunk::scope_index`], taken before, so that nothing between the span leaving the
+    /// context stack and this push can call out, and the item is written straight into
+    /// its slot (a value that must live across a call is made in a temporary and copied,
+    /// and the copy waits for the temporary's stores). Its size is read and its extras
+    /// parked where it lies.
+    #[inline(always)]
+    pub(crate) fn add_span(&mut self, span: SpanState, trace_id: TraceId, span_id: SpanId, scope: u32) {
+        push_in_place(
+            &mut self.items,
+            Item::Span {
+                span,
+                trace_id,
+                span_id,
+                scope,
+                parked: false,
+            },
+        );
+        self.compact += 1;
+        let Some(Item::Span { span, parked, .. }) = self.items.last_mut() else {
+            return;
+        };
+        self.bytes += (span.approx_bytes() as u64).min(MAX_ITEM_BYTES);
+        if let Some(boxed) = span.extras_slot().take() {
+            *parked = true;
+            self.park(boxed);
+        }
+    }
+
+    /// The index of `scope` in the chunk's list of scopes, added if it is not the last
+    /// one.
+    #[inline(always)]
+    pub(crate) fn scope_index(&mut self, scope: &Arc<TraceScope>) -> u32 {
+        if !self.scopes.last().is_some_and(|last| Arc::ptr_eq(last, scope)) {
+            self.push_scope(scope);
+        }
+        u32::try_from(self.scopes.len().saturating_sub(1)).unwrap_or(u32::MAX)
+    }
+
+    #[inline(never)]
+    fn push_scope(&mut self, scope: &Arc<TraceScope>) {
+        self.scopes.push(Arc::clone(scope));
     }
 
     /// Parks an item's extras: its input and output as text in the chunk's buffer (their
@@ -499,14 +546,6 @@ impl Held {
             *output = given_output.map(|text| Payload::refilled(self.output, text));
         }
     }
-}
-
-/// The index of `scope` in a chunk's list of scopes, added if it is not the last one.
-fn scope_index(scopes: &mut SmallVec<[Arc<TraceScope>; 2]>, scope: &Arc<TraceScope>) -> u32 {
-    if !scopes.last().is_some_and(|last| Arc::ptr_eq(last, scope)) {
-        scopes.push(Arc::clone(scope));
-    }
-    u32::try_from(scopes.len() - 1).unwrap_or(u32::MAX)
 }
 
 /// The pools of empty chunks, full-size and small.

@@ -30,6 +30,7 @@ impl Gathering {
     /// Adds an item for `pipeline` (handing over what was gathered for another one), and
     /// hands the chunk over when it is full, or leaves its records in the thread's
     /// mailbox when `idle` (the thread left its last scope, so the records should leave).
+    #[inline(always)]
     pub(crate) fn add(
         &mut self,
         pipeline: &Arc<Pipeline>,
@@ -38,22 +39,49 @@ impl Gathering {
         bytes: u64,
         idle: bool,
     ) {
+        self.chunk_for(pipeline).add(item, scope, bytes);
+        self.added(idle);
+    }
+
+    /// The chunk to add an item for `pipeline` to (what was gathered for another
+    /// pipeline is handed over first); [`Gathering::added`] must follow the add.
+    ///
+    /// A span's end takes the chunk first and makes its item after, so that no call
+    /// (made here only out of line) stands between making the item and writing it: the
+    /// item is then written straight into the chunk, where passing it down made it in a
+    /// temporary and copied it.
+    #[inline(always)]
+    pub(crate) fn chunk_for(&mut self, pipeline: &Arc<Pipeline>) -> &mut Chunk {
         if !self.pipeline.as_ref().is_some_and(|p| Arc::ptr_eq(p, pipeline)) {
-            self.hand_over();
-            self.mailbox = None;
-            self.pipeline = Some(Arc::clone(pipeline));
+            self.switch_to(pipeline);
         }
-        let chunk = self.chunk.get_or_insert_with(|| Chunk::with_capacity(LOCAL_CHUNK));
-        chunk.add(item, scope, bytes);
-        if chunk.len() >= LOCAL_CHUNK {
+        self.chunk.get_or_insert_with(new_chunk)
+    }
+
+    /// After an item was added: hands the chunk over when it is full, or leaves its
+    /// records in the thread's mailbox when `idle` (the thread left its last scope, so
+    /// the records should leave).
+    #[inline(always)]
+    pub(crate) fn added(&mut self, idle: bool) {
+        if self.chunk.as_ref().is_some_and(|chunk| chunk.len() >= LOCAL_CHUNK) {
             self.hand_over();
         } else if idle {
             self.leave();
         }
     }
 
+    /// Hands over what was gathered for another pipeline and gathers for `pipeline`.
+    #[cold]
+    #[inline(never)]
+    fn switch_to(&mut self, pipeline: &Arc<Pipeline>) {
+        self.hand_over();
+        self.mailbox = None;
+        self.pipeline = Some(Arc::clone(pipeline));
+    }
+
     /// Moves the gathered records into the thread's mailbox, for the exporter thread to
     /// collect (the thread left its last scope, or a trace ended).
+    #[inline(never)]
     pub(crate) fn leave(&mut self) {
         let (Some(pipeline), Some(chunk)) = (&self.pipeline, self.chunk.as_mut()) else {
             return;
@@ -80,6 +108,7 @@ impl Gathering {
 
     /// Hands the gathered records, and those in the mailbox before them, to their
     /// pipeline's queue.
+    #[inline(never)]
     pub(crate) fn hand_over(&mut self) {
         let (Some(pipeline), Some(mailbox)) = (&self.pipeline, &self.mailbox) else {
             return self.hand_over_chunk();
@@ -114,6 +143,13 @@ impl Gathering {
             self.hand_over();
         }
     }
+}
+
+/// A thread's first chunk (it keeps it from then on).
+#[cold]
+#[inline(never)]
+fn new_chunk() -> Chunk {
+    Chunk::with_capacity(LOCAL_CHUNK)
 }
 
 impl Drop for Gathering {

@@ -17,7 +17,9 @@ use std::time::Duration;
 use fastant::Instant;
 
 use super::open::{any_client_live, LocalSpan, LocalState, Recorder, SharedSpan, SharedTrace};
+use crate::clock;
 use crate::ids::SpanId;
+use crate::in_place::push_in_place;
 use crate::payload::limit_depth;
 use crate::pipeline::{Chunk, FlushError, Gathering, Item, Pipeline, ShutdownError, MAX_ITEM_BYTES};
 use crate::progress::{KindCode, Outcome, SpanState};
@@ -225,7 +227,7 @@ pub(crate) fn enter_static(
             let parent = parent.unwrap_or_else(|| parent_on(&state.stack, &trace));
             let span =
                 LocalSpan::starting_coded(Instant::ZERO, trace, span_id, parent, kind, Cow::Borrowed(name), None);
-            state.stack.push(Entry::Local(span));
+            push_in_place(&mut state.stack, Entry::Local(span));
             if let Some(Entry::Local(span)) = state.stack.last_mut() {
                 span.stamp_start();
             }
@@ -318,7 +320,9 @@ pub(crate) fn leave_local(depth: usize, span_id: SpanId, outcome: Outcome) {
 
 #[inline(never)]
 fn leave_local_ok(depth: usize, span_id: SpanId) {
-    if !leave_innermost(depth, span_id, SpanState::close_ok) {
+    // Read first: the span ends when its code returned, not after this bookkeeping.
+    let end = clock::tick();
+    if !leave_innermost(depth, span_id, |span| span.close_ok_at(end)) {
         leave_cut_off(depth, span_id, Outcome::Ok);
     }
 }
@@ -340,43 +344,43 @@ fn leave_local_with(depth: usize, span_id: SpanId, outcome: Outcome) {
 /// `pop_to`, `finish` and `send` (each moved the 112-byte entry or the 128-byte item
 /// once more: a fifth of the hot path). `false`, with `close` not called, if the span
 /// is not there so.
+///
+/// Whatever may call out (the chunk made, another pipeline's records handed over, a new
+/// trace scope listed) is done while the span is still on the stack: between popping
+/// it and adding it to the chunk nothing but `close` runs, so that with `close` inlined
+/// the span's state goes from the stack's slot into the chunk's without a temporary
+/// (see `crate::in_place`).
 #[inline(always)]
 fn leave_innermost(depth: usize, span_id: SpanId, close: impl FnOnce(&mut SpanState)) -> bool {
     let left = with_state(|state| {
-        if state.stack.len() != depth + 1 {
+        let ThreadState { stack, records } = state;
+        if stack.len() != depth + 1 {
             return None;
         }
-        match state.stack.last() {
-            Some(Entry::Local(span)) if span.span_id() == span_id && span.is_local() => {}
+        let trace = match stack.last() {
+            Some(Entry::Local(span)) if span.span_id() == span_id && span.is_local() => span.trace(),
             _ => return None,
-        }
-        let Some(Entry::Local(span)) = state.stack.pop() else {
+        };
+        let chunk = records.chunk_for(&trace.recorder.pipeline);
+        let scope = chunk.scope_index(&trace.scope);
+        let Some(Entry::Local(span)) = stack.pop() else {
             return None;
         };
-        let (trace, span_state) = match span.into_local() {
+        let (trace, mut span_state) = match span.into_local() {
             Ok(parts) => parts,
             Err(span) => {
                 // Not reached (checked above); ended the general way rather than lost.
-                state.stack.push(Entry::Local(span));
+                stack.push(Entry::Local(span));
                 return None;
             }
         };
-        // Closed once in the item, not before: the end reading, stored into the state
-        // and the state copied at once into the item, made that copy wait for the store.
-        let mut item = Item::span(span_state, trace.trace_id, span_id);
-        let mut bytes = 0;
-        if let Item::Span { span, .. } = &mut item {
-            close(span);
-            bytes = (span.approx_bytes() as u64).min(MAX_ITEM_BYTES);
-        }
-        let idle = state.stack.is_empty();
-        state
-            .records
-            .add(&trace.recorder.pipeline, item, Some(&trace.scope), bytes, idle);
+        close(&mut span_state);
+        chunk.add_span(span_state, trace.trace_id, span_id, scope);
+        records.added(stack.is_empty());
         // Kept by the frame below for the next span, or dropped after the borrow: the
         // last reference to a client shuts it down, which hands this thread's records
         // over.
-        Some(match state.stack.last_mut() {
+        Some(match stack.last_mut() {
             Some(below) => below.keep_spare(trace),
             None => Some(trace),
         })
