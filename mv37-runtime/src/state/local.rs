@@ -158,7 +158,7 @@ fn push<T>(value: T, entry: impl FnOnce(T) -> Entry) -> Result<usize, T> {
     }
     STATE.with(|state| match state.try_borrow_mut() {
         Ok(mut state) => {
-            state.stack.push(entry(value));
+            push_in_place(&mut state.stack, entry(value));
             Ok(state.stack.len() - 1)
         }
         Err(_) => Err(value),
@@ -178,7 +178,7 @@ pub(crate) fn enter_from(slot: &mut Option<LocalSpan>) -> Option<usize> {
         .try_with(|state| {
             let mut state = state.try_borrow_mut().ok()?;
             let span = slot.take()?;
-            state.stack.push(Entry::Local(span));
+            push_in_place(&mut state.stack, Entry::Local(span));
             Some(state.stack.len() - 1)
         })
         .ok()
@@ -195,7 +195,7 @@ pub(crate) fn enter_made(make: &mut Option<impl FnOnce() -> LocalSpan>) -> Optio
         .try_with(|state| {
             let mut state = state.try_borrow_mut().ok()?;
             let make = make.take()?;
-            state.stack.push(Entry::Local(make()));
+            push_in_place(&mut state.stack, Entry::Local(make()));
             if let Some(Entry::Local(span)) = state.stack.last_mut() {
                 span.stamp_start();
             }
