@@ -207,6 +207,32 @@ mod tests {
     }
 
     #[test]
+    fn the_doubles_next_to_short_decimals_and_powers_of_two_are_written_as_the_general_writer_does() {
+        let mut numbers = Numbers(0x5851_f42d_4c95_7f2d);
+        let mut values: Vec<f64> = (-10..30).map(|power| 2f64.powi(power)).collect();
+        for _ in 0..200_000 {
+            let draw = numbers.next();
+            let digits = (draw >> 16) % 10u64.pow(1 + (draw % 12) as u32);
+            values.push(digits as f64 / 10f64.powi(((draw >> 8) % 7) as i32));
+        }
+        let mut taken = 0;
+        for value in values {
+            let mut near = value;
+            for _ in 0..3 {
+                near = near.next_down();
+            }
+            for _ in 0..7 {
+                if let Some(text) = fast(near) {
+                    taken += 1;
+                    assert_eq!(text, general(near), "{near:e} (near {value:e})");
+                }
+                near = near.next_up();
+            }
+        }
+        assert!(taken > 150_000, "the fast path took only {taken}");
+    }
+
+    #[test]
     fn arbitrary_doubles_match_the_general_writer_whenever_taken() {
         let mut numbers = Numbers(0x2545_f491_4f6c_dd1d);
         for _ in 0..2_000_000 {
